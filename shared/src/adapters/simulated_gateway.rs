@@ -1,0 +1,71 @@
+//! The bundled payment provider: deterministic, so the chain is testable anywhere.
+//! `tok_declined` declines, `tok_gateway_error` fails transiently, every other token approves.
+
+use async_trait::async_trait;
+
+use crate::ports::{ChargeOutcome, ChargeRequest, GatewayError, PaymentGateway};
+
+pub const DECLINED_TOKEN: &str = "tok_declined";
+pub const GATEWAY_ERROR_TOKEN: &str = "tok_gateway_error";
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SimulatedGateway;
+
+#[async_trait]
+impl PaymentGateway for SimulatedGateway {
+    async fn charge(&self, request: &ChargeRequest) -> Result<ChargeOutcome, GatewayError> {
+        match request.token.as_str() {
+            DECLINED_TOKEN => Ok(ChargeOutcome::Declined {
+                reason: "card declined by issuer".into(),
+            }),
+            GATEWAY_ERROR_TOKEN => Err(GatewayError::Transient(
+                "simulated provider outage (tok_gateway_error)".into(),
+            )),
+            // The charge id derives from the idempotency key, as a real provider's would
+            // when the same key is presented twice.
+            _ => Ok(ChargeOutcome::Approved {
+                charge_id: format!("ch_{}", request.idempotency_key.replace('-', "")),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Currency, Money, OrderId, PaymentToken};
+
+    fn request(token: &str) -> ChargeRequest {
+        let order_id = OrderId::new();
+        ChargeRequest {
+            idempotency_key: order_id.to_string(),
+            order_id,
+            amount: Money::new(100, Currency::EUR),
+            token: PaymentToken::parse(token).unwrap(),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_simulated_gateway_approves_declines_and_fails_by_token() {
+        let gw = SimulatedGateway;
+        assert!(matches!(
+            gw.charge(&request("tok_visa")).await,
+            Ok(ChargeOutcome::Approved { .. })
+        ));
+        assert!(matches!(
+            gw.charge(&request(DECLINED_TOKEN)).await,
+            Ok(ChargeOutcome::Declined { .. })
+        ));
+        assert!(matches!(
+            gw.charge(&request(GATEWAY_ERROR_TOKEN)).await,
+            Err(GatewayError::Transient(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn the_same_idempotency_key_gets_the_same_charge_id() {
+        let gw = SimulatedGateway;
+        let req = request("tok_mastercard");
+        assert_eq!(gw.charge(&req).await, gw.charge(&req).await);
+    }
+}

@@ -1,0 +1,431 @@
+//! Value types parsed at the boundary: once a value of one of these types exists, it is valid.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use uuid::Uuid;
+
+use super::DomainError;
+
+/// Implements the string-newtype plumbing shared by every identifier: `as_str`, `Display`,
+/// `Serialize`, and a `Deserialize` that goes through the fallible constructor.
+macro_rules! string_newtype {
+    ($name:ident) => {
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let raw = String::deserialize(d)?;
+                $name::parse(&raw).map_err(serde::de::Error::custom)
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = DomainError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                $name::parse(s)
+            }
+        }
+    };
+}
+
+/// An order's identity: a UUID chosen by the service, never by the client.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct OrderId(String);
+string_newtype!(OrderId);
+
+impl OrderId {
+    pub fn new() -> Self {
+        OrderId(Uuid::new_v4().to_string())
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        let id =
+            Uuid::parse_str(raw).map_err(|_| DomainError::invalid("orderId", "must be a UUID"))?;
+        // The canonical hyphenated lower-case form, so one order has one key.
+        Ok(OrderId(id.hyphenated().to_string()))
+    }
+}
+
+impl Default for OrderId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn is_id_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '|' | '@' | ':')
+}
+
+/// The customer placing the order; with auth on, the token's subject.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CustomerId(String);
+string_newtype!(CustomerId);
+
+impl CustomerId {
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        if raw.is_empty() || raw.len() > 128 {
+            return Err(DomainError::invalid(
+                "customerId",
+                "must be 1 to 128 characters",
+            ));
+        }
+        if !raw.chars().all(is_id_char) {
+            return Err(DomainError::invalid(
+                "customerId",
+                "may contain only letters, digits and - _ . | @ :",
+            ));
+        }
+        Ok(CustomerId(raw.to_owned()))
+    }
+}
+
+/// A stock-keeping unit: upper-case letters, digits and dashes, e.g. `SKU-TSHIRT-M`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Sku(String);
+string_newtype!(Sku);
+
+impl Sku {
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        let ok_len = (1..=64).contains(&raw.len());
+        let ok_chars = raw
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-');
+        if !ok_len || !ok_chars || raw.starts_with('-') {
+            return Err(DomainError::invalid(
+                "sku",
+                "must be 1 to 64 characters of A-Z, 0-9 and '-', not starting with '-'",
+            ));
+        }
+        Ok(Sku(raw.to_owned()))
+    }
+}
+
+/// An e-mail address, checked for shape only (the mail system is the real judge).
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Email(String);
+string_newtype!(Email);
+
+impl Email {
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        let invalid = || DomainError::invalid("email", "must be an address like name@example.com");
+        if raw.len() > 254 || raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(invalid());
+        }
+        let (local, domain) = raw.split_once('@').ok_or_else(invalid)?;
+        let domain_ok = domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && !domain.contains("..")
+            && !domain.contains('@');
+        if local.is_empty() || local.len() > 64 || !domain_ok {
+            return Err(invalid());
+        }
+        Ok(Email(raw.to_owned()))
+    }
+}
+
+/// Personal data stays out of logs even when a struct is debug-printed.
+impl fmt::Debug for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Email(<redacted>)")
+    }
+}
+
+/// An opaque reference to a payment method held by the payment provider (`tok_...`).
+/// Never card data; still kept out of logs.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct PaymentToken(String);
+string_newtype!(PaymentToken);
+
+impl PaymentToken {
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        let rest = raw.strip_prefix("tok_");
+        let ok = rest.is_some_and(|r| {
+            (1..=64).contains(&r.len())
+                && r.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        });
+        if !ok {
+            return Err(DomainError::invalid(
+                "paymentToken",
+                "must match ^tok_[a-z0-9_]{1,64}$",
+            ));
+        }
+        Ok(PaymentToken(raw.to_owned()))
+    }
+}
+
+impl fmt::Debug for PaymentToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PaymentToken(<redacted>)")
+    }
+}
+
+/// How many units of one SKU a line asks for: 1 to 100.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Quantity(u32);
+
+impl Quantity {
+    pub const MAX: u32 = 100;
+
+    pub fn new(n: u32) -> Result<Self, DomainError> {
+        if (1..=Self::MAX).contains(&n) {
+            Ok(Quantity(n))
+        } else {
+            Err(DomainError::invalid(
+                "quantity",
+                "must be an integer from 1 to 100",
+            ))
+        }
+    }
+
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+impl Serialize for Quantity {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u32(self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Quantity {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let n = u32::deserialize(d)?;
+        Quantity::new(n).map_err(serde::de::Error::custom)
+    }
+}
+
+/// An ISO 4217 currency code: three upper-case letters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Currency([u8; 3]);
+
+impl Currency {
+    pub const EUR: Currency = Currency(*b"EUR");
+
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        match raw.as_bytes() {
+            [a, b, c] if [a, b, c].iter().all(|x| x.is_ascii_uppercase()) => {
+                Ok(Currency([*a, *b, *c]))
+            }
+            _ => Err(DomainError::invalid(
+                "currency",
+                "must be an ISO 4217 code of three upper-case letters",
+            )),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Built only from three ASCII upper-case letters, so always valid UTF-8.
+        std::str::from_utf8(&self.0).unwrap_or("XXX")
+    }
+}
+
+impl fmt::Display for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Currency {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Currency {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        Currency::parse(&raw).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Money as integer minor units (cents) and a currency. Never a float.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Money {
+    pub amount: i64,
+    pub currency: Currency,
+}
+
+impl Money {
+    pub fn new(amount: i64, currency: Currency) -> Self {
+        Money { amount, currency }
+    }
+
+    pub fn zero(currency: Currency) -> Self {
+        Money::new(0, currency)
+    }
+
+    /// `self × n`, or an error on overflow.
+    pub fn times(self, n: u32) -> Result<Money, DomainError> {
+        self.amount
+            .checked_mul(i64::from(n))
+            .map(|amount| Money::new(amount, self.currency))
+            .ok_or(DomainError::AmountOverflow)
+    }
+
+    /// `self + other`, or an error when currencies differ or the sum overflows.
+    pub fn plus(self, other: Money) -> Result<Money, DomainError> {
+        if self.currency != other.currency {
+            return Err(DomainError::CurrencyMismatch {
+                expected: self.currency,
+                found: other.currency,
+            });
+        }
+        self.amount
+            .checked_add(other.amount)
+            .map(|amount| Money::new(amount, self.currency))
+            .ok_or(DomainError::AmountOverflow)
+    }
+}
+
+impl fmt::Display for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sign = if self.amount < 0 { "-" } else { "" };
+        let abs = self.amount.unsigned_abs();
+        write!(f, "{sign}{}.{:02} {}", abs / 100, abs % 100, self.currency)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn order_id_is_normalised_to_lower_case_hyphenated_uuid() {
+        let id = OrderId::parse("9F1C2A52-4B38-4E59-9D53-3C8A1C5A8F00").unwrap();
+        assert_eq!(id.as_str(), "9f1c2a52-4b38-4e59-9d53-3c8a1c5a8f00");
+        assert!(OrderId::parse("not-a-uuid").is_err());
+        assert!(OrderId::parse(OrderId::new().as_str()).is_ok());
+    }
+
+    #[test]
+    fn sku_accepts_upper_case_letters_digits_and_dashes_only() {
+        assert!(Sku::parse("SKU-TSHIRT-M").is_ok());
+        for bad in [
+            "",
+            "sku-lower",
+            "SKU TSHIRT",
+            "-SKU",
+            &"A".repeat(65),
+            "SKU_1",
+        ] {
+            assert!(Sku::parse(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn quantity_accepts_one_to_one_hundred() {
+        assert!(Quantity::new(0).is_err());
+        assert_eq!(Quantity::new(1).unwrap().get(), 1);
+        assert_eq!(Quantity::new(100).unwrap().get(), 100);
+        assert!(Quantity::new(101).is_err());
+        assert!(serde_json::from_str::<Quantity>("101").is_err());
+        assert!(serde_json::from_str::<Quantity>("1.5").is_err());
+        assert!(serde_json::from_str::<Quantity>("-1").is_err());
+    }
+
+    #[test]
+    fn payment_token_must_match_the_token_pattern() {
+        assert!(PaymentToken::parse("tok_visa").is_ok());
+        assert!(PaymentToken::parse(&format!("tok_{}", "a".repeat(64))).is_ok());
+        for bad in [
+            "tok_",
+            "visa",
+            "tok_Visa",
+            "tok_visa-1",
+            "4111111111111111",
+            &format!("tok_{}", "a".repeat(65)),
+        ] {
+            assert!(
+                PaymentToken::parse(bad).is_err(),
+                "{bad:?} should be refused"
+            );
+        }
+    }
+
+    #[test]
+    fn email_needs_a_local_part_and_a_dotted_domain() {
+        assert!(Email::parse("ana@example.com").is_ok());
+        for bad in [
+            "",
+            "ana",
+            "ana@",
+            "@example.com",
+            "ana@example",
+            "a b@example.com",
+            "ana@example..com",
+            "a@b@c.com",
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn secrets_and_personal_data_are_redacted_in_debug_output() {
+        let email = Email::parse("ana@example.com").unwrap();
+        let token = PaymentToken::parse("tok_visa").unwrap();
+        assert!(!format!("{email:?}").contains("ana"));
+        assert!(!format!("{token:?}").contains("visa"));
+    }
+
+    #[test]
+    fn customer_id_refuses_empty_long_and_odd_characters() {
+        assert!(CustomerId::parse("cust-42").is_ok());
+        assert!(CustomerId::parse("").is_err());
+        assert!(CustomerId::parse(&"c".repeat(129)).is_err());
+        assert!(CustomerId::parse("cust 42").is_err());
+        assert!(CustomerId::parse("cust/42").is_err());
+    }
+
+    #[test]
+    fn money_adds_and_multiplies_exactly_and_refuses_overflow_and_mixed_currencies() {
+        let eur = Currency::EUR;
+        let usd = Currency::parse("USD").unwrap();
+        let price = Money::new(1999, eur);
+        assert_eq!(price.times(3).unwrap(), Money::new(5997, eur));
+        assert_eq!(
+            price.plus(Money::new(1, eur)).unwrap(),
+            Money::new(2000, eur)
+        );
+        assert!(matches!(
+            price.plus(Money::new(1, usd)),
+            Err(DomainError::CurrencyMismatch { .. })
+        ));
+        assert_eq!(
+            Money::new(i64::MAX, eur).times(2),
+            Err(DomainError::AmountOverflow)
+        );
+        assert_eq!(
+            Money::new(i64::MAX, eur).plus(price),
+            Err(DomainError::AmountOverflow)
+        );
+        assert_eq!(price.to_string(), "19.99 EUR");
+    }
+
+    #[test]
+    fn money_round_trips_as_integer_minor_units_and_currency() {
+        let json = serde_json::to_string(&Money::new(1999, Currency::EUR)).unwrap();
+        assert_eq!(json, r#"{"amount":1999,"currency":"EUR"}"#);
+        assert!(serde_json::from_str::<Money>(r#"{"amount":19.99,"currency":"EUR"}"#).is_err());
+        assert!(serde_json::from_str::<Money>(r#"{"amount":1999,"currency":"eur"}"#).is_err());
+    }
+}

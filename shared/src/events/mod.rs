@@ -1,0 +1,571 @@
+//! Domain events: one versioned envelope (EventBridge `detail`) around a typed catalogue.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::domain::{CustomerId, Email, Money, OrderId, OrderLine, PaymentToken, Quantity, Sku};
+
+/// EventBridge `source` of every event this system publishes.
+pub const EVENT_SOURCE: &str = "orderflow";
+
+#[derive(Debug, thiserror::Error)]
+pub enum EventError {
+    #[error("event is not valid JSON or misses the envelope: {0}")]
+    Malformed(String),
+    #[error("unknown event type {0:?}")]
+    UnknownType(String),
+    #[error("{event_type} version {version} is newer than the supported version {supported}")]
+    UnsupportedVersion {
+        event_type: EventType,
+        version: u32,
+        supported: u32,
+    },
+    #[error("{event_type} data does not match its schema: {reason}")]
+    InvalidData {
+        event_type: EventType,
+        reason: String,
+    },
+    #[error("detail-type {detail_type:?} does not match metadata type {event_type}")]
+    TypeMismatch {
+        detail_type: String,
+        event_type: EventType,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum EventType {
+    OrderPlaced,
+    InventoryReserved,
+    InventoryRejected,
+    PaymentSucceeded,
+    PaymentFailed,
+    InventoryReleased,
+}
+
+impl EventType {
+    pub const ALL: [EventType; 6] = [
+        EventType::OrderPlaced,
+        EventType::InventoryReserved,
+        EventType::InventoryRejected,
+        EventType::PaymentSucceeded,
+        EventType::PaymentFailed,
+        EventType::InventoryReleased,
+    ];
+
+    /// The newest schema version this code reads and writes.
+    pub fn current_version(self) -> u32 {
+        1
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::OrderPlaced => "OrderPlaced",
+            EventType::InventoryReserved => "InventoryReserved",
+            EventType::InventoryRejected => "InventoryRejected",
+            EventType::PaymentSucceeded => "PaymentSucceeded",
+            EventType::PaymentFailed => "PaymentFailed",
+            EventType::InventoryReleased => "InventoryReleased",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, EventError> {
+        EventType::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or_else(|| EventError::UnknownType(s.to_owned()))
+    }
+}
+
+impl fmt::Display for EventType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Metadata {
+    pub event_id: String,
+    #[serde(rename = "type")]
+    pub event_type: EventType,
+    pub version: u32,
+    /// The order the event is about: every event of one order shares it.
+    pub correlation_id: OrderId,
+    /// The `eventId` of the event that caused this one (absent for the first event).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub causation_id: Option<String>,
+    pub occurred_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderPlaced {
+    pub order_id: OrderId,
+    pub customer_id: CustomerId,
+    pub email: Email,
+    pub lines: Vec<OrderLine>,
+    pub total: Money,
+    pub payment_token: PaymentToken,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InventoryReserved {
+    pub order_id: OrderId,
+    pub customer_id: CustomerId,
+    pub email: Email,
+    pub lines: Vec<OrderLine>,
+    pub total: Money,
+    pub payment_token: PaymentToken,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Shortage {
+    pub sku: Sku,
+    pub requested: Quantity,
+    pub available: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InventoryRejected {
+    pub order_id: OrderId,
+    pub customer_id: CustomerId,
+    pub email: Email,
+    pub shortages: Vec<Shortage>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentSucceeded {
+    pub order_id: OrderId,
+    pub customer_id: CustomerId,
+    pub email: Email,
+    pub total: Money,
+    pub charge_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentFailed {
+    pub order_id: OrderId,
+    pub customer_id: CustomerId,
+    pub email: Email,
+    pub total: Money,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InventoryReleased {
+    pub order_id: OrderId,
+    pub customer_id: CustomerId,
+    pub email: Email,
+    pub lines: Vec<OrderLine>,
+}
+
+/// The catalogue: what an envelope can carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DomainEvent {
+    OrderPlaced(OrderPlaced),
+    InventoryReserved(InventoryReserved),
+    InventoryRejected(InventoryRejected),
+    PaymentSucceeded(PaymentSucceeded),
+    PaymentFailed(PaymentFailed),
+    InventoryReleased(InventoryReleased),
+}
+
+impl DomainEvent {
+    pub fn event_type(&self) -> EventType {
+        match self {
+            DomainEvent::OrderPlaced(_) => EventType::OrderPlaced,
+            DomainEvent::InventoryReserved(_) => EventType::InventoryReserved,
+            DomainEvent::InventoryRejected(_) => EventType::InventoryRejected,
+            DomainEvent::PaymentSucceeded(_) => EventType::PaymentSucceeded,
+            DomainEvent::PaymentFailed(_) => EventType::PaymentFailed,
+            DomainEvent::InventoryReleased(_) => EventType::InventoryReleased,
+        }
+    }
+
+    pub fn order_id(&self) -> &OrderId {
+        match self {
+            DomainEvent::OrderPlaced(e) => &e.order_id,
+            DomainEvent::InventoryReserved(e) => &e.order_id,
+            DomainEvent::InventoryRejected(e) => &e.order_id,
+            DomainEvent::PaymentSucceeded(e) => &e.order_id,
+            DomainEvent::PaymentFailed(e) => &e.order_id,
+            DomainEvent::InventoryReleased(e) => &e.order_id,
+        }
+    }
+
+    fn data_json(&self) -> Result<serde_json::Value, serde_json::Error> {
+        match self {
+            DomainEvent::OrderPlaced(e) => serde_json::to_value(e),
+            DomainEvent::InventoryReserved(e) => serde_json::to_value(e),
+            DomainEvent::InventoryRejected(e) => serde_json::to_value(e),
+            DomainEvent::PaymentSucceeded(e) => serde_json::to_value(e),
+            DomainEvent::PaymentFailed(e) => serde_json::to_value(e),
+            DomainEvent::InventoryReleased(e) => serde_json::to_value(e),
+        }
+    }
+
+    fn from_data(event_type: EventType, data: serde_json::Value) -> Result<Self, EventError> {
+        let invalid = |e: serde_json::Error| EventError::InvalidData {
+            event_type,
+            reason: e.to_string(),
+        };
+        Ok(match event_type {
+            EventType::OrderPlaced => {
+                DomainEvent::OrderPlaced(serde_json::from_value(data).map_err(invalid)?)
+            }
+            EventType::InventoryReserved => {
+                DomainEvent::InventoryReserved(serde_json::from_value(data).map_err(invalid)?)
+            }
+            EventType::InventoryRejected => {
+                DomainEvent::InventoryRejected(serde_json::from_value(data).map_err(invalid)?)
+            }
+            EventType::PaymentSucceeded => {
+                DomainEvent::PaymentSucceeded(serde_json::from_value(data).map_err(invalid)?)
+            }
+            EventType::PaymentFailed => {
+                DomainEvent::PaymentFailed(serde_json::from_value(data).map_err(invalid)?)
+            }
+            EventType::InventoryReleased => {
+                DomainEvent::InventoryReleased(serde_json::from_value(data).map_err(invalid)?)
+            }
+        })
+    }
+}
+
+/// `{ "metadata": {...}, "data": {...} }`: the EventBridge `detail` of every event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope {
+    pub metadata: Metadata,
+    pub event: DomainEvent,
+}
+
+#[derive(Serialize, Deserialize)]
+struct RawEnvelope {
+    metadata: RawMetadata,
+    data: serde_json::Value,
+}
+
+/// Metadata read leniently first, so the type and version can be judged before the rest.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawMetadata {
+    #[serde(rename = "type")]
+    event_type: String,
+    version: u32,
+    #[serde(flatten)]
+    rest: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Envelope {
+    /// A new event about `event.order_id()`, caused by `causation_id` when there is one.
+    pub fn new(event: DomainEvent, causation_id: Option<&str>) -> Envelope {
+        let event_type = event.event_type();
+        Envelope {
+            metadata: Metadata {
+                event_id: Uuid::new_v4().to_string(),
+                event_type,
+                version: event_type.current_version(),
+                correlation_id: event.order_id().clone(),
+                causation_id: causation_id.map(str::to_owned),
+                occurred_at: Utc::now(),
+            },
+            event,
+        }
+    }
+
+    /// A new event caused by this one (same correlation id, causation = this event's id).
+    pub fn caused(&self, event: DomainEvent) -> Envelope {
+        Envelope::new(event, Some(&self.metadata.event_id))
+    }
+
+    pub fn to_json(&self) -> Result<String, serde_json::Error> {
+        #[derive(Serialize)]
+        struct Out<'a> {
+            metadata: &'a Metadata,
+            data: serde_json::Value,
+        }
+        serde_json::to_string(&Out {
+            metadata: &self.metadata,
+            data: self.event.data_json()?,
+        })
+    }
+
+    pub fn from_json(json: &str) -> Result<Envelope, EventError> {
+        let raw: RawEnvelope =
+            serde_json::from_str(json).map_err(|e| EventError::Malformed(e.to_string()))?;
+        Envelope::from_raw(raw)
+    }
+
+    pub fn from_value(value: serde_json::Value) -> Result<Envelope, EventError> {
+        let raw: RawEnvelope =
+            serde_json::from_value(value).map_err(|e| EventError::Malformed(e.to_string()))?;
+        Envelope::from_raw(raw)
+    }
+
+    fn from_raw(raw: RawEnvelope) -> Result<Envelope, EventError> {
+        let event_type = EventType::parse(&raw.metadata.event_type)?;
+        if raw.metadata.version > event_type.current_version() || raw.metadata.version == 0 {
+            return Err(EventError::UnsupportedVersion {
+                event_type,
+                version: raw.metadata.version,
+                supported: event_type.current_version(),
+            });
+        }
+        let metadata_json = serde_json::to_value(&raw.metadata)
+            .map_err(|e| EventError::Malformed(e.to_string()))?;
+        let metadata: Metadata = serde_json::from_value(metadata_json)
+            .map_err(|e| EventError::Malformed(format!("metadata: {e}")))?;
+        let event = DomainEvent::from_data(event_type, raw.data)?;
+        if event.order_id() != &metadata.correlation_id {
+            return Err(EventError::InvalidData {
+                event_type,
+                reason: "data.orderId differs from metadata.correlationId".into(),
+            });
+        }
+        Ok(Envelope { metadata, event })
+    }
+}
+
+/// The EventBridge event as SQS delivers it from a rule target; only the fields we use.
+#[derive(Debug, Deserialize)]
+struct EventBridgeEvent {
+    #[serde(rename = "detail-type")]
+    detail_type: String,
+    detail: serde_json::Value,
+}
+
+/// Reads an SQS message body that holds an EventBridge event whose detail is an envelope.
+pub fn envelope_from_eventbridge_json(body: &str) -> Result<Envelope, EventError> {
+    let outer: EventBridgeEvent = serde_json::from_str(body)
+        .map_err(|e| EventError::Malformed(format!("not an EventBridge event: {e}")))?;
+    let envelope = Envelope::from_value(outer.detail)?;
+    if outer.detail_type != envelope.metadata.event_type.as_str() {
+        return Err(EventError::TypeMismatch {
+            detail_type: outer.detail_type,
+            event_type: envelope.metadata.event_type,
+        });
+    }
+    Ok(envelope)
+}
+
+/// What the customer is told: published once to the customer-notifications SNS topic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum NotificationKind {
+    OrderConfirmed,
+    OrderRejected,
+    OrderCancelled,
+}
+
+impl NotificationKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotificationKind::OrderConfirmed => "OrderConfirmed",
+            NotificationKind::OrderRejected => "OrderRejected",
+            NotificationKind::OrderCancelled => "OrderCancelled",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Notification {
+    pub kind: NotificationKind,
+    pub order_id: OrderId,
+    pub email: Email,
+    pub subject: String,
+    pub text: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Currency;
+
+    fn order_id() -> OrderId {
+        OrderId::parse("0b9a8f1e-3c1d-4a57-9a44-1f1f7b7c2d10").unwrap()
+    }
+
+    fn line() -> OrderLine {
+        OrderLine {
+            sku: Sku::parse("SKU-MUG").unwrap(),
+            quantity: Quantity::new(2).unwrap(),
+            unit_price: Money::new(1250, Currency::EUR),
+        }
+    }
+
+    fn every_event() -> Vec<DomainEvent> {
+        let customer_id = CustomerId::parse("cust-1").unwrap();
+        let email = Email::parse("ana@example.com").unwrap();
+        let total = Money::new(2500, Currency::EUR);
+        let token = PaymentToken::parse("tok_visa").unwrap();
+        vec![
+            DomainEvent::OrderPlaced(OrderPlaced {
+                order_id: order_id(),
+                customer_id: customer_id.clone(),
+                email: email.clone(),
+                lines: vec![line()],
+                total,
+                payment_token: token.clone(),
+            }),
+            DomainEvent::InventoryReserved(InventoryReserved {
+                order_id: order_id(),
+                customer_id: customer_id.clone(),
+                email: email.clone(),
+                lines: vec![line()],
+                total,
+                payment_token: token,
+            }),
+            DomainEvent::InventoryRejected(InventoryRejected {
+                order_id: order_id(),
+                customer_id: customer_id.clone(),
+                email: email.clone(),
+                shortages: vec![Shortage {
+                    sku: Sku::parse("SKU-MUG").unwrap(),
+                    requested: Quantity::new(2).unwrap(),
+                    available: 1,
+                }],
+            }),
+            DomainEvent::PaymentSucceeded(PaymentSucceeded {
+                order_id: order_id(),
+                customer_id: customer_id.clone(),
+                email: email.clone(),
+                total,
+                charge_id: "ch_1".into(),
+            }),
+            DomainEvent::PaymentFailed(PaymentFailed {
+                order_id: order_id(),
+                customer_id: customer_id.clone(),
+                email: email.clone(),
+                total,
+                reason: "card declined".into(),
+            }),
+            DomainEvent::InventoryReleased(InventoryReleased {
+                order_id: order_id(),
+                customer_id,
+                email,
+                lines: vec![line()],
+            }),
+        ]
+    }
+
+    #[test]
+    fn every_event_type_round_trips_through_its_envelope() {
+        let events = every_event();
+        assert_eq!(events.len(), EventType::ALL.len());
+        for event in events {
+            let envelope = Envelope::new(event, Some("cause-1"));
+            let json = envelope.to_json().unwrap();
+            let back = Envelope::from_json(&json).unwrap();
+            assert_eq!(back, envelope);
+            assert_eq!(back.metadata.correlation_id, order_id());
+        }
+    }
+
+    #[test]
+    fn the_envelope_has_the_documented_shape() {
+        let envelope = Envelope::new(every_event().remove(0), None);
+        let v: serde_json::Value = serde_json::from_str(&envelope.to_json().unwrap()).unwrap();
+        let m = &v["metadata"];
+        assert_eq!(m["type"], "OrderPlaced");
+        assert_eq!(m["version"], 1);
+        assert_eq!(m["correlationId"], order_id().as_str());
+        assert!(m["eventId"].is_string());
+        assert!(m["occurredAt"].is_string());
+        assert_eq!(v["data"]["total"]["amount"], 2500);
+        assert_eq!(v["data"]["lines"][0]["unitPrice"]["currency"], "EUR");
+    }
+
+    #[test]
+    fn a_caused_event_keeps_the_correlation_and_points_at_its_cause() {
+        let first = Envelope::new(every_event().remove(0), None);
+        let second = first.caused(every_event().remove(1));
+        assert_eq!(
+            second.metadata.causation_id.as_deref(),
+            Some(first.metadata.event_id.as_str())
+        );
+        assert_eq!(
+            second.metadata.correlation_id,
+            first.metadata.correlation_id
+        );
+    }
+
+    fn with_metadata(field: &str, value: serde_json::Value) -> String {
+        let envelope = Envelope::new(every_event().remove(0), None);
+        let mut v: serde_json::Value = serde_json::from_str(&envelope.to_json().unwrap()).unwrap();
+        v["metadata"][field] = value;
+        v.to_string()
+    }
+
+    #[test]
+    fn an_unknown_event_type_is_a_typed_error() {
+        let err = Envelope::from_json(&with_metadata("type", "OrderShipped".into())).unwrap_err();
+        assert!(matches!(err, EventError::UnknownType(t) if t == "OrderShipped"));
+    }
+
+    #[test]
+    fn a_newer_version_is_a_typed_error() {
+        let err = Envelope::from_json(&with_metadata("version", 2.into())).unwrap_err();
+        assert!(matches!(
+            err,
+            EventError::UnsupportedVersion {
+                version: 2,
+                supported: 1,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn malformed_and_invalid_envelopes_are_typed_errors() {
+        assert!(matches!(
+            Envelope::from_json("{"),
+            Err(EventError::Malformed(_))
+        ));
+        assert!(matches!(
+            Envelope::from_json("[]"),
+            Err(EventError::Malformed(_))
+        ));
+        let bad_data = with_metadata("type", "PaymentFailed".into());
+        assert!(matches!(
+            Envelope::from_json(&bad_data),
+            Err(EventError::InvalidData { .. })
+        ));
+        let bad_corr = with_metadata(
+            "correlationId",
+            "0b9a8f1e-3c1d-4a57-9a44-1f1f7b7c2d11".into(),
+        );
+        assert!(matches!(
+            Envelope::from_json(&bad_corr),
+            Err(EventError::InvalidData { .. })
+        ));
+    }
+
+    #[test]
+    fn an_eventbridge_wrapper_must_agree_with_the_envelope_type() {
+        let envelope = Envelope::new(every_event().remove(0), None);
+        let detail: serde_json::Value = serde_json::from_str(&envelope.to_json().unwrap()).unwrap();
+        let body = serde_json::json!({"detail-type": "OrderPlaced", "source": EVENT_SOURCE, "detail": detail});
+        assert_eq!(
+            envelope_from_eventbridge_json(&body.to_string()).unwrap(),
+            envelope
+        );
+        let wrong = serde_json::json!({"detail-type": "PaymentFailed", "detail": detail});
+        assert!(matches!(
+            envelope_from_eventbridge_json(&wrong.to_string()),
+            Err(EventError::TypeMismatch { .. })
+        ));
+        assert!(matches!(
+            envelope_from_eventbridge_json("not json"),
+            Err(EventError::Malformed(_))
+        ));
+    }
+}

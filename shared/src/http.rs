@@ -1,0 +1,119 @@
+//! HTTP edge helpers: RFC 9457 problem details and JSON responses for `lambda_http` handlers.
+
+use lambda_http::http::{header, StatusCode};
+use lambda_http::{Body, Response};
+use serde::Serialize;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// One thing wrong with one field of a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    /// A JSON-pointer-like path into the request body, e.g. `items[1].quantity`.
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        FieldError {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// An `application/problem+json` body (RFC 9457) with an optional per-field error list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+impl Problem {
+    /// `slug` names the problem type (`urn:orderflow:problem:<slug>`), stable for clients to match.
+    pub fn new(status: StatusCode, slug: &str, detail: impl Into<String>) -> Self {
+        Problem {
+            problem_type: format!("urn:orderflow:problem:{slug}"),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail: detail.into(),
+            errors: Vec::new(),
+        }
+    }
+
+    pub fn with_errors(mut self, errors: Vec<FieldError>) -> Self {
+        self.errors = errors;
+        self
+    }
+
+    pub fn into_response(self) -> Response<Body> {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::to_string(&self)
+            .unwrap_or_else(|_| format!(r#"{{"title":"Error","status":{}}}"#, status.as_u16()));
+        build(status, PROBLEM_JSON, body)
+    }
+}
+
+/// A JSON response with the given status.
+pub fn json_response<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
+    match serde_json::to_string(value) {
+        Ok(body) => build(status, "application/json", body),
+        Err(e) => Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("response could not be encoded: {e}"),
+        )
+        .into_response(),
+    }
+}
+
+fn build(status: StatusCode, content_type: &str, body: String) -> Response<Body> {
+    let mut response = Response::new(Body::Text(body));
+    *response.status_mut() = status;
+    if let Ok(v) = header::HeaderValue::from_str(content_type) {
+        response.headers_mut().insert(header::CONTENT_TYPE, v);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_problem_renders_as_problem_json_with_its_field_errors() {
+        let response = Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-request",
+            "2 fields are invalid",
+        )
+        .with_errors(vec![FieldError::new("email", "must be an address")])
+        .into_response();
+        assert_eq!(response.status(), 400);
+        assert_eq!(response.headers()[header::CONTENT_TYPE], PROBLEM_JSON);
+        let Body::Text(body) = response.body() else {
+            panic!("text body expected")
+        };
+        let v: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(v["type"], "urn:orderflow:problem:invalid-request");
+        assert_eq!(v["title"], "Bad Request");
+        assert_eq!(v["status"], 400);
+        assert_eq!(v["errors"][0]["field"], "email");
+    }
+
+    #[test]
+    fn a_problem_without_field_errors_omits_the_list() {
+        let response =
+            Problem::new(StatusCode::NOT_FOUND, "not-found", "no such order").into_response();
+        let Body::Text(body) = response.body() else {
+            panic!("text body expected")
+        };
+        assert!(!body.contains("errors"));
+    }
+}

@@ -1,0 +1,238 @@
+//! Ports: the small traits handlers are written against. Adapters (DynamoDB, EventBridge, SNS,
+//! in-memory) implement them with the same semantics, conditional writes included.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{Money, Order, OrderId, OrderLine, OrderStatus, PaymentToken, Sku};
+use crate::events::{Envelope, Notification, Shortage};
+
+/// A failure of the storage behind a port. `Unavailable` is worth retrying; `Corrupt` is not.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error("store unavailable, retry later: {0}")]
+    Unavailable(String),
+    #[error("stored item cannot be read: {0}")]
+    Corrupt(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OrderWriteError {
+    #[error("order {0} already exists")]
+    AlreadyExists(OrderId),
+    #[error("order {0} not found")]
+    NotFound(OrderId),
+    #[error("order is {actual}, expected {expected}")]
+    Conflict {
+        expected: OrderStatus,
+        actual: OrderStatus,
+    },
+    #[error(transparent)]
+    Illegal(#[from] crate::domain::DomainError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[async_trait]
+pub trait OrderRepository: Send + Sync {
+    /// Stores a new order; refuses to overwrite one with the same id.
+    async fn create(&self, order: &Order) -> Result<(), OrderWriteError>;
+    async fn get(&self, id: &OrderId) -> Result<Option<Order>, StoreError>;
+    /// Moves the order from `from` to `to`, only if it is still in `from` (a conditional write).
+    async fn transition(
+        &self,
+        id: &OrderId,
+        from: OrderStatus,
+        to: OrderStatus,
+        at: DateTime<Utc>,
+    ) -> Result<(), OrderWriteError>;
+}
+
+/// A catalog entry with its live stock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Product {
+    pub sku: Sku,
+    pub name: String,
+    pub price: Money,
+    pub stock: u32,
+}
+
+#[async_trait]
+pub trait Catalog: Send + Sync {
+    /// The products for these SKUs; unknown SKUs are simply absent from the answer.
+    async fn products(&self, skus: &[Sku]) -> Result<Vec<Product>, StoreError>;
+    /// The whole catalog, sorted by SKU.
+    async fn all_products(&self) -> Result<Vec<Product>, StoreError>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReserveError {
+    #[error("insufficient stock for {} SKU(s)", .0.len())]
+    InsufficientStock(Vec<Shortage>),
+    #[error("stock is already reserved for this order")]
+    AlreadyReserved,
+    #[error("order is not PENDING (found {actual:?})")]
+    OrderNotPending { actual: Option<OrderStatus> },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReleaseError {
+    #[error("no held reservation for this order (never reserved, or already released)")]
+    NotHeld,
+    #[error("order is not PAYMENT_FAILED (found {actual:?})")]
+    OrderNotPaymentFailed { actual: Option<OrderStatus> },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[async_trait]
+pub trait Inventory: Send + Sync {
+    /// Atomically: takes every line's quantity from stock (never below zero), records the
+    /// reservation, and moves the order `PENDING → RESERVED`. All or nothing.
+    async fn reserve_stock(
+        &self,
+        order_id: &OrderId,
+        lines: &[OrderLine],
+        at: DateTime<Utc>,
+    ) -> Result<(), ReserveError>;
+
+    /// Atomically: puts a held reservation's quantities back, marks it released, and moves the
+    /// order `PAYMENT_FAILED → CANCELLED`. Returns the released lines.
+    async fn release_stock(
+        &self,
+        order_id: &OrderId,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<OrderLine>, ReleaseError>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ChargeOutcome {
+    #[serde(rename_all = "camelCase")]
+    Approved { charge_id: String },
+    #[serde(rename_all = "camelCase")]
+    Declined { reason: String },
+}
+
+/// One entry of the payments ledger: at most one per order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChargeRecord {
+    pub order_id: OrderId,
+    pub amount: Money,
+    #[serde(flatten)]
+    pub outcome: ChargeOutcome,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recorded {
+    /// This call wrote the entry.
+    New,
+    /// An entry for the order was already there; it is returned unchanged.
+    Existing(ChargeRecord),
+}
+
+#[async_trait]
+pub trait PaymentLedger: Send + Sync {
+    /// Writes the entry unless the order already has one (conditional write).
+    async fn record(&self, record: &ChargeRecord) -> Result<Recorded, StoreError>;
+    async fn charge_for(&self, order_id: &OrderId) -> Result<Option<ChargeRecord>, StoreError>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChargeRequest {
+    pub order_id: OrderId,
+    pub amount: Money,
+    pub token: PaymentToken,
+    /// Sent to the provider so that it, too, charges a key at most once.
+    pub idempotency_key: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GatewayError {
+    #[error("payment provider unavailable, retry later: {0}")]
+    Transient(String),
+}
+
+#[async_trait]
+pub trait PaymentGateway: Send + Sync {
+    async fn charge(&self, request: &ChargeRequest) -> Result<ChargeOutcome, GatewayError>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PublishError {
+    #[error("{failed} of {total} event(s) were not accepted: {reason}")]
+    Rejected {
+        failed: usize,
+        total: usize,
+        reason: String,
+    },
+    #[error("event bus unavailable, retry later: {0}")]
+    Unavailable(String),
+}
+
+#[async_trait]
+pub trait EventPublisher: Send + Sync {
+    /// Publishes every event or reports failure; a partial success is retried inside.
+    async fn publish(&self, events: &[Envelope]) -> Result<(), PublishError>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotifyError {
+    #[error("notification channel unavailable, retry later: {0}")]
+    Unavailable(String),
+}
+
+#[async_trait]
+pub trait Notifier: Send + Sync {
+    /// Publishes one notification; returns the channel's message id.
+    async fn notify(&self, notification: &Notification) -> Result<String, NotifyError>;
+}
+
+/// What a claim on an idempotency key found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// The caller holds the key now: do the effect, then `complete` (or `release` on failure).
+    Acquired,
+    /// The effect was already done; here is its stored result.
+    Completed(String),
+    /// Another invocation holds the key and its lock has not expired: retry later.
+    InProgress,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdempotencyError {
+    #[error("idempotency key reused with a different payload")]
+    PayloadMismatch,
+    #[error("idempotency key is not held by this invocation")]
+    NotHeld,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Times that govern one claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClaimTimes {
+    pub now: DateTime<Utc>,
+    /// Until when the in-progress lock holds; past it another invocation may take over.
+    pub lock_until: DateTime<Utc>,
+    /// When the record stops counting at all (the key may then be used afresh).
+    pub expires_at: DateTime<Utc>,
+}
+
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync {
+    async fn claim(
+        &self,
+        key: &str,
+        payload_hash: &str,
+        times: ClaimTimes,
+    ) -> Result<Claim, IdempotencyError>;
+    async fn complete(&self, key: &str, result: &str) -> Result<(), IdempotencyError>;
+    /// Gives the key up after a failed effect so a retry can claim it at once.
+    async fn release(&self, key: &str) -> Result<(), IdempotencyError>;
+}
