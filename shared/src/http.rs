@@ -4,24 +4,9 @@ use lambda_http::http::{header, StatusCode};
 use lambda_http::{Body, Response};
 use serde::Serialize;
 
+pub use crate::api::FieldIssue;
+
 pub const PROBLEM_JSON: &str = "application/problem+json";
-
-/// One thing wrong with one field of a request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FieldError {
-    /// A JSON-pointer-like path into the request body, e.g. `items[1].quantity`.
-    pub field: String,
-    pub message: String,
-}
-
-impl FieldError {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        FieldError {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-}
 
 /// An `application/problem+json` body (RFC 9457) with an optional per-field error list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -32,7 +17,7 @@ pub struct Problem {
     pub status: u16,
     pub detail: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub errors: Vec<FieldError>,
+    pub errors: Vec<FieldIssue>,
 }
 
 impl Problem {
@@ -47,7 +32,7 @@ impl Problem {
         }
     }
 
-    pub fn with_errors(mut self, errors: Vec<FieldError>) -> Self {
+    pub fn with_errors(mut self, errors: Vec<FieldIssue>) -> Self {
         self.errors = errors;
         self
     }
@@ -93,7 +78,10 @@ mod tests {
             "invalid-request",
             "2 fields are invalid",
         )
-        .with_errors(vec![FieldError::new("email", "must be an address")])
+        .with_errors(vec![FieldIssue {
+            field: "email".into(),
+            message: "must be an address".into(),
+        }])
         .into_response();
         assert_eq!(response.status(), 400);
         assert_eq!(response.headers()[header::CONTENT_TYPE], PROBLEM_JSON);

@@ -8,8 +8,13 @@
 //! - [`telemetry`]: logging set-up.
 
 pub mod adapters;
+pub mod api;
+#[cfg(feature = "aws")]
+pub mod aws;
+pub mod config;
 pub mod domain;
 pub mod events;
+pub mod idempotency;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod ports;

@@ -1,1 +1,52 @@
-fn main() {}
+//! process-payment: consumes the payment queue (InventoryReserved).
+
+mod handler;
+
+use aws_lambda_events::sqs::SqsEvent;
+use chrono::Duration;
+use handler::ProcessPayment;
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use orderflow_shared::adapters::dynamodb::{DynamoStore, TableNames};
+use orderflow_shared::adapters::eventbridge::EventBridgePublisher;
+use orderflow_shared::adapters::simulated_gateway::SimulatedGateway;
+use orderflow_shared::config::{required, ConfigError};
+use orderflow_shared::idempotency::Policy;
+use orderflow_shared::{aws, telemetry};
+
+struct Config {
+    tables: TableNames,
+    event_bus: String,
+}
+
+impl Config {
+    fn from_env() -> Result<Self, ConfigError> {
+        Ok(Config {
+            tables: TableNames {
+                orders: required("ORDERS_TABLE", "name of the Orders table")?,
+                payments: required("PAYMENTS_TABLE", "name of the Payments ledger table")?,
+                idempotency: required("IDEMPOTENCY_TABLE", "name of the Idempotency table")?,
+                inventory: "(inventory table: not used by process-payment)".into(),
+            },
+            event_bus: required("EVENT_BUS_NAME", "name of the orderflow EventBridge bus")?,
+        })
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    telemetry::init();
+    let config = Config::from_env()?;
+    let sdk = aws::sdk_config().await;
+    let function = ProcessPayment {
+        store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.tables),
+        gateway: SimulatedGateway,
+        events: EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&sdk), config.event_bus),
+        // The lock outlives the function timeout (20 s), so a live holder is never taken over.
+        idempotency: Policy::new(Duration::seconds(60), Duration::days(7)),
+    };
+    let function = &function;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        Ok::<_, Error>(function.handle_batch(event.payload).await)
+    }))
+    .await
+}

@@ -1,1 +1,45 @@
-fn main() {}
+//! validate-order: `POST /orders` behind API Gateway (HTTP API).
+
+mod handler;
+
+use handler::ValidateOrder;
+use lambda_http::{service_fn, Error, Request};
+use orderflow_shared::adapters::dynamodb::{DynamoStore, TableNames};
+use orderflow_shared::adapters::eventbridge::EventBridgePublisher;
+use orderflow_shared::config::{required, ConfigError};
+use orderflow_shared::{aws, telemetry};
+
+struct Config {
+    tables: TableNames,
+    event_bus: String,
+}
+
+impl Config {
+    fn from_env() -> Result<Self, ConfigError> {
+        Ok(Config {
+            tables: TableNames {
+                orders: required("ORDERS_TABLE", "name of the Orders table")?,
+                inventory: required("INVENTORY_TABLE", "name of the Inventory table")?,
+                idempotency: required("IDEMPOTENCY_TABLE", "name of the Idempotency table")?,
+                payments: "(payments table: not used by validate-order)".into(),
+            },
+            event_bus: required("EVENT_BUS_NAME", "name of the orderflow EventBridge bus")?,
+        })
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    telemetry::init();
+    let config = Config::from_env()?;
+    let sdk = aws::sdk_config().await;
+    let function = ValidateOrder {
+        store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.tables),
+        events: EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&sdk), config.event_bus),
+    };
+    let function = &function;
+    lambda_http::run(service_fn(move |request: Request| async move {
+        Ok::<_, Error>(function.handle(request).await)
+    }))
+    .await
+}

@@ -3,3 +3,11 @@
 
 pub mod memory;
 pub mod simulated_gateway;
+#[cfg(feature = "dynamodb")]
+pub mod dynamodb;
+#[cfg(feature = "eventbridge")]
+pub mod eventbridge;
+#[cfg(feature = "sns")]
+pub mod sns;
+#[cfg(feature = "sqs")]
+pub mod sqs;

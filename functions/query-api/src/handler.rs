@@ -1,0 +1,251 @@
+//! Read-only API: `GET /orders/{orderId}` and `GET /products`.
+
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::{Body, Request, RequestExt, Response};
+use orderflow_shared::api::{FieldIssue, OrderView, ProductList, ProductView};
+use orderflow_shared::domain::OrderId;
+use orderflow_shared::http::{json_response, Problem};
+use orderflow_shared::ports::{Catalog, OrderRepository};
+use tracing::warn;
+
+pub struct QueryApi<S> {
+    pub store: S,
+}
+
+enum Route {
+    Order(String),
+    Products,
+}
+
+impl<S: OrderRepository + Catalog> QueryApi<S> {
+    pub async fn handle(&self, request: Request) -> Response<Body> {
+        match self.route(&request).await {
+            Ok(response) => response,
+            Err(problem) => problem.into_response(),
+        }
+    }
+
+    async fn route(&self, request: &Request) -> Result<Response<Body>, Problem> {
+        let path = request.uri().path().trim_end_matches('/');
+        let route = if path == "/products" {
+            Route::Products
+        } else if let Some(id) = path.strip_prefix("/orders/").filter(|id| !id.contains('/')) {
+            // API Gateway passes the decoded path parameter; fall back to the raw path segment.
+            let id = request
+                .path_parameters_ref()
+                .and_then(|p| p.first("orderId"))
+                .unwrap_or(id);
+            Route::Order(id.to_owned())
+        } else {
+            return Err(Problem::new(
+                StatusCode::NOT_FOUND,
+                "not-found",
+                format!("no route for {path}; try GET /orders/{{orderId}} or GET /products"),
+            ));
+        };
+        if request.method() != Method::GET {
+            return Err(Problem::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                format!("{} is not allowed here; use GET", request.method()),
+            ));
+        }
+        match route {
+            Route::Products => self.products().await,
+            Route::Order(id) => self.order(&id).await,
+        }
+    }
+
+    async fn order(&self, raw_id: &str) -> Result<Response<Body>, Problem> {
+        let id = OrderId::parse(raw_id).map_err(|_| {
+            Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid-order-id",
+                "the order id must be a UUID",
+            )
+            .with_errors(vec![FieldIssue {
+                field: "orderId".into(),
+                message: "must be a UUID such as 6f1a2b3c-4d5e-4f60-8a7b-9c0d1e2f3a4b".into(),
+            }])
+        })?;
+        match self.store.get(&id).await.map_err(unavailable)? {
+            Some(order) => Ok(json_response(StatusCode::OK, &OrderView::from(&order))),
+            None => Err(Problem::new(
+                StatusCode::NOT_FOUND,
+                "order-not-found",
+                format!("no order {id}"),
+            )),
+        }
+    }
+
+    async fn products(&self) -> Result<Response<Body>, Problem> {
+        let products = self.store.all_products().await.map_err(unavailable)?;
+        Ok(json_response(
+            StatusCode::OK,
+            &ProductList {
+                products: products.iter().map(ProductView::from).collect(),
+            },
+        ))
+    }
+}
+
+fn unavailable(e: impl std::fmt::Display) -> Problem {
+    warn!(error = %e, "store unavailable");
+    Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+        "the data could not be read right now; retry shortly",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+    use lambda_http::http::header;
+    use orderflow_shared::adapters::memory::MemoryStore;
+    use orderflow_shared::domain::{
+        Currency, CustomerId, Email, Money, Order, OrderLine, OrderStatus, PaymentToken, Quantity,
+        Sku,
+    };
+    use orderflow_shared::ports::Product;
+    use serde_json::{json, Value};
+
+    const ORDER_ID: &str = "6f1a2b3c-4d5e-4f60-8a7b-9c0d1e2f3a4b";
+
+    fn fixture(name: &str) -> Request {
+        let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
+        let json = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        lambda_http::request::from_str(&json).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    fn body_json(response: &Response<Body>) -> Value {
+        match response.body() {
+            Body::Text(t) => serde_json::from_str(t).unwrap(),
+            other => panic!("expected a text body, got {other:?}"),
+        }
+    }
+
+    async fn api_with_one_order() -> QueryApi<MemoryStore> {
+        let store = MemoryStore::with_products([
+            Product {
+                sku: Sku::parse("SKU-TSHIRT-M").unwrap(),
+                name: "T-shirt M".into(),
+                price: Money::new(1999, Currency::EUR),
+                stock: 48,
+            },
+            Product {
+                sku: Sku::parse("SKU-MUG").unwrap(),
+                name: "Mug".into(),
+                price: Money::new(1250, Currency::EUR),
+                stock: 9,
+            },
+        ]);
+        let order = Order::place(
+            OrderId::parse(ORDER_ID).unwrap(),
+            CustomerId::parse("cust-42").unwrap(),
+            Email::parse("ana@example.com").unwrap(),
+            PaymentToken::parse("tok_visa").unwrap(),
+            vec![OrderLine {
+                sku: Sku::parse("SKU-MUG").unwrap(),
+                quantity: Quantity::new(1).unwrap(),
+                unit_price: Money::new(1250, Currency::EUR),
+            }],
+            Utc::now(),
+        )
+        .unwrap();
+        store.create(&order).await.unwrap();
+        store
+            .transition(
+                &order.order_id,
+                OrderStatus::Pending,
+                OrderStatus::Reserved,
+                Utc::now(),
+            )
+            .await
+            .unwrap();
+        QueryApi { store }
+    }
+
+    #[tokio::test]
+    async fn an_order_reads_with_its_lines_total_and_history_but_no_secrets() {
+        let api = api_with_one_order().await;
+        let response = api.handle(fixture("apigw-get-order.json")).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+        let body = body_json(&response);
+        assert_eq!(body["orderId"], ORDER_ID);
+        assert_eq!(body["customerId"], "cust-42");
+        assert_eq!(body["status"], "RESERVED");
+        assert_eq!(
+            body["items"],
+            json!([{"sku": "SKU-MUG", "quantity": 1, "unitPrice": {"amount": 1250, "currency": "EUR"}}])
+        );
+        assert_eq!(body["total"], json!({"amount": 1250, "currency": "EUR"}));
+        let history: Vec<&str> = body["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["status"].as_str().unwrap())
+            .collect();
+        assert_eq!(history, ["PENDING", "RESERVED"]);
+        let text = body.to_string();
+        assert!(!text.contains("ana@example.com") && !text.contains("tok_visa"));
+    }
+
+    #[tokio::test]
+    async fn an_unknown_order_is_a_404_problem() {
+        let api = api_with_one_order().await;
+        let response = api.handle(fixture("apigw-get-order-unknown.json")).await;
+        assert_eq!(response.status(), 404);
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
+        assert_eq!(
+            body_json(&response)["type"],
+            "urn:orderflow:problem:order-not-found"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_order_id_that_is_not_a_uuid_is_a_400_problem() {
+        let api = api_with_one_order().await;
+        let response = api.handle(fixture("apigw-get-order-invalid-id.json")).await;
+        assert_eq!(response.status(), 400);
+        assert_eq!(body_json(&response)["errors"][0]["field"], "orderId");
+    }
+
+    #[tokio::test]
+    async fn the_catalog_lists_every_product_with_price_and_stock() {
+        let api = api_with_one_order().await;
+        let response = api.handle(fixture("apigw-get-products.json")).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            body_json(&response),
+            json!({"products": [
+                {"sku": "SKU-MUG", "name": "Mug", "price": {"amount": 1250, "currency": "EUR"}, "stock": 9},
+                {"sku": "SKU-TSHIRT-M", "name": "T-shirt M", "price": {"amount": 1999, "currency": "EUR"}, "stock": 48}
+            ]})
+        );
+    }
+
+    #[tokio::test]
+    async fn a_store_outage_is_a_503_problem() {
+        let api = api_with_one_order().await;
+        api.store.fail_next(1);
+        let response = api.handle(fixture("apigw-get-products.json")).await;
+        assert_eq!(response.status(), 503);
+    }
+
+    #[tokio::test]
+    async fn other_methods_and_paths_get_clear_problems() {
+        let api = api_with_one_order().await;
+        let mut post = fixture("apigw-get-products.json");
+        *post.method_mut() = Method::POST;
+        assert_eq!(api.handle(post).await.status(), 405);
+        let mut elsewhere = fixture("apigw-get-products.json");
+        *elsewhere.uri_mut() = "/nothing-here".parse().unwrap();
+        assert_eq!(api.handle(elsewhere).await.status(), 404);
+    }
+}

@@ -1,0 +1,480 @@
+//! The HTTP API's request parsing and response shapes, free of any HTTP library so that the
+//! handlers, the fuzz targets and the tools share one definition.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::domain::{CustomerId, Email, Money, Order, OrderStatus, PaymentToken, Quantity, Sku};
+use crate::ports::Product;
+
+/// Bodies above this size are refused with `413` before they are parsed.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// An order has at most this many lines.
+pub const MAX_LINES: usize = 50;
+
+/// A `POST /orders` body once every field has been parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlaceOrderRequest {
+    pub customer_id: CustomerId,
+    pub email: Email,
+    pub items: Vec<RequestedLine>,
+    pub payment_token: PaymentToken,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestedLine {
+    pub sku: Sku,
+    pub quantity: Quantity,
+}
+
+/// One problem with one field, addressed like `items[2].quantity`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldIssue {
+    pub field: String,
+    pub message: String,
+}
+
+fn issue(field: impl Into<String>, message: impl Into<String>) -> FieldIssue {
+    FieldIssue {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestError {
+    /// The body is not JSON at all.
+    Malformed(String),
+    /// JSON, but some fields are missing or invalid: every problem is listed.
+    Invalid(Vec<FieldIssue>),
+}
+
+const TOP_FIELDS: [&str; 4] = ["customerId", "email", "items", "paymentToken"];
+const ITEM_FIELDS: [&str; 2] = ["sku", "quantity"];
+
+/// Parses a `POST /orders` body, collecting every field problem rather than stopping at the first.
+pub fn parse_place_order(body: &[u8]) -> Result<PlaceOrderRequest, RequestError> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| RequestError::Malformed(format!("body is not valid JSON: {e}")))?;
+    let Value::Object(obj) = value else {
+        return Err(RequestError::Invalid(vec![issue(
+            "",
+            format!("expected a JSON object, found {}", kind(&value)),
+        )]));
+    };
+    let mut issues = unknown_fields(&obj, &TOP_FIELDS, "");
+
+    let customer_id = string_field(&obj, "customerId", &mut issues)
+        .and_then(|s| collect(CustomerId::parse(s), "customerId", &mut issues));
+    let email = string_field(&obj, "email", &mut issues)
+        .and_then(|s| collect(Email::parse(s), "email", &mut issues));
+    let payment_token = string_field(&obj, "paymentToken", &mut issues)
+        .and_then(|s| collect(PaymentToken::parse(s), "paymentToken", &mut issues));
+    let items = parse_items(obj.get("items"), &mut issues);
+
+    match (customer_id, email, items, payment_token) {
+        (Some(customer_id), Some(email), Some(items), Some(payment_token)) if issues.is_empty() => {
+            Ok(PlaceOrderRequest {
+                customer_id,
+                email,
+                items,
+                payment_token,
+            })
+        }
+        _ => Err(RequestError::Invalid(issues)),
+    }
+}
+
+fn parse_items(value: Option<&Value>, issues: &mut Vec<FieldIssue>) -> Option<Vec<RequestedLine>> {
+    let items = match value {
+        None | Some(Value::Null) => {
+            issues.push(issue("items", "is required"));
+            return None;
+        }
+        Some(Value::Array(items)) => items,
+        Some(other) => {
+            issues.push(issue(
+                "items",
+                format!("must be an array, found {}", kind(other)),
+            ));
+            return None;
+        }
+    };
+    if items.is_empty() {
+        issues.push(issue("items", "must contain at least one line"));
+        return None;
+    }
+    if items.len() > MAX_LINES {
+        issues.push(issue(
+            "items",
+            format!(
+                "must contain at most {MAX_LINES} lines, found {}",
+                items.len()
+            ),
+        ));
+        return None;
+    }
+    let before = issues.len();
+    let mut lines: Vec<RequestedLine> = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let path = format!("items[{i}]");
+        let Value::Object(obj) = item else {
+            issues.push(issue(
+                &path,
+                format!("must be an object, found {}", kind(item)),
+            ));
+            continue;
+        };
+        issues.extend(unknown_fields(obj, &ITEM_FIELDS, &path));
+        let sku_path = format!("{path}.sku");
+        let sku = match obj.get("sku") {
+            Some(Value::String(s)) => match Sku::parse(s) {
+                Ok(sku) => Some(sku),
+                Err(e) => {
+                    issues.push(issue(&sku_path, message_of(&e)));
+                    None
+                }
+            },
+            None | Some(Value::Null) => {
+                issues.push(issue(&sku_path, "is required"));
+                None
+            }
+            Some(other) => {
+                issues.push(issue(
+                    &sku_path,
+                    format!("must be a string, found {}", kind(other)),
+                ));
+                None
+            }
+        };
+        let qty_path = format!("{path}.quantity");
+        let quantity = match obj.get("quantity") {
+            Some(Value::Number(n)) => match n.as_u64().and_then(|n| u32::try_from(n).ok()) {
+                Some(n) => match Quantity::new(n) {
+                    Ok(q) => Some(q),
+                    Err(e) => {
+                        issues.push(issue(&qty_path, message_of(&e)));
+                        None
+                    }
+                },
+                None => {
+                    issues.push(issue(&qty_path, "must be an integer from 1 to 100"));
+                    None
+                }
+            },
+            None | Some(Value::Null) => {
+                issues.push(issue(&qty_path, "is required"));
+                None
+            }
+            Some(other) => {
+                issues.push(issue(
+                    &qty_path,
+                    format!("must be an integer, found {}", kind(other)),
+                ));
+                None
+            }
+        };
+        if let (Some(sku), Some(quantity)) = (sku, quantity) {
+            if lines.iter().any(|l| l.sku == sku) {
+                issues.push(issue(
+                    &sku_path,
+                    format!("duplicate SKU {sku}: put all units of one SKU on one line"),
+                ));
+            } else {
+                lines.push(RequestedLine { sku, quantity });
+            }
+        }
+    }
+    (issues.len() == before).then_some(lines)
+}
+
+fn string_field<'a>(
+    obj: &'a Map<String, Value>,
+    name: &str,
+    issues: &mut Vec<FieldIssue>,
+) -> Option<&'a str> {
+    match obj.get(name) {
+        Some(Value::String(s)) => Some(s),
+        None | Some(Value::Null) => {
+            issues.push(issue(name, "is required"));
+            None
+        }
+        Some(other) => {
+            issues.push(issue(
+                name,
+                format!("must be a string, found {}", kind(other)),
+            ));
+            None
+        }
+    }
+}
+
+fn collect<T>(
+    parsed: Result<T, crate::domain::DomainError>,
+    field: &str,
+    issues: &mut Vec<FieldIssue>,
+) -> Option<T> {
+    parsed
+        .map_err(|e| issues.push(issue(field, message_of(&e))))
+        .ok()
+}
+
+fn message_of(e: &crate::domain::DomainError) -> String {
+    match e {
+        crate::domain::DomainError::Invalid { message, .. } => (*message).to_owned(),
+        other => other.to_string(),
+    }
+}
+
+fn unknown_fields(obj: &Map<String, Value>, known: &[&str], path: &str) -> Vec<FieldIssue> {
+    obj.keys()
+        .filter(|k| !known.contains(&k.as_str()))
+        .map(|k| {
+            let field = if path.is_empty() {
+                k.clone()
+            } else {
+                format!("{path}.{k}")
+            };
+            issue(
+                field,
+                format!("unknown field; expected one of: {}", known.join(", ")),
+            )
+        })
+        .collect()
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// The `202` body of `POST /orders`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderAccepted {
+    pub order_id: String,
+    pub status: OrderStatus,
+    pub total: Money,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LineView {
+    pub sku: String,
+    pub quantity: u32,
+    pub unit_price: Money,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryView {
+    pub status: OrderStatus,
+    pub at: String,
+}
+
+/// `GET /orders/{orderId}`: no e-mail address and no payment token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderView {
+    pub order_id: String,
+    pub customer_id: String,
+    pub status: OrderStatus,
+    pub items: Vec<LineView>,
+    pub total: Money,
+    pub history: Vec<HistoryView>,
+    pub created_at: String,
+}
+
+impl From<&Order> for OrderView {
+    fn from(o: &Order) -> Self {
+        OrderView {
+            order_id: o.order_id.to_string(),
+            customer_id: o.customer_id.to_string(),
+            status: o.status,
+            items: o
+                .lines
+                .iter()
+                .map(|l| LineView {
+                    sku: l.sku.to_string(),
+                    quantity: l.quantity.get(),
+                    unit_price: l.unit_price,
+                })
+                .collect(),
+            total: o.total,
+            history: o
+                .history
+                .iter()
+                .map(|h| HistoryView {
+                    status: h.status,
+                    at: h.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                })
+                .collect(),
+            created_at: o
+                .created_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductView {
+    pub sku: String,
+    pub name: String,
+    pub price: Money,
+    pub stock: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductList {
+    pub products: Vec<ProductView>,
+}
+
+impl From<&Product> for ProductView {
+    fn from(p: &Product) -> Self {
+        ProductView {
+            sku: p.sku.to_string(),
+            name: p.name.clone(),
+            price: p.price,
+            stock: p.stock,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(v: Value) -> Result<PlaceOrderRequest, RequestError> {
+        parse_place_order(v.to_string().as_bytes())
+    }
+
+    fn fields(r: Result<PlaceOrderRequest, RequestError>) -> Vec<String> {
+        match r {
+            Err(RequestError::Invalid(issues)) => issues.into_iter().map(|i| i.field).collect(),
+            other => panic!("expected field issues, got {other:?}"),
+        }
+    }
+
+    fn valid() -> Value {
+        json!({"customerId": "cust-1", "email": "ana@example.com",
+               "items": [{"sku": "SKU-MUG", "quantity": 2}], "paymentToken": "tok_visa"})
+    }
+
+    #[test]
+    fn a_valid_body_parses_into_typed_values() {
+        let req = parse(valid()).unwrap();
+        assert_eq!(req.customer_id.as_str(), "cust-1");
+        assert_eq!(req.items[0].quantity.get(), 2);
+    }
+
+    #[test]
+    fn every_invalid_field_is_reported_not_just_the_first() {
+        let body = json!({"customerId": 7, "email": "nope", "items": [{"sku": "bad sku", "quantity": 0}],
+                          "paymentToken": "4111111111111111", "price": 1});
+        let mut got = fields(parse(body));
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                "customerId",
+                "email",
+                "items[0].quantity",
+                "items[0].sku",
+                "paymentToken",
+                "price"
+            ]
+        );
+    }
+
+    #[test]
+    fn missing_fields_are_each_required() {
+        let mut got = fields(parse(json!({})));
+        got.sort();
+        assert_eq!(got, ["customerId", "email", "items", "paymentToken"]);
+    }
+
+    #[test]
+    fn quantities_must_be_whole_numbers_in_range() {
+        for q in [
+            json!(0),
+            json!(101),
+            json!(1.5),
+            json!(-1),
+            json!("2"),
+            json!(null),
+            json!(1e10),
+        ] {
+            let mut body = valid();
+            body["items"][0]["quantity"] = q.clone();
+            assert_eq!(fields(parse(body)), ["items[0].quantity"], "quantity {q}");
+        }
+    }
+
+    #[test]
+    fn duplicate_skus_empty_items_and_too_many_lines_are_refused() {
+        let mut dup = valid();
+        dup["items"] =
+            json!([{"sku": "SKU-MUG", "quantity": 1}, {"sku": "SKU-MUG", "quantity": 2}]);
+        assert_eq!(fields(parse(dup)), ["items[1].sku"]);
+        let mut empty = valid();
+        empty["items"] = json!([]);
+        assert_eq!(fields(parse(empty)), ["items"]);
+        let mut many = valid();
+        many["items"] = Value::Array(
+            (0..51)
+                .map(|i| json!({"sku": format!("SKU-{i}"), "quantity": 1}))
+                .collect(),
+        );
+        assert_eq!(fields(parse(many)), ["items"]);
+        let mut fifty = valid();
+        fifty["items"] = Value::Array(
+            (0..50)
+                .map(|i| json!({"sku": format!("SKU-{i}"), "quantity": 1}))
+                .collect(),
+        );
+        assert!(parse(fifty).is_ok());
+    }
+
+    #[test]
+    fn non_json_and_non_object_bodies_are_refused_clearly() {
+        assert!(
+            matches!(parse_place_order(b"{\"customerId\":"), Err(RequestError::Malformed(m)) if m.contains("line 1"))
+        );
+        assert!(matches!(
+            parse_place_order(b""),
+            Err(RequestError::Malformed(_))
+        ));
+        assert!(matches!(
+            parse_place_order(&[0xff, 0xfe]),
+            Err(RequestError::Malformed(_))
+        ));
+        assert_eq!(fields(parse(json!([1, 2]))), [""]);
+    }
+
+    #[test]
+    fn an_order_view_leaves_out_the_email_and_the_payment_token() {
+        use crate::domain::{Currency, OrderId, OrderLine};
+        let order = Order::place(
+            OrderId::new(),
+            CustomerId::parse("c").unwrap(),
+            Email::parse("secret@example.com").unwrap(),
+            PaymentToken::parse("tok_secret").unwrap(),
+            vec![OrderLine {
+                sku: Sku::parse("SKU-A").unwrap(),
+                quantity: Quantity::new(1).unwrap(),
+                unit_price: Money::new(5, Currency::EUR),
+            }],
+            chrono::Utc::now(),
+        )
+        .unwrap();
+        let json = serde_json::to_string(&OrderView::from(&order)).unwrap();
+        assert!(!json.contains("secret"));
+        assert!(json.contains("\"unitPrice\":{\"amount\":5,\"currency\":\"EUR\"}"));
+    }
+}

@@ -1,0 +1,17 @@
+//! The AWS adapters against a real moto server (started by `support`), plus replayed HTTP where
+//! moto cannot stage a case (EventBridge partial failures).
+#![cfg(feature = "aws")]
+
+#[path = "../support/mod.rs"]
+mod support;
+
+#[cfg(feature = "dynamodb")]
+mod dynamodb;
+#[cfg(feature = "eventbridge")]
+mod eventbridge;
+#[cfg(feature = "dynamodb")]
+mod idempotency;
+#[cfg(all(feature = "sns", feature = "sqs"))]
+mod sns;
+#[cfg(feature = "sqs")]
+mod sqs;

@@ -1,0 +1,318 @@
+//! Test harness: a real moto server on a free loopback port, and resources created in it.
+//!
+//! The tests of one binary share one server while any of them holds it (an `Arc`); when the
+//! last holder drops it the process is killed. Each test names its own tables and queues, so
+//! tests never see each other's data. The server's output goes to `target/moto-logs/`.
+//!
+//! A missing or broken moto fails the test with a message saying how to install it: these
+//! tests are never skipped.
+
+// Each test binary uses a different part of the harness.
+#![allow(dead_code)]
+
+use std::fs::{self, File};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+
+const HOW_TO_FIX: &str = "install the dev tools with `make venv` (which runs \
+    `python3 -m venv .venv && .venv/bin/pip install -r infra/requirements-dev.txt`), \
+    or point MOTO_SERVER at a moto_server executable";
+
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A running moto server; killed when dropped.
+pub struct Moto {
+    child: Child,
+    pub endpoint: String,
+    pub log: PathBuf,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+static SHARED: Mutex<Weak<Moto>> = Mutex::new(Weak::new());
+
+/// The binary's moto server, started if no test holds one now.
+pub fn moto() -> Arc<Moto> {
+    let mut shared = SHARED.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(running) = shared.upgrade() {
+        return running;
+    }
+    let started = Arc::new(Moto::start());
+    *shared = Arc::downgrade(&started);
+    started
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn moto_binary() -> PathBuf {
+    match std::env::var_os("MOTO_SERVER") {
+        Some(path) if !path.is_empty() => PathBuf::from(path),
+        _ => workspace_root().join(".venv/bin/moto_server"),
+    }
+}
+
+fn log_dir() -> PathBuf {
+    // CARGO_TARGET_TMPDIR is <target>/tmp, wherever the target directory is.
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| workspace_root().join("target"));
+    target.join("moto-logs")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap()
+}
+
+fn tail(path: &Path) -> String {
+    let text = fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(20)..].join("\n")
+}
+
+/// True once the server answers its own API with 200.
+fn answers(port: u16) -> bool {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let request = format!("GET /moto-api/ HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut head = [0u8; 16];
+    let n = stream.read(&mut head).unwrap_or(0);
+    String::from_utf8_lossy(&head[..n]).starts_with("HTTP/1.1 200")
+        || String::from_utf8_lossy(&head[..n]).starts_with("HTTP/1.0 200")
+}
+
+impl Moto {
+    fn start() -> Moto {
+        let binary = moto_binary();
+        assert!(
+            binary.is_file(),
+            "moto server not found at {}: {HOW_TO_FIX}",
+            binary.display()
+        );
+        let logs = log_dir();
+        fs::create_dir_all(&logs).unwrap();
+        let test_binary = std::env::current_exe()
+            .ok()
+            .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "test".into());
+
+        // Another process may take the free port before moto binds it: then try another.
+        for _ in 0..3 {
+            let port = free_port();
+            let log = logs.join(format!("{test_binary}-{port}.log"));
+            let out = File::create(&log).unwrap();
+            let err = out.try_clone().unwrap();
+            let child = Command::new(&binary)
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdin(Stdio::null())
+                .stdout(out)
+                .stderr(err)
+                .spawn();
+            let mut child = match child {
+                Ok(child) => child,
+                Err(e) => panic!(
+                    "cannot start moto server {}: {e}; {HOW_TO_FIX}",
+                    binary.display()
+                ),
+            };
+            let deadline = Instant::now() + START_TIMEOUT;
+            loop {
+                if let Some(status) = child.try_wait().unwrap() {
+                    let output = tail(&log);
+                    if output.contains("Address already in use") {
+                        break;
+                    }
+                    panic!(
+                        "moto server exited ({status}) before answering; its log {}:\n{output}\n{HOW_TO_FIX}",
+                        log.display()
+                    );
+                }
+                if answers(port) {
+                    return Moto {
+                        child,
+                        endpoint: format!("http://127.0.0.1:{port}"),
+                        log,
+                    };
+                }
+                if Instant::now() > deadline {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!(
+                        "moto server did not answer on port {port} within {START_TIMEOUT:?}; its log {}:\n{}",
+                        log.display(),
+                        tail(&log)
+                    );
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        panic!("moto server could not bind a free port in 3 attempts");
+    }
+
+    /// An SDK configuration aimed at this server: region us-east-1, static dummy credentials.
+    pub async fn sdk_config(&self) -> SdkConfig {
+        aws_config::defaults(BehaviorVersion::latest())
+            .endpoint_url(&self.endpoint)
+            .region(Region::new("us-east-1"))
+            .test_credentials()
+            .load()
+            .await
+    }
+}
+
+/// A name no other test uses: `prefix-<8 hex digits>`.
+pub fn unique(prefix: &str) -> String {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    format!("{prefix}-{}", &id[..8])
+}
+
+#[cfg(feature = "dynamodb")]
+pub mod dynamodb {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+        TimeToLiveSpecification,
+    };
+    use aws_sdk_dynamodb::Client;
+    use orderflow_shared::adapters::dynamodb::TableNames;
+
+    /// Creates the four tables of the data model (each a single string hash key), named
+    /// uniquely for one test, the Idempotency table with its TTL on `expiresAt`.
+    pub async fn create_tables(client: &Client) -> TableNames {
+        let tables = TableNames {
+            orders: super::unique("Orders"),
+            inventory: super::unique("Inventory"),
+            payments: super::unique("Payments"),
+            idempotency: super::unique("Idempotency"),
+        };
+        for (table, key) in [
+            (&tables.orders, "orderId"),
+            (&tables.inventory, "pk"),
+            (&tables.payments, "orderId"),
+            (&tables.idempotency, "id"),
+        ] {
+            client
+                .create_table()
+                .table_name(table)
+                .attribute_definitions(
+                    AttributeDefinition::builder()
+                        .attribute_name(key)
+                        .attribute_type(ScalarAttributeType::S)
+                        .build()
+                        .unwrap(),
+                )
+                .key_schema(
+                    KeySchemaElement::builder()
+                        .attribute_name(key)
+                        .key_type(KeyType::Hash)
+                        .build()
+                        .unwrap(),
+                )
+                .billing_mode(BillingMode::PayPerRequest)
+                .send()
+                .await
+                .unwrap();
+        }
+        client
+            .update_time_to_live()
+            .table_name(&tables.idempotency)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder()
+                    .enabled(true)
+                    .attribute_name("expiresAt")
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        tables
+    }
+}
+
+#[cfg(feature = "sqs")]
+pub mod sqs {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    use aws_sdk_sqs::Client;
+
+    /// Creates a queue; returns its URL and ARN.
+    pub async fn create_queue(
+        client: &Client,
+        name: &str,
+        attributes: &[(QueueAttributeName, String)],
+    ) -> (String, String) {
+        let mut request = client.create_queue().queue_name(name);
+        for (k, v) in attributes {
+            request = request.attributes(k.clone(), v);
+        }
+        let url = request.send().await.unwrap().queue_url.unwrap();
+        let arn = client
+            .get_queue_attributes()
+            .queue_url(&url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .unwrap()
+            .attributes
+            .unwrap()
+            .remove(&QueueAttributeName::QueueArn)
+            .unwrap();
+        (url, arn)
+    }
+
+    /// Receives until `count` messages arrived or `within` passed; returns their bodies.
+    pub async fn receive_bodies(
+        client: &Client,
+        url: &str,
+        count: usize,
+        within: std::time::Duration,
+    ) -> Vec<String> {
+        let deadline = std::time::Instant::now() + within;
+        let mut bodies = Vec::new();
+        while bodies.len() < count && std::time::Instant::now() < deadline {
+            let out = client
+                .receive_message()
+                .queue_url(url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(1)
+                .send()
+                .await
+                .unwrap();
+            for m in out.messages.unwrap_or_default() {
+                client
+                    .delete_message()
+                    .queue_url(url)
+                    .receipt_handle(m.receipt_handle.unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+                bodies.push(m.body.unwrap());
+            }
+        }
+        bodies
+    }
+}

@@ -1,0 +1,22 @@
+//! orderflow's SAM template as data.
+//!
+//! [`Template`] parses `infra/template.yaml` (short-form `!Ref`/`!GetAtt`/`!Sub` tags and
+//! long-form `Ref:`/`Fn::GetAtt:` maps alike) into resources by logical id, with typed views of
+//! what orderflow declares: functions (binary, timeout with `Globals` merged, environment,
+//! HTTP API and SQS events), queues, tables, event rules, topics, alarms and roles. The local
+//! cloud creates resources and runs functions from this model; [`rules`] checks the template
+//! against the project's own rules (docs/DESIGN.md §4).
+
+pub mod error;
+pub mod model;
+pub mod rules;
+pub mod value;
+
+pub use error::TemplateError;
+pub use model::{
+    types, Alarm, Event, EventBus, EventRule, EventSource, Function, HttpApiEvent, KeyAttribute,
+    Output, Parameter, PolicyStatement, Queue, QueuePolicy, Redrive, Resource, Role, RuleTarget,
+    SqsEvent, Table, Template, Topic,
+};
+pub use rules::{Rule, Violation};
+pub use value::{parse_sub, Intrinsic, Reference, ResolveError, Resolver, SubPart, Value};

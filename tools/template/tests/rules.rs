@@ -1,0 +1,424 @@
+//! The project's template rules on the real `infra/template.yaml`: it keeps them all, and
+//! breaking any one of them (in memory) is caught by that rule.
+
+// Test helpers live outside #[test] functions; a failed unwrap there is a failed assertion too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use orderflow_template::rules::{self, Rule, Violation};
+use orderflow_template::{Template, Value};
+
+const TEMPLATE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../infra/template.yaml");
+
+fn template() -> Template {
+    Template::from_path(TEMPLATE).unwrap()
+}
+
+fn yaml(text: &str) -> Value {
+    Value::from_yaml(&serde_yaml::from_str(text).unwrap()).unwrap()
+}
+
+fn props<'a>(t: &'a mut Template, id: &str) -> &'a mut Value {
+    &mut t
+        .resource_mut(id)
+        .unwrap_or_else(|| panic!("{id} is not in the template"))
+        .properties
+}
+
+fn set(t: &mut Template, id: &str, path: &str, value: Value) {
+    let (parent, key) = path.rsplit_once('/').unwrap_or(("", path));
+    props(t, id)
+        .pointer_mut(parent)
+        .unwrap_or_else(|| panic!("{id} has no {parent}"))
+        .insert(key, value);
+}
+
+fn remove(t: &mut Template, id: &str, path: &str) {
+    let (parent, key) = path.rsplit_once('/').unwrap_or(("", path));
+    props(t, id)
+        .pointer_mut(parent)
+        .unwrap()
+        .remove(key)
+        .unwrap_or_else(|| panic!("{id} has no {path}"));
+}
+
+/// Path (under the role's properties) of the policy statement with this `Sid`.
+fn statement(t: &Template, role: &str, sid: &str) -> String {
+    let statements = t
+        .resource(role)
+        .unwrap()
+        .properties
+        .pointer("Policies/0/PolicyDocument/Statement")
+        .unwrap();
+    let index = statements
+        .as_list()
+        .unwrap()
+        .iter()
+        .position(|s| s.get("Sid").and_then(Value::as_str) == Some(sid))
+        .unwrap_or_else(|| panic!("{role} has no statement {sid}"));
+    format!("Policies/0/PolicyDocument/Statement/{index}")
+}
+
+/// Asserts that `rule` reports `resource`, and returns its violations for further checks.
+fn assert_reports(t: &Template, rule: Rule, resource: &str) -> Vec<Violation> {
+    let violations = rule.check(t);
+    assert!(
+        violations
+            .iter()
+            .any(|v| v.rule == rule && v.resource == resource),
+        "expected {rule} to report {resource}, got {violations:#?}"
+    );
+    violations
+}
+
+#[test]
+fn the_real_template_keeps_every_rule() {
+    let violations = rules::check(&template());
+    assert!(
+        violations.is_empty(),
+        "infra/template.yaml breaks the project's template rules:\n{}",
+        violations
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+#[test]
+fn every_rule_inspects_something_in_the_real_template() {
+    // Guards against rules passing vacuously because the model read nothing.
+    let t = template();
+    let functions = t.functions().unwrap();
+    assert_eq!(functions.len(), 5);
+    assert_eq!(functions.iter().flat_map(|f| f.sqs_events()).count(), 3);
+    assert_eq!(t.alarms().unwrap().len(), 3);
+    assert_eq!(t.event_rules().unwrap().len(), 3);
+    assert_eq!(t.roles().unwrap().len(), 5);
+}
+
+// ------------------------------------------------------------------ 1. dead-letter queues
+
+#[test]
+fn a_queue_without_a_redrive_policy_breaks_the_dlq_rule() {
+    let mut t = template();
+    remove(&mut t, "PaymentQueue", "RedrivePolicy");
+    let violations = assert_reports(&t, Rule::DeadLetterQueue, "PaymentQueue");
+    assert_eq!(violations.len(), 1, "{violations:#?}");
+}
+
+#[test]
+fn two_queues_sharing_one_dlq_break_the_dlq_rule() {
+    let mut t = template();
+    set(
+        &mut t,
+        "PaymentQueue",
+        "RedrivePolicy/deadLetterTargetArn",
+        yaml("!GetAtt InventoryDLQ.Arn"),
+    );
+    assert_reports(&t, Rule::DeadLetterQueue, "PaymentQueue");
+    assert_reports(&t, Rule::DeadLetterQueue, "InventoryQueue");
+}
+
+#[test]
+fn a_queue_that_is_its_own_dlq_breaks_the_dlq_rule() {
+    let mut t = template();
+    set(
+        &mut t,
+        "NotificationQueue",
+        "RedrivePolicy/deadLetterTargetArn",
+        yaml("!GetAtt NotificationQueue.Arn"),
+    );
+    assert_reports(&t, Rule::DeadLetterQueue, "NotificationQueue");
+}
+
+#[test]
+fn a_redrive_policy_without_max_receive_count_breaks_the_dlq_rule() {
+    let mut t = template();
+    remove(&mut t, "InventoryQueue", "RedrivePolicy/maxReceiveCount");
+    assert_reports(&t, Rule::DeadLetterQueue, "InventoryQueue");
+}
+
+// ------------------------------------------------------------------ 2. visibility timeout
+
+#[test]
+fn a_visibility_timeout_under_six_function_timeouts_breaks_the_visibility_rule() {
+    let mut t = template();
+    set(&mut t, "InventoryQueue", "VisibilityTimeout", yaml("119"));
+    let violations = assert_reports(&t, Rule::VisibilityTimeout, "InventoryQueue");
+    assert!(violations[0].message.contains("120"), "{}", violations[0]);
+}
+
+#[test]
+fn raising_a_function_timeout_without_its_queue_breaks_the_visibility_rule() {
+    let mut t = template();
+    set(&mut t, "ProcessPaymentFunction", "Timeout", yaml("30"));
+    assert_reports(&t, Rule::VisibilityTimeout, "PaymentQueue");
+}
+
+#[test]
+fn a_queue_left_at_the_default_visibility_timeout_breaks_the_visibility_rule() {
+    let mut t = template();
+    remove(&mut t, "NotificationQueue", "VisibilityTimeout");
+    assert_reports(&t, Rule::VisibilityTimeout, "NotificationQueue");
+}
+
+// ------------------------------------------------------------------ 3. partial batch responses
+
+#[test]
+fn an_sqs_event_without_report_batch_item_failures_breaks_the_batch_rule() {
+    let mut t = template();
+    remove(
+        &mut t,
+        "SendNotificationFunction",
+        "Events/NotificationMessages/Properties/FunctionResponseTypes",
+    );
+    let violations = assert_reports(&t, Rule::BatchItemFailures, "SendNotificationFunction");
+    assert_eq!(violations.len(), 1, "{violations:#?}");
+}
+
+// ------------------------------------------------------------------ 4. least privilege
+
+#[test]
+fn a_wildcard_action_breaks_the_least_privilege_rule() {
+    let mut t = template();
+    let path = format!(
+        "{}/Action",
+        statement(&t, "UpdateInventoryRole", "Inventory")
+    );
+    set(&mut t, "UpdateInventoryRole", &path, yaml("dynamodb:*"));
+    assert_reports(&t, Rule::LeastPrivilege, "UpdateInventoryRole");
+}
+
+#[test]
+fn a_star_resource_breaks_the_least_privilege_rule() {
+    let mut t = template();
+    let path = format!(
+        "{}/Resource",
+        statement(&t, "SendNotificationRole", "Publish")
+    );
+    set(&mut t, "SendNotificationRole", &path, yaml("'*'"));
+    assert_reports(&t, Rule::LeastPrivilege, "SendNotificationRole");
+}
+
+#[test]
+fn a_resource_written_as_a_literal_arn_breaks_the_least_privilege_rule() {
+    let mut t = template();
+    let path = format!("{}/Resource", statement(&t, "QueryApiRole", "Orders"));
+    set(
+        &mut t,
+        "QueryApiRole",
+        &path,
+        yaml("arn:aws:dynamodb:us-east-1:123456789012:table/Orders"),
+    );
+    assert_reports(&t, Rule::LeastPrivilege, "QueryApiRole");
+}
+
+#[test]
+fn granting_a_function_a_table_it_does_not_use_breaks_the_least_privilege_rule() {
+    let mut t = template();
+    // send-notification never touches the payments ledger.
+    let path = format!(
+        "{}/Resource",
+        statement(&t, "SendNotificationRole", "Idempotency")
+    );
+    set(
+        &mut t,
+        "SendNotificationRole",
+        &path,
+        yaml("!GetAtt PaymentsTable.Arn"),
+    );
+    let violations = assert_reports(&t, Rule::LeastPrivilege, "SendNotificationRole");
+    assert!(
+        violations
+            .iter()
+            .any(|v| v.message.contains("PaymentsTable")),
+        "{violations:#?}"
+    );
+}
+
+#[test]
+fn an_action_on_the_wrong_kind_of_resource_breaks_the_least_privilege_rule() {
+    let mut t = template();
+    let path = format!("{}/Resource", statement(&t, "ValidateOrderRole", "Events"));
+    set(
+        &mut t,
+        "ValidateOrderRole",
+        &path,
+        yaml("!GetAtt OrdersTable.Arn"),
+    );
+    assert_reports(&t, Rule::LeastPrivilege, "ValidateOrderRole");
+}
+
+#[test]
+fn an_action_no_function_needs_breaks_the_least_privilege_rule() {
+    let mut t = template();
+    let path = format!("{}/Action", statement(&t, "QueryApiRole", "Orders"));
+    set(
+        &mut t,
+        "QueryApiRole",
+        &path,
+        yaml("[dynamodb:GetItem, dynamodb:DeleteTable]"),
+    );
+    assert_reports(&t, Rule::LeastPrivilege, "QueryApiRole");
+}
+
+#[test]
+fn a_function_on_the_sam_generated_role_breaks_the_least_privilege_rule() {
+    let mut t = template();
+    remove(&mut t, "UpdateInventoryFunction", "Role");
+    assert_reports(&t, Rule::LeastPrivilege, "UpdateInventoryFunction");
+}
+
+#[test]
+fn a_managed_policy_on_a_function_role_breaks_the_least_privilege_rule() {
+    let mut t = template();
+    set(
+        &mut t,
+        "ProcessPaymentRole",
+        "ManagedPolicyArns",
+        yaml("[arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole]"),
+    );
+    assert_reports(&t, Rule::LeastPrivilege, "ProcessPaymentRole");
+}
+
+#[test]
+fn a_function_role_that_another_service_can_assume_breaks_the_least_privilege_rule() {
+    let mut t = template();
+    set(
+        &mut t,
+        "QueryApiRole",
+        "AssumeRolePolicyDocument/Statement/0/Principal/Service",
+        yaml("[lambda.amazonaws.com, ec2.amazonaws.com]"),
+    );
+    assert_reports(&t, Rule::LeastPrivilege, "QueryApiRole");
+}
+
+#[test]
+fn two_functions_sharing_a_role_break_the_least_privilege_rule() {
+    let mut t = template();
+    set(
+        &mut t,
+        "QueryApiFunction",
+        "Role",
+        yaml("!GetAtt ValidateOrderRole.Arn"),
+    );
+    assert_reports(&t, Rule::LeastPrivilege, "ValidateOrderRole");
+}
+
+// ------------------------------------------------------------------ 5. DLQ alarms
+
+#[test]
+fn a_dlq_without_a_depth_alarm_breaks_the_alarm_rule() {
+    let mut t = template();
+    t.resources.remove("PaymentDLQAlarm").unwrap();
+    let violations = assert_reports(&t, Rule::DlqAlarm, "PaymentDLQ");
+    assert_eq!(violations.len(), 1, "{violations:#?}");
+}
+
+#[test]
+fn a_dlq_alarm_that_watches_another_queue_breaks_the_alarm_rule() {
+    let mut t = template();
+    set(
+        &mut t,
+        "InventoryDLQAlarm",
+        "Dimensions/0/Value",
+        yaml("!GetAtt InventoryQueue.QueueName"),
+    );
+    assert_reports(&t, Rule::DlqAlarm, "InventoryDLQ");
+}
+
+#[test]
+fn a_dlq_alarm_that_notifies_nobody_breaks_the_alarm_rule() {
+    let mut t = template();
+    remove(&mut t, "NotificationDLQAlarm", "AlarmActions");
+    assert_reports(&t, Rule::DlqAlarm, "NotificationDLQ");
+}
+
+#[test]
+fn a_dlq_alarm_that_waits_for_many_messages_breaks_the_alarm_rule() {
+    let mut t = template();
+    set(&mut t, "NotificationDLQAlarm", "Threshold", yaml("10"));
+    assert_reports(&t, Rule::DlqAlarm, "NotificationDLQ");
+}
+
+// ------------------------------------------------------------------ 6. environment references
+
+#[test]
+fn an_environment_variable_naming_a_missing_resource_breaks_the_environment_rule() {
+    let mut t = template();
+    set(
+        &mut t,
+        "ProcessPaymentFunction",
+        "Environment/Variables/PAYMENTS_TABLE",
+        yaml("!Ref PaymentTable"),
+    );
+    let violations = assert_reports(&t, Rule::EnvironmentReferences, "ProcessPaymentFunction");
+    assert!(
+        violations[0].message.contains("PAYMENTS_TABLE"),
+        "{}",
+        violations[0]
+    );
+}
+
+#[test]
+fn a_sub_in_the_environment_naming_a_missing_attribute_target_breaks_the_environment_rule() {
+    let mut t = template();
+    set(
+        &mut t,
+        "SendNotificationFunction",
+        "Environment/Variables/NOTIFICATION_TOPIC_ARN",
+        yaml("!Sub '${CustomerTopic.TopicArn}'"),
+    );
+    assert_reports(&t, Rule::EnvironmentReferences, "SendNotificationFunction");
+}
+
+// ------------------------------------------------------------------ 7. event targets
+
+#[test]
+fn a_rule_target_queue_without_a_queue_policy_breaks_the_delivery_rule() {
+    let mut t = template();
+    t.resources.remove("PaymentQueuePolicy").unwrap();
+    let violations = assert_reports(&t, Rule::EventTargetDelivery, "PaymentQueue");
+    assert_eq!(violations.len(), 1, "{violations:#?}");
+}
+
+#[test]
+fn a_queue_policy_for_another_rule_breaks_the_delivery_rule() {
+    let mut t = template();
+    set(
+        &mut t,
+        "InventoryQueuePolicy",
+        "PolicyDocument/Statement/0/Condition/ArnEquals/aws:SourceArn",
+        yaml("!GetAtt PaymentRule.Arn"),
+    );
+    assert_reports(&t, Rule::EventTargetDelivery, "InventoryQueue");
+}
+
+// ------------------------------------------------------------------ reporting
+
+#[test]
+fn violations_read_as_rule_resource_and_what_to_fix() {
+    let mut t = template();
+    remove(&mut t, "PaymentQueue", "RedrivePolicy");
+    let violations = rules::check(&t);
+    let line = violations
+        .first()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    assert!(
+        line.starts_with("[dead-letter-queue] PaymentQueue: "),
+        "{line}"
+    );
+}
+
+#[test]
+fn each_breakage_is_reported_only_by_its_own_rule() {
+    let mut t = template();
+    remove(
+        &mut t,
+        "SendNotificationFunction",
+        "Events/NotificationMessages/Properties/FunctionResponseTypes",
+    );
+    let rules: Vec<Rule> = rules::check(&t).into_iter().map(|v| v.rule).collect();
+    assert_eq!(rules, vec![Rule::BatchItemFailures]);
+}
