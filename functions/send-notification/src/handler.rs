@@ -102,11 +102,11 @@ where
         .await;
         match once {
             Ok(Once::Ran(message_id)) => {
-                info!(kind = notification.kind.as_str(), %message_id, "customer notified");
+                info!(kind = notification.kind.as_str(), sns_message_id = %message_id, "customer notified");
                 Ok(())
             }
             Ok(Once::AlreadyDone(message_id)) => {
-                info!(kind = notification.kind.as_str(), %message_id, "customer was already notified");
+                info!(kind = notification.kind.as_str(), sns_message_id = %message_id, "customer was already notified");
                 Ok(())
             }
             Err(OnceError::Effect(e)) => Err(e),

@@ -13,8 +13,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{BuildError, DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::types::{
-    AttributeValue, CancellationReason, KeysAndAttributes, Put, ReturnValuesOnConditionCheckFailure,
-    TransactWriteItem, Update,
+    AttributeValue, CancellationReason, KeysAndAttributes, Put,
+    ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -227,7 +227,9 @@ impl DynamoStore {
                         }
                         _ => None,
                     };
-                    Err(TransactError::Cancelled(Reasons(reasons.unwrap_or_default())))
+                    Err(TransactError::Cancelled(Reasons(
+                        reasons.unwrap_or_default(),
+                    )))
                 }
                 _ => Err(TransactError::Store(unavailable("TransactWriteItems", err))),
             },
@@ -697,7 +699,10 @@ impl IdempotencyStore for DynamoStore {
             ("id".to_owned(), s(key)),
             ("payloadHash".to_owned(), s(payload_hash)),
             ("status".to_owned(), s(IN_PROGRESS)),
-            ("lockUntil".to_owned(), n(times.lock_until.timestamp_millis())),
+            (
+                "lockUntil".to_owned(),
+                n(times.lock_until.timestamp_millis()),
+            ),
             ("expiresAt".to_owned(), n(times.expires_at.timestamp())),
         ]);
         for _ in 0..CLAIM_ATTEMPTS {
@@ -1123,7 +1128,9 @@ fn reservation_from_item(item: &Item) -> Result<Reservation, StoreError> {
         let released = match f.s("status")? {
             HELD => false,
             RELEASED => true,
-            other => return Err(f.corrupt("status", format!("is neither HELD nor RELEASED: {other}"))),
+            other => {
+                return Err(f.corrupt("status", format!("is neither HELD nor RELEASED: {other}")))
+            }
         };
         Ok(Reservation {
             lines: lines_from(&f, "lines")?,
@@ -1163,7 +1170,10 @@ fn charge_from_item(item: &Item) -> Result<ChargeRecord, StoreError> {
                 reason: f.s("reason")?.to_owned(),
             },
             other => {
-                return Err(f.corrupt("result", format!("is neither APPROVED nor DECLINED: {other}")))
+                return Err(f.corrupt(
+                    "result",
+                    format!("is neither APPROVED nor DECLINED: {other}"),
+                ))
             }
         };
         Ok(ChargeRecord {
@@ -1226,7 +1236,10 @@ mod tests {
         )
         .unwrap();
         order
-            .apply(OrderStatus::Reserved, "2026-03-01T10:00:01Z".parse().unwrap())
+            .apply(
+                OrderStatus::Reserved,
+                "2026-03-01T10:00:01Z".parse().unwrap(),
+            )
             .unwrap();
         order
     }
@@ -1312,7 +1325,10 @@ mod tests {
         let StoreError::Corrupt(msg) = product_from_item(&negative).unwrap_err() else {
             panic!("corrupt")
         };
-        assert!(msg.starts_with("item SKU#SKU-MUG: attribute `stock`"), "{msg}");
+        assert!(
+            msg.starts_with("item SKU#SKU-MUG: attribute `stock`"),
+            "{msg}"
+        );
         let mut float_price = item;
         float_price.insert(
             "price".into(),

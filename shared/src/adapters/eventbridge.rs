@@ -142,7 +142,10 @@ impl EventBridgePublisher {
                 failures.extend(retry.into_iter().map(|(_, f)| f));
                 return Ok(failures);
             }
-            let delay = self.retry.base_delay.saturating_mul(1 << (attempt - 1).min(10));
+            let delay = self
+                .retry
+                .base_delay
+                .saturating_mul(1 << (attempt - 1).min(10));
             tracing::warn!(
                 failed = retry.len(),
                 attempt,

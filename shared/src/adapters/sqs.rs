@@ -230,7 +230,11 @@ impl Queues {
         body: &str,
         attributes: &[(&str, &str)],
     ) -> Result<String, QueueError> {
-        let mut request = self.client.send_message().queue_url(queue_url).message_body(body);
+        let mut request = self
+            .client
+            .send_message()
+            .queue_url(queue_url)
+            .message_body(body);
         for (name, value) in attributes {
             let value = MessageAttributeValue::builder()
                 .data_type("String")

@@ -107,7 +107,10 @@ async fn an_order_is_created_once_and_read_back_unchanged() {
     let f = fixture().await;
     let order = new_order(vec![line("SKU-A", 2), line("SKU-B", 1)]);
     f.store.create(&order).await.unwrap();
-    assert_eq!(f.store.get(&order.order_id).await.unwrap(), Some(order.clone()));
+    assert_eq!(
+        f.store.get(&order.order_id).await.unwrap(),
+        Some(order.clone())
+    );
     assert_eq!(
         f.store.create(&order).await,
         Err(OrderWriteError::AlreadyExists(order.order_id.clone()))
@@ -170,7 +173,9 @@ async fn a_transition_applies_only_from_the_expected_state_and_is_appended_to_th
 async fn the_catalog_answers_known_skus_in_request_order_and_lists_everything_sorted() {
     let f = fixture().await;
     // More than one BatchGetItem's worth of keys (100).
-    let many: Vec<Product> = (0..120).map(|i| product(&format!("SKU-{i:03}"), i)).collect();
+    let many: Vec<Product> = (0..120)
+        .map(|i| product(&format!("SKU-{i:03}"), i))
+        .collect();
     f.seed(&many).await;
     // A reservation item in the same table must not show up as a product.
     let order = f.pending_order(vec![line("SKU-007", 1)]).await;
@@ -185,7 +190,11 @@ async fn the_catalog_answers_known_skus_in_request_order_and_lists_everything_so
         .chain([sku("SKU-UNKNOWN"), sku("SKU-005")])
         .collect();
     let found = f.store.products(&asked).await.unwrap();
-    assert_eq!(found.len(), 121, "unknown SKU absent, repeated SKU repeated");
+    assert_eq!(
+        found.len(),
+        121,
+        "unknown SKU absent, repeated SKU repeated"
+    );
     assert_eq!(found[0].sku, sku("SKU-119"));
     assert_eq!(found[119].sku, sku("SKU-000"));
     assert_eq!(found[120], product("SKU-005", 5));
@@ -226,8 +235,12 @@ async fn a_reservation_takes_the_stock_records_it_and_moves_the_order_to_reserve
 #[tokio::test]
 async fn a_reservation_short_on_one_sku_rolls_back_every_line_and_leaves_the_order_pending() {
     let f = fixture().await;
-    f.seed(&[product("SKU-A", 5), product("SKU-B", 1), product("SKU-C", 9)])
-        .await;
+    f.seed(&[
+        product("SKU-A", 5),
+        product("SKU-B", 1),
+        product("SKU-C", 9),
+    ])
+    .await;
     let order = f
         .pending_order(vec![
             line("SKU-A", 2),
@@ -292,7 +305,11 @@ async fn two_concurrent_reservations_for_the_last_unit_have_exactly_one_winner()
                 available: 0
             }])
         );
-        assert_eq!(f.stock(&s).await, Some(0), "round {round}: never below zero");
+        assert_eq!(
+            f.stock(&s).await,
+            Some(0),
+            "round {round}: never below zero"
+        );
         let statuses = [
             f.status(&first.order_id).await,
             f.status(&second.order_id).await,
@@ -369,7 +386,10 @@ async fn lines_naming_one_sku_twice_are_refused_without_touching_anything() {
         )
         .await
         .unwrap_err();
-    assert!(matches!(err, ReserveError::Store(StoreError::Corrupt(_))), "{err:?}");
+    assert!(
+        matches!(err, ReserveError::Store(StoreError::Corrupt(_))),
+        "{err:?}"
+    );
     assert_eq!(f.stock("SKU-A").await, Some(3));
     assert_eq!(f.status(&order.order_id).await, OrderStatus::Pending);
 }
@@ -397,7 +417,11 @@ async fn a_release_returns_the_stock_once_and_cancels_the_order() {
             actual: Some(OrderStatus::Reserved)
         })
     );
-    assert_eq!(f.stock("SKU-A").await, Some(1), "a refused release changes nothing");
+    assert_eq!(
+        f.stock("SKU-A").await,
+        Some(1),
+        "a refused release changes nothing"
+    );
     f.store
         .transition(
             id,
@@ -490,5 +514,8 @@ async fn a_missing_table_is_reported_as_unavailable_with_its_cause() {
         .reserve_stock(&OrderId::new(), &[line("SKU-A", 1)], Utc::now())
         .await
         .unwrap_err();
-    assert!(matches!(err, ReserveError::Store(StoreError::Unavailable(_))), "{err:?}");
+    assert!(
+        matches!(err, ReserveError::Store(StoreError::Unavailable(_))),
+        "{err:?}"
+    );
 }

@@ -21,7 +21,10 @@ async fn an_idempotency_key_is_claimed_once_then_reports_its_result() {
     let f = fixture().await;
     let s = &f.store;
     let now = Utc::now();
-    assert_eq!(s.claim("k", "h", times(now)).await.unwrap(), Claim::Acquired);
+    assert_eq!(
+        s.claim("k", "h", times(now)).await.unwrap(),
+        Claim::Acquired
+    );
     assert_eq!(
         s.claim("k", "h", times(now)).await.unwrap(),
         Claim::InProgress
@@ -89,7 +92,10 @@ async fn a_released_key_can_be_claimed_again_at_once_and_only_an_in_progress_key
     let now = Utc::now();
     s.claim("k", "h", times(now)).await.unwrap();
     s.release("k").await.unwrap();
-    assert_eq!(s.claim("k", "h", times(now)).await.unwrap(), Claim::Acquired);
+    assert_eq!(
+        s.claim("k", "h", times(now)).await.unwrap(),
+        Claim::Acquired
+    );
     s.complete("k", "done").await.unwrap();
     assert_eq!(s.release("k").await, Err(IdempotencyError::NotHeld));
     assert_eq!(s.release("unknown").await, Err(IdempotencyError::NotHeld));

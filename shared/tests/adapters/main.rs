@@ -7,7 +7,7 @@ mod support;
 
 #[cfg(feature = "dynamodb")]
 mod dynamodb;
-#[cfg(feature = "eventbridge")]
+#[cfg(all(feature = "eventbridge", feature = "sqs"))]
 mod eventbridge;
 #[cfg(feature = "dynamodb")]
 mod idempotency;

@@ -67,6 +67,17 @@ fn moto_binary() -> PathBuf {
     }
 }
 
+/// Puts `moto_site/sitecustomize.py` first on the server's path: it makes each DynamoDB call
+/// atomic (moto alone lets concurrent conditional writes both pass) and logs each operation.
+fn python_path() -> std::ffi::OsString {
+    let site = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/moto_site");
+    let mut paths = vec![site];
+    if let Some(existing) = std::env::var_os("PYTHONPATH") {
+        paths.extend(std::env::split_paths(&existing));
+    }
+    std::env::join_paths(paths).unwrap()
+}
+
 fn log_dir() -> PathBuf {
     // CARGO_TARGET_TMPDIR is <target>/tmp, wherever the target directory is.
     let target = Path::new(env!("CARGO_TARGET_TMPDIR"))
@@ -129,6 +140,8 @@ impl Moto {
             let err = out.try_clone().unwrap();
             let child = Command::new(&binary)
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .env("PYTHONPATH", python_path())
+                .env("PYTHONUNBUFFERED", "1")
                 .stdin(Stdio::null())
                 .stdout(out)
                 .stderr(err)

@@ -1,0 +1,342 @@
+//! The SQS event source mapping, played the way Lambda plays it: long-poll the queue, gather up
+//! to `BatchSize` messages within `MaximumBatchingWindowInSeconds`, invoke the function with an
+//! SQS event, then delete only the successes. With `ReportBatchItemFailures` the function names
+//! the failures; a function error (or a response that cannot be read) fails the whole batch.
+//! Failures are left to the queue's visibility timeout, so its redrive policy moves a message
+//! that keeps failing to the DLQ after `maxReceiveCount` receives.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use orderflow_shared::adapters::sqs::{Queues, ReceiveOptions, ReceivedMessage};
+use serde_json::{json, Value};
+use tokio::sync::watch;
+
+use super::logs::LogSink;
+use super::runtime::FunctionHandle;
+
+#[derive(Debug, Clone)]
+pub struct Mapping {
+    pub queue_url: String,
+    pub queue_arn: String,
+    pub batch_size: usize,
+    pub batching_window: Duration,
+    pub report_batch_item_failures: bool,
+    /// Overrides the queue's visibility timeout (local speed-up for tests), when set.
+    pub visibility_timeout: Option<i32>,
+    pub region: String,
+}
+
+/// What one batch came to: for the logs and the tests.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct BatchOutcome {
+    pub received: usize,
+    pub deleted: usize,
+    pub failed: Vec<String>,
+}
+
+/// The Lambda SQS event for a batch of received messages.
+pub fn sqs_event(messages: &[ReceivedMessage], mapping: &Mapping) -> Value {
+    let records: Vec<Value> = messages
+        .iter()
+        .map(|m| {
+            let attributes: HashMap<&str, &str> = m
+                .system_attributes
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            let message_attributes: serde_json::Map<String, Value> = m
+                .attributes
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        json!({"stringValue": v, "stringListValues": [], "binaryListValues": [], "dataType": "String"}),
+                    )
+                })
+                .collect();
+            json!({
+                "messageId": m.message_id,
+                "receiptHandle": m.receipt_handle,
+                "body": m.body,
+                "attributes": attributes,
+                "messageAttributes": message_attributes,
+                "md5OfBody": m.md5_of_body.clone().unwrap_or_default(),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": mapping.queue_arn,
+                "awsRegion": mapping.region,
+            })
+        })
+        .collect();
+    json!({ "Records": records })
+}
+
+/// The message ids a function reported as failed, or `None` when the response is not a valid
+/// batch response (which fails the whole batch, as in Lambda).
+pub fn reported_failures(response: &[u8], batch: &[ReceivedMessage]) -> Option<Vec<String>> {
+    let v: Value = serde_json::from_slice(response).ok()?;
+    let Some(items) = v.get("batchItemFailures") else {
+        // A response without the list means every record succeeded.
+        return v.is_object().then(Vec::new);
+    };
+    if items.is_null() {
+        return Some(Vec::new());
+    }
+    let mut failed = Vec::new();
+    for item in items.as_array()? {
+        let id = item.get("itemIdentifier")?.as_str()?;
+        // An empty or unknown identifier fails the whole batch in Lambda.
+        if !batch.iter().any(|m| m.message_id == id) {
+            return None;
+        }
+        failed.push(id.to_owned());
+    }
+    Some(failed)
+}
+
+pub async fn run(
+    function: FunctionHandle,
+    queues: Queues,
+    mapping: Mapping,
+    logs: LogSink,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let who = format!("esm:{}", function.name);
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        let batch = tokio::select! {
+            b = gather(&queues, &mapping) => b,
+            _ = super::stopped(&mut shutdown) => return,
+        };
+        let batch = match batch {
+            Ok(batch) => batch,
+            Err(e) => {
+                logs.line(&who, &format!("receive failed: {e}; retrying"));
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if batch.is_empty() {
+            continue;
+        }
+        let outcome = deliver(&function, &queues, &mapping, &logs, &who, batch).await;
+        if !outcome.failed.is_empty() {
+            logs.line(
+                &who,
+                &format!(
+                    "{} of {} message(s) failed and stay on the queue for a retry: {}",
+                    outcome.failed.len(),
+                    outcome.received,
+                    outcome.failed.join(", ")
+                ),
+            );
+        }
+    }
+}
+
+/// Long-polls until at least one message arrives, then keeps receiving until the batch is full
+/// or the batching window has passed.
+async fn gather(queues: &Queues, mapping: &Mapping) -> Result<Vec<ReceivedMessage>, String> {
+    let max = mapping.batch_size.clamp(1, 10);
+    let first = queues
+        .receive(
+            &mapping.queue_url,
+            ReceiveOptions {
+                max_messages: i32::try_from(max).unwrap_or(10),
+                wait_seconds: 2,
+                visibility_timeout: mapping.visibility_timeout,
+            },
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut batch = first;
+    if batch.is_empty() || mapping.batching_window.is_zero() {
+        return Ok(batch);
+    }
+    let until = tokio::time::Instant::now() + mapping.batching_window;
+    while batch.len() < max && tokio::time::Instant::now() < until {
+        let more = queues
+            .receive(
+                &mapping.queue_url,
+                ReceiveOptions {
+                    max_messages: i32::try_from(max - batch.len()).unwrap_or(1),
+                    wait_seconds: 0,
+                    visibility_timeout: mapping.visibility_timeout,
+                },
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        if more.is_empty() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        batch.extend(more);
+    }
+    Ok(batch)
+}
+
+pub async fn deliver(
+    function: &FunctionHandle,
+    queues: &Queues,
+    mapping: &Mapping,
+    logs: &LogSink,
+    who: &str,
+    batch: Vec<ReceivedMessage>,
+) -> BatchOutcome {
+    let event = sqs_event(&batch, mapping);
+    let payload = Bytes::from(event.to_string());
+    let failed: Vec<String> = match function.invoke(payload).await {
+        Ok(response) if mapping.report_batch_item_failures => {
+            match reported_failures(&response, &batch) {
+                Some(failed) => failed,
+                None => {
+                    let text = String::from_utf8_lossy(&response).into_owned();
+                    for m in &batch {
+                        logs.remember(
+                            &function.name,
+                            &m.message_id,
+                            &format!("invalid batch response: {text}"),
+                        );
+                    }
+                    batch.iter().map(|m| m.message_id.clone()).collect()
+                }
+            }
+        }
+        Ok(_) => Vec::new(),
+        Err(e) => {
+            let reason = e.to_string();
+            for m in &batch {
+                logs.remember(&function.name, &m.message_id, &reason);
+            }
+            logs.line(
+                who,
+                &format!("invocation failed, the whole batch will be retried: {reason}"),
+            );
+            batch.iter().map(|m| m.message_id.clone()).collect()
+        }
+    };
+    let successes: Vec<(String, String)> = batch
+        .iter()
+        .filter(|m| !failed.contains(&m.message_id))
+        .map(|m| (m.message_id.clone(), m.receipt_handle.clone()))
+        .collect();
+    let mut deleted = successes.len();
+    if !successes.is_empty() {
+        match queues.delete_batch(&mapping.queue_url, &successes).await {
+            Ok(not_deleted) => deleted -= not_deleted.len(),
+            Err(e) => {
+                // Not deleted means delivered again: at-least-once, which the handlers absorb.
+                logs.line(
+                    who,
+                    &format!("delete failed, the batch will be delivered again: {e}"),
+                );
+                deleted = 0;
+            }
+        }
+    }
+    BatchOutcome {
+        received: batch.len(),
+        deleted,
+        failed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(id: &str) -> ReceivedMessage {
+        ReceivedMessage {
+            message_id: id.into(),
+            receipt_handle: format!("rh-{id}"),
+            body: "{}".into(),
+            md5_of_body: None,
+            receive_count: 1,
+            sent_at: None,
+            system_attributes: HashMap::from([(
+                "ApproximateReceiveCount".to_owned(),
+                "1".to_owned(),
+            )]),
+            attributes: HashMap::new(),
+        }
+    }
+
+    fn mapping() -> Mapping {
+        Mapping {
+            queue_url: "http://q".into(),
+            queue_arn: "arn:aws:sqs:us-east-1:123456789012:q".into(),
+            batch_size: 10,
+            batching_window: Duration::ZERO,
+            report_batch_item_failures: true,
+            visibility_timeout: None,
+            region: "us-east-1".into(),
+        }
+    }
+
+    #[test]
+    fn the_event_has_the_shape_lambda_gives_an_sqs_handler() {
+        let event = sqs_event(&[message("a"), message("b")], &mapping());
+        let parsed: aws_lambda_events_shape::SqsEventShape =
+            serde_json::from_value(event.clone()).unwrap();
+        assert_eq!(parsed.records.len(), 2);
+        assert_eq!(event["Records"][0]["eventSource"], "aws:sqs");
+        assert_eq!(event["Records"][1]["messageId"], "b");
+        assert_eq!(
+            event["Records"][0]["attributes"]["ApproximateReceiveCount"],
+            "1"
+        );
+    }
+
+    /// A minimal mirror of the fields the functions' `SqsEvent` requires.
+    mod aws_lambda_events_shape {
+        #[derive(serde::Deserialize)]
+        pub struct SqsEventShape {
+            #[serde(rename = "Records")]
+            pub records: Vec<Record>,
+        }
+        #[derive(serde::Deserialize)]
+        #[allow(dead_code)]
+        pub struct Record {
+            #[serde(rename = "messageId")]
+            pub message_id: String,
+            pub body: String,
+        }
+    }
+
+    #[test]
+    fn reported_failures_are_exactly_the_named_messages() {
+        let batch = [message("a"), message("b")];
+        assert_eq!(
+            reported_failures(br#"{"batchItemFailures":[]}"#, &batch),
+            Some(vec![])
+        );
+        assert_eq!(
+            reported_failures(br#"{"batchItemFailures":[{"itemIdentifier":"b"}]}"#, &batch),
+            Some(vec!["b".to_owned()])
+        );
+        assert_eq!(reported_failures(b"{}", &batch), Some(vec![]));
+    }
+
+    #[test]
+    fn an_unreadable_response_or_unknown_identifier_fails_the_whole_batch() {
+        let batch = [message("a")];
+        assert_eq!(reported_failures(b"not json", &batch), None);
+        assert_eq!(
+            reported_failures(
+                br#"{"batchItemFailures":[{"itemIdentifier":"zzz"}]}"#,
+                &batch
+            ),
+            None
+        );
+        assert_eq!(
+            reported_failures(br#"{"batchItemFailures":[{"itemIdentifier":""}]}"#, &batch),
+            None
+        );
+        assert_eq!(
+            reported_failures(br#"{"batchItemFailures":"x"}"#, &batch),
+            None
+        );
+    }
+}

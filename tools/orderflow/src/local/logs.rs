@@ -1,0 +1,177 @@
+//! One log stream for the whole local cloud: every function's lines, prefixed with its name,
+//! interleaved on stdout. Lines that explain why a queue message failed are also remembered
+//! (message id → reason) and appended to `<state dir>/failure-reasons.jsonl`, which
+//! `orderflow dlq list` reads to show why a message ended in a DLQ.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+pub const REASONS_FILE: &str = "failure-reasons.jsonl";
+
+#[derive(Clone)]
+pub struct LogSink {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    stdout: Mutex<()>,
+    reasons: Mutex<HashMap<String, String>>,
+    reasons_file: Option<PathBuf>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct ReasonRecord {
+    #[serde(rename = "messageId")]
+    pub message_id: String,
+    pub function: String,
+    pub reason: String,
+    pub at: String,
+}
+
+impl LogSink {
+    pub fn new(state_dir: Option<PathBuf>) -> Self {
+        LogSink {
+            inner: Arc::new(Inner {
+                stdout: Mutex::new(()),
+                reasons: Mutex::new(HashMap::new()),
+                reasons_file: state_dir.map(|d| d.join(REASONS_FILE)),
+            }),
+        }
+    }
+
+    /// A line of the local cloud itself, about `who`.
+    pub fn line(&self, who: &str, text: &str) {
+        let _guard = self.inner.stdout.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{who:>18} | {text}");
+        let _ = out.flush();
+    }
+
+    /// A line a function process wrote.
+    pub fn function_line(&self, function: &str, text: &str) {
+        if let Some((message_id, reason)) = failure_reason(text) {
+            self.remember(function, &message_id, &reason);
+        }
+        self.line(function, text);
+    }
+
+    /// Records why a message failed (also used for whole-batch function errors).
+    pub fn remember(&self, function: &str, message_id: &str, reason: &str) {
+        self.inner
+            .reasons
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(message_id.to_owned(), reason.to_owned());
+        if let Some(path) = &self.inner.reasons_file {
+            let record = ReasonRecord {
+                message_id: message_id.to_owned(),
+                function: function.base_name().to_owned(),
+                reason: reason.to_owned(),
+                at: chrono::Utc::now().to_rfc3339(),
+            };
+            if let Ok(line) = serde_json::to_string(&record) {
+                if let Ok(mut f) = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                {
+                    let _ = writeln!(f, "{line}");
+                }
+            }
+        }
+    }
+
+    pub fn reason_for(&self, message_id: &str) -> Option<String> {
+        self.inner
+            .reasons
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(message_id)
+            .cloned()
+    }
+}
+
+trait BaseName {
+    fn base_name(&self) -> &str;
+}
+
+impl BaseName for str {
+    /// `update-inventory#1` → `update-inventory`.
+    fn base_name(&self) -> &str {
+        self.split('#').next().unwrap_or(self)
+    }
+}
+
+/// `(message_id, reason)` from a JSON log line of a failed record: an ERROR or WARN line with a
+/// `reason` field, inside a span that carries `message_id` (see `shared::sqs_batch`).
+pub fn failure_reason(line: &str) -> Option<(String, String)> {
+    let v: serde_json::Value = serde_json::from_str(line).ok()?;
+    let level = v.get("level")?.as_str()?;
+    if level != "ERROR" && level != "WARN" {
+        return None;
+    }
+    let reason = v.get("reason")?.as_str()?.to_owned();
+    let message_id = v
+        .get("spans")?
+        .as_array()?
+        .iter()
+        .find_map(|s| s.get("message_id").and_then(|m| m.as_str()))?
+        .to_owned();
+    Some((message_id, reason))
+}
+
+/// Reads every recorded reason (the last one per message wins).
+pub fn read_reasons(state_dir: &std::path::Path) -> HashMap<String, ReasonRecord> {
+    let mut out = HashMap::new();
+    if let Ok(text) = std::fs::read_to_string(state_dir.join(REASONS_FILE)) {
+        for line in text.lines() {
+            if let Ok(r) = serde_json::from_str::<ReasonRecord>(line) {
+                out.insert(r.message_id.clone(), r);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_record_line_yields_its_message_id_and_reason() {
+        let line = r#"{"level":"ERROR","reason":"permanent: unknown event type","message":"record failed permanently","spans":[{"name":"Lambda runtime invoke","requestId":"r"},{"name":"record","message_id":"m-7"}]}"#;
+        assert_eq!(
+            failure_reason(line),
+            Some(("m-7".into(), "permanent: unknown event type".into()))
+        );
+    }
+
+    #[test]
+    fn ordinary_and_non_json_lines_yield_nothing() {
+        assert_eq!(
+            failure_reason(r#"{"level":"INFO","reason":"x","spans":[{"message_id":"m"}]}"#),
+            None
+        );
+        assert_eq!(failure_reason("plain text"), None);
+        assert_eq!(
+            failure_reason(r#"{"level":"ERROR","message":"no reason"}"#),
+            None
+        );
+    }
+
+    #[test]
+    fn remembered_reasons_are_written_and_read_back() {
+        let dir = std::env::temp_dir().join(format!("orderflow-logs-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let sink = LogSink::new(Some(dir.clone()));
+        sink.remember("update-inventory#1", "m-1", "first");
+        sink.remember("update-inventory", "m-1", "second");
+        assert_eq!(sink.reason_for("m-1").as_deref(), Some("second"));
+        let read = read_reasons(&dir);
+        assert_eq!(read["m-1"].reason, "second");
+        assert_eq!(read["m-1"].function, "update-inventory");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

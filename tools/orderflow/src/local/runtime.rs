@@ -1,0 +1,422 @@
+//! The Lambda side of the local cloud: each function's real `bootstrap` binary, run as one or
+//! more processes, each against its own local Lambda Runtime API
+//! (`/2018-06-01/runtime/invocation/next`, `/response`, `/error`, `/init/error`).
+//!
+//! Like Lambda, a process handles one invocation at a time, is given a deadline, is killed
+//! when it runs past its `Timeout`, and is started again when it exits.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::{mpsc, oneshot, watch, Mutex};
+
+use super::logs::LogSink;
+
+/// Why an invocation produced no response.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum InvokeError {
+    #[error("function error {error_type}: {message}")]
+    Function { error_type: String, message: String },
+    #[error("task timed out after {0:?}")]
+    Timeout(Duration),
+    #[error("the function process exited during the invocation ({0})")]
+    Crashed(String),
+    #[error("the local cloud is shutting down")]
+    ShuttingDown,
+}
+
+struct Invocation {
+    payload: Bytes,
+    reply: oneshot::Sender<Result<Bytes, InvokeError>>,
+}
+
+/// What `main` of the local cloud needs to start one function.
+#[derive(Debug, Clone)]
+pub struct FunctionSpec {
+    /// The function name processes see (`AWS_LAMBDA_FUNCTION_NAME`) and logs show.
+    pub name: String,
+    pub binary: PathBuf,
+    pub env: BTreeMap<String, String>,
+    pub timeout: Duration,
+    pub memory_mb: u64,
+    /// Processes to run side by side (Lambda's concurrency).
+    pub instances: usize,
+}
+
+/// Invokes a function: queues the payload for whichever of its processes asks next.
+#[derive(Clone)]
+pub struct FunctionHandle {
+    pub name: String,
+    tx: mpsc::Sender<Invocation>,
+}
+
+impl FunctionHandle {
+    /// A handle whose function never answers (for tests of the parts around it).
+    #[cfg(test)]
+    pub fn for_tests(name: &str) -> FunctionHandle {
+        let (tx, _rx) = mpsc::channel(1);
+        FunctionHandle {
+            name: name.to_owned(),
+            tx,
+        }
+    }
+
+    pub async fn invoke(&self, payload: Bytes) -> Result<Bytes, InvokeError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Invocation { payload, reply })
+            .await
+            .map_err(|_| InvokeError::ShuttingDown)?;
+        rx.await.unwrap_or(Err(InvokeError::ShuttingDown))
+    }
+}
+
+struct InFlight {
+    request_id: String,
+    reply: oneshot::Sender<Result<Bytes, InvokeError>>,
+}
+
+struct InstanceState {
+    function: String,
+    timeout: Duration,
+    queue: Arc<Mutex<mpsc::Receiver<Invocation>>>,
+    in_flight: Mutex<Option<InFlight>>,
+    /// Told the deadline of the invocation handed out, so the supervisor can enforce it.
+    deadline_tx: watch::Sender<Option<tokio::time::Instant>>,
+    logs: LogSink,
+    /// Counts processes that have asked for work at least once (readiness).
+    ready: Arc<AtomicUsize>,
+    polled: AtomicBool,
+}
+
+impl InstanceState {
+    async fn finish(&self, request_id: &str, outcome: Result<Bytes, InvokeError>) -> bool {
+        let mut slot = self.in_flight.lock().await;
+        match slot.take() {
+            Some(f) if f.request_id == request_id => {
+                let _ = f.reply.send(outcome);
+                let _ = self.deadline_tx.send(None);
+                true
+            }
+            other => {
+                *slot = other;
+                false
+            }
+        }
+    }
+
+    async fn fail_in_flight(&self, error: InvokeError) {
+        if let Some(f) = self.in_flight.lock().await.take() {
+            let _ = f.reply.send(Err(error));
+        }
+        let _ = self.deadline_tx.send(None);
+    }
+}
+
+const ACCOUNT: &str = "123456789012";
+
+async fn next(State(s): State<Arc<InstanceState>>) -> Response {
+    if !s.polled.swap(true, Ordering::SeqCst) {
+        s.ready.fetch_add(1, Ordering::SeqCst);
+    }
+    // One invocation at a time per process, as in Lambda.
+    let invocation = {
+        let mut queue = s.queue.lock().await;
+        queue.recv().await
+    };
+    let Some(invocation) = invocation else {
+        return (StatusCode::GONE, "shutting down").into_response();
+    };
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let deadline = tokio::time::Instant::now() + s.timeout;
+    let deadline_ms = chrono::Utc::now().timestamp_millis()
+        + i64::try_from(s.timeout.as_millis()).unwrap_or(i64::MAX);
+    *s.in_flight.lock().await = Some(InFlight {
+        request_id: request_id.clone(),
+        reply: invocation.reply,
+    });
+    let _ = s.deadline_tx.send(Some(deadline));
+    let mut headers = HeaderMap::new();
+    let mut put = |name: &'static str, value: String| {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            headers.insert(name, v);
+        }
+    };
+    put("lambda-runtime-aws-request-id", request_id);
+    put("lambda-runtime-deadline-ms", deadline_ms.to_string());
+    put(
+        "lambda-runtime-invoked-function-arn",
+        format!("arn:aws:lambda:us-east-1:{ACCOUNT}:function:{}", s.function),
+    );
+    put(
+        "lambda-runtime-trace-id",
+        format!(
+            "Root=1-{:x}-{}",
+            chrono::Utc::now().timestamp(),
+            uuid::Uuid::new_v4().simple()
+        ),
+    );
+    put("content-type", "application/json".into());
+    (StatusCode::OK, headers, invocation.payload).into_response()
+}
+
+async fn response(
+    State(s): State<Arc<InstanceState>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> StatusCode {
+    if s.finish(&id, Ok(body)).await {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::BAD_REQUEST
+    }
+}
+
+#[derive(serde::Deserialize, Default)]
+struct ErrorBody {
+    #[serde(rename = "errorType", default)]
+    error_type: String,
+    #[serde(rename = "errorMessage", default)]
+    error_message: String,
+}
+
+fn parse_error(headers: &HeaderMap, body: &[u8]) -> InvokeError {
+    let parsed: ErrorBody = serde_json::from_slice(body).unwrap_or_default();
+    let header_type = headers
+        .get("lambda-runtime-function-error-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("Unhandled");
+    InvokeError::Function {
+        error_type: if parsed.error_type.is_empty() {
+            header_type.to_owned()
+        } else {
+            parsed.error_type
+        },
+        message: if parsed.error_message.is_empty() {
+            String::from_utf8_lossy(body).into_owned()
+        } else {
+            parsed.error_message
+        },
+    }
+}
+
+async fn error(
+    State(s): State<Arc<InstanceState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    if s.finish(&id, Err(parse_error(&headers, &body))).await {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::BAD_REQUEST
+    }
+}
+
+async fn init_error(
+    State(s): State<Arc<InstanceState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    let e = parse_error(&headers, &body);
+    s.logs.line(&s.function, &format!("init error: {e}"));
+    StatusCode::ACCEPTED
+}
+
+/// Starts `spec.instances` processes of one function and returns the handle that invokes it.
+pub async fn start_function(
+    spec: FunctionSpec,
+    logs: LogSink,
+    shutdown: watch::Receiver<bool>,
+    ready: Arc<AtomicUsize>,
+) -> std::io::Result<FunctionHandle> {
+    let (tx, rx) = mpsc::channel::<Invocation>(1024);
+    let queue = Arc::new(Mutex::new(rx));
+    for index in 0..spec.instances.max(1) {
+        let (deadline_tx, deadline_rx) = watch::channel(None);
+        let state = Arc::new(InstanceState {
+            function: spec.name.clone(),
+            timeout: spec.timeout,
+            queue: queue.clone(),
+            in_flight: Mutex::new(None),
+            deadline_tx,
+            logs: logs.clone(),
+            ready: ready.clone(),
+            polled: AtomicBool::new(false),
+        });
+        let app = Router::new()
+            .route("/2018-06-01/runtime/invocation/next", get(next))
+            .route(
+                "/2018-06-01/runtime/invocation/{id}/response",
+                post(response),
+            )
+            .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
+            .route("/2018-06-01/runtime/init/error", post(init_error))
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let mut server_shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = server_shutdown.wait_for(|s| *s).await;
+                })
+                .await;
+        });
+        tokio::spawn(supervise(
+            spec.clone(),
+            index,
+            addr.to_string(),
+            state,
+            deadline_rx,
+            shutdown.clone(),
+        ));
+    }
+    Ok(FunctionHandle {
+        name: spec.name,
+        tx,
+    })
+}
+
+fn spawn_process(spec: &FunctionSpec, runtime_api: &str, index: usize) -> std::io::Result<Child> {
+    let mut cmd = Command::new(&spec.binary);
+    cmd.env_clear();
+    for key in ["PATH", "HOME", "TZ", "LANG"] {
+        if let Ok(v) = std::env::var(key) {
+            cmd.env(key, v);
+        }
+    }
+    cmd.envs(&spec.env)
+        .env("AWS_LAMBDA_RUNTIME_API", runtime_api)
+        .env("AWS_LAMBDA_FUNCTION_NAME", &spec.name)
+        .env(
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+            spec.memory_mb.to_string(),
+        )
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env(
+            "AWS_LAMBDA_LOG_GROUP_NAME",
+            format!("/aws/lambda/{}", spec.name),
+        )
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", format!("local/{index}"))
+        .env("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    cmd.spawn()
+}
+
+fn pipe_lines<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
+    reader: R,
+    name: String,
+    logs: LogSink,
+) {
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(reader).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            logs.function_line(&name, &line);
+        }
+    });
+}
+
+/// Runs one process of a function for as long as the local cloud runs: restarts it when it
+/// exits, kills it when an invocation passes its deadline, fails that invocation either way.
+async fn supervise(
+    spec: FunctionSpec,
+    index: usize,
+    runtime_api: String,
+    state: Arc<InstanceState>,
+    mut deadline_rx: watch::Receiver<Option<tokio::time::Instant>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let label = if spec.instances > 1 {
+        format!("{}#{index}", spec.name)
+    } else {
+        spec.name.clone()
+    };
+    let mut restarts: u32 = 0;
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        let mut child = match spawn_process(&spec, &runtime_api, index) {
+            Ok(child) => child,
+            Err(e) => {
+                state.logs.line(
+                    &label,
+                    &format!("cannot start {}: {e}", spec.binary.display()),
+                );
+                state
+                    .fail_in_flight(InvokeError::Crashed(e.to_string()))
+                    .await;
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                continue;
+            }
+        };
+        if let Some(out) = child.stdout.take() {
+            pipe_lines(out, label.clone(), state.logs.clone());
+        }
+        if let Some(err) = child.stderr.take() {
+            pipe_lines(err, label.clone(), state.logs.clone());
+        }
+        let started = tokio::time::Instant::now();
+        let ended = loop {
+            let deadline = *deadline_rx.borrow_and_update();
+            let timer = async {
+                match deadline {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                status = child.wait() => {
+                    let status = status.map_or_else(|e| e.to_string(), |s| s.to_string());
+                    break Some(InvokeError::Crashed(status));
+                }
+                _ = timer => {
+                    state.logs.line(&label, &format!("Task timed out after {:?}; killing the process", spec.timeout));
+                    let _ = child.kill().await;
+                    break Some(InvokeError::Timeout(spec.timeout));
+                }
+                changed = deadline_rx.changed() => {
+                    if changed.is_err() { break None; }
+                }
+                _ = super::stopped(&mut shutdown) => {
+                    let _ = child.kill().await;
+                    state.fail_in_flight(InvokeError::ShuttingDown).await;
+                    return;
+                }
+            }
+        };
+        if let Some(reason) = ended {
+            let crashed = matches!(reason, InvokeError::Crashed(_));
+            if crashed {
+                state
+                    .logs
+                    .line(&label, &format!("process exited ({reason}); restarting"));
+            }
+            state.fail_in_flight(reason).await;
+        }
+        restarts = if started.elapsed() > Duration::from_secs(10) {
+            1
+        } else {
+            restarts.saturating_add(1)
+        };
+        // Back off when a process keeps dying at start (bad config): do not spin.
+        let pause = Duration::from_millis(200u64.saturating_mul(u64::from(restarts.min(10))));
+        tokio::time::sleep(pause).await;
+    }
+}
