@@ -1,6 +1,8 @@
 //! `sdk_config()` honours `AWS_ENDPOINT_URL`: the local cloud and LocalStack rely on it.
 //! Its own test binary, because it sets process environment variables.
 #![cfg(feature = "sqs")]
+// Test code: a failed unwrap or panic is a failed assertion, helpers and harness included.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[path = "support/mod.rs"]
 mod support;

@@ -195,7 +195,7 @@ impl DynamoStore {
     fn stock_update(&self, line: &OrderLine, take: bool) -> Result<Update, StoreError> {
         let builder = Update::builder()
             .table_name(&self.tables.inventory)
-            .key("pk", s(&product_key(&line.sku)))
+            .key("pk", s(product_key(&line.sku)))
             .expression_attribute_values(":q", n(line.quantity.get()))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
         let builder = if take {
@@ -368,7 +368,7 @@ impl Catalog for DynamoStore {
         for chunk in unique.chunks(MAX_BATCH_GET_KEYS) {
             let keys = chunk
                 .iter()
-                .map(|sku| HashMap::from([("pk".to_owned(), s(&product_key(sku)))]))
+                .map(|sku| HashMap::from([("pk".to_owned(), s(product_key(sku)))]))
                 .collect();
             for item in self.batch_get(keys).await? {
                 let product = product_from_item(&item)?;
@@ -571,7 +571,7 @@ impl Inventory for DynamoStore {
         fits_one_transaction(&lines)?;
         let reservation = Update::builder()
             .table_name(&self.tables.inventory)
-            .key("pk", s(&reservation_key(order_id)))
+            .key("pk", s(reservation_key(order_id)))
             .update_expression("SET #status = :released")
             .condition_expression("#status = :held")
             .expression_attribute_names("#status", "status")

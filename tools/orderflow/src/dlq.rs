@@ -34,7 +34,6 @@ pub struct QueueInfo {
     pub name: String,
     pub arn: String,
     pub dead_letter_arn: Option<String>,
-    pub max_receive_count: Option<u64>,
 }
 
 pub async fn all_queues(client: &Client) -> Result<Vec<QueueInfo>, DlqError> {
@@ -81,13 +80,6 @@ async fn queue_info(client: &Client, url: &str) -> Result<QueueInfo, DlqError> {
             .and_then(|r| r.get("deadLetterTargetArn"))
             .and_then(|v| v.as_str())
             .map(str::to_owned),
-        max_receive_count: redrive
-            .as_ref()
-            .and_then(|r| r.get("maxReceiveCount"))
-            .and_then(|v| {
-                v.as_u64()
-                    .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-            }),
     })
 }
 

@@ -82,15 +82,6 @@ impl LogSink {
             }
         }
     }
-
-    pub fn reason_for(&self, message_id: &str) -> Option<String> {
-        self.inner
-            .reasons
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(message_id)
-            .cloned()
-    }
 }
 
 trait BaseName {
@@ -168,7 +159,6 @@ mod tests {
         let sink = LogSink::new(Some(dir.clone()));
         sink.remember("update-inventory#1", "m-1", "first");
         sink.remember("update-inventory", "m-1", "second");
-        assert_eq!(sink.reason_for("m-1").as_deref(), Some("second"));
         let read = read_reasons(&dir);
         assert_eq!(read["m-1"].reason, "second");
         assert_eq!(read["m-1"].function, "update-inventory");

@@ -15,7 +15,7 @@ use orderflow_shared::adapters::dynamodb::{DynamoStore, TableNames};
 use orderflow_shared::adapters::sqs::Queues;
 use orderflow_shared::domain::{Money, Sku};
 use orderflow_shared::ports::Product;
-use orderflow_template::{Resolver, Template, Value};
+use orderflow_template::{Template, Value};
 use tokio::sync::watch;
 
 use logs::LogSink;
@@ -387,11 +387,4 @@ pub async fn up(options: &UpOptions, logs: LogSink) -> Result<LocalCloud, UpErro
         moto,
         tasks,
     })
-}
-
-impl LocalCloud {
-    /// The resolver view, for tools that need local names.
-    pub fn resolve(&self, logical_id: &str) -> Option<String> {
-        self.deployment.reference(logical_id)
-    }
 }
