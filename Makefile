@@ -37,6 +37,7 @@ template-lint: $(VENV_STAMP) ## cfn-lint and sam validate --lint on the SAM temp
 	sam validate --lint --template-file $(TEMPLATE)
 
 test: $(VENV_STAMP) check template-lint ## everything: fmt, clippy, template lint, unit, adapter (moto) and end-to-end tests
+	cargo build --workspace --bins --all-features
 	cargo nextest run --workspace --all-features --no-fail-fast
 
 package: $(VENV_STAMP) ## release bootstraps with cargo-lambda (x86_64 here), then sam build
@@ -45,9 +46,11 @@ package: $(VENV_STAMP) ## release bootstraps with cargo-lambda (x86_64 here), th
 	  ls -l target/lambda/$$f/bootstrap; done
 	sam build --template-file $(TEMPLATE) --parameter-overrides Architecture=x86_64
 
-dev: ## the local cloud with the whole chain (written by the local-cloud issue)
-	@echo "make dev is not there yet: the local cloud is the next step (see README)." >&2
-	@exit 1
+API_PORT ?= 3000
+AWS_PORT ?= 4566
+dev: $(VENV_STAMP) ## the local cloud: moto + every function + the HTTP API on 127.0.0.1:$(API_PORT)
+	cargo build --workspace --bins --all-features
+	exec target/debug/orderflow local up --api-port $(API_PORT) --aws-port $(AWS_PORT)
 
 clean: ## remove build output (keeps .venv)
 	cargo clean

@@ -53,6 +53,16 @@ pub enum OnceError<E> {
     Effect(E),
 }
 
+/// The order id for a client's `Idempotency-Key`: the same customer and key always name the
+/// same order, so a retry after a partial failure finds the order it started.
+pub fn order_id_for_key(customer: &crate::domain::CustomerId, key: &str) -> crate::domain::OrderId {
+    let digest = Sha256::digest(format!("{customer}\u{0}{key}").as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    let id = uuid::Builder::from_random_bytes(bytes).into_uuid();
+    crate::domain::OrderId::from_uuid(id)
+}
+
 /// Hex SHA-256 of a payload, to tell a true duplicate from a reused key.
 pub fn payload_hash(payload: &[u8]) -> String {
     Sha256::digest(payload)
@@ -185,6 +195,18 @@ mod tests {
         let (first, second) = tokio::join!(first, second);
         assert_eq!(first.unwrap(), Once::Ran("done".into()));
         assert!(matches!(second, Err(OnceError::InProgress)));
+    }
+
+    #[test]
+    fn an_idempotency_key_names_one_order_per_customer() {
+        use crate::domain::CustomerId;
+        let ana = CustomerId::parse("ana").unwrap();
+        let bob = CustomerId::parse("bob").unwrap();
+        assert_eq!(order_id_for_key(&ana, "k1"), order_id_for_key(&ana, "k1"));
+        assert_ne!(order_id_for_key(&ana, "k1"), order_id_for_key(&ana, "k2"));
+        assert_ne!(order_id_for_key(&ana, "k1"), order_id_for_key(&bob, "k1"));
+        let id = order_id_for_key(&ana, "k1");
+        assert_eq!(crate::domain::OrderId::parse(id.as_str()).unwrap(), id);
     }
 
     #[test]

@@ -5,21 +5,26 @@ use chrono::Utc;
 use lambda_http::http::{header, HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use orderflow_shared::api::{self, FieldIssue, OrderAccepted, RequestError};
-use orderflow_shared::domain::{DomainError, Order, OrderId, OrderLine};
+use orderflow_shared::domain::{DomainError, Order, OrderId, OrderLine, OrderStatus};
 use orderflow_shared::events::{DomainEvent, Envelope, OrderPlaced};
 use orderflow_shared::http::{json_response, Problem};
-use orderflow_shared::ports::{Catalog, EventPublisher, OrderRepository};
+use orderflow_shared::idempotency::{order_id_for_key, run_once, Once, OnceError, Policy};
+use orderflow_shared::ports::{
+    Catalog, EventPublisher, IdempotencyStore, OrderRepository, OrderWriteError,
+};
 use tracing::{error, info, warn};
 
 /// The ports this function uses, lent to every invocation.
 pub struct ValidateOrder<S, E> {
     pub store: S,
     pub events: E,
+    /// How long an `Idempotency-Key` is locked while its request runs, and remembered after.
+    pub idempotency: Policy,
 }
 
 impl<S, E> ValidateOrder<S, E>
 where
-    S: OrderRepository + Catalog,
+    S: OrderRepository + Catalog + IdempotencyStore,
     E: EventPublisher,
 {
     pub async fn handle(&self, request: Request) -> Response<Body> {
@@ -90,8 +95,13 @@ where
             .with_errors(unknown));
         }
 
+        let key = idempotency_key(&request)?;
+        let order_id = match &key {
+            Some(k) => order_id_for_key(&parsed.customer_id, k),
+            None => OrderId::new(),
+        };
         let order = Order::place(
-            OrderId::new(),
+            order_id,
             parsed.customer_id,
             parsed.email,
             parsed.payment_token,
@@ -113,10 +123,72 @@ where
             ),
         })?;
 
-        self.store.create(&order).await.map_err(|e| {
-            error!(error = %e, "order could not be stored");
-            unavailable(e)
-        })?;
+        let accepted = match key {
+            None => self.accept(&order).await?,
+            Some(key) => {
+                let store_key = format!("order#{}#{key}", order.customer_id);
+                let once = run_once(&self.store, &store_key, body, self.idempotency, || async {
+                    let accepted = self.accept(&order).await?;
+                    serde_json::to_string(&accepted).map_err(|e| unavailable(e.to_string()))
+                })
+                .await;
+                let stored = match once {
+                    Ok(Once::Ran(json)) => json,
+                    Ok(Once::AlreadyDone(json)) => {
+                        info!(order_id = %order.order_id, "repeated request: answering as the first time");
+                        json
+                    }
+                    Err(OnceError::Effect(problem)) => return Err(problem),
+                    Err(OnceError::InProgress) => {
+                        return Err(Problem::new(
+                            StatusCode::CONFLICT,
+                            "idempotency-key-in-use",
+                            "a request with this Idempotency-Key is being processed; retry in a moment",
+                        ))
+                    }
+                    Err(OnceError::PayloadMismatch) => {
+                        return Err(Problem::new(
+                            StatusCode::CONFLICT,
+                            "idempotency-key-reused",
+                            "this Idempotency-Key was used with a different body; use a new key for a new order",
+                        ))
+                    }
+                    Err(OnceError::Store(e)) => return Err(unavailable(e)),
+                };
+                serde_json::from_str(&stored)
+                    .map_err(|e| unavailable(format!("stored answer unreadable: {e}")))?
+            }
+        };
+
+        let location = format!("/orders/{}", accepted.order_id);
+        let mut response = json_response(StatusCode::ACCEPTED, &accepted);
+        if let Ok(location) = HeaderValue::from_str(&location) {
+            response.headers_mut().insert(header::LOCATION, location);
+        }
+        Ok(response)
+    }
+
+    /// Stores the order `PENDING` and publishes `OrderPlaced`. Retried with the same order id
+    /// (an `Idempotency-Key` retry), it finds the stored order and publishes it again if it is
+    /// still pending, so a failure between the two steps heals instead of leaving an orphan.
+    async fn accept(&self, order: &Order) -> Result<OrderAccepted, Problem> {
+        let order = match self.store.create(order).await {
+            Ok(()) => order.clone(),
+            Err(OrderWriteError::AlreadyExists(id)) => {
+                let existing = self.store.get(&id).await.map_err(unavailable)?;
+                match existing {
+                    Some(existing) if existing.status != OrderStatus::Pending => {
+                        return Ok(accepted_body(&existing));
+                    }
+                    Some(existing) => existing,
+                    None => return Err(unavailable("order vanished between writes")),
+                }
+            }
+            Err(e) => {
+                error!(error = %e, "order could not be stored");
+                return Err(unavailable(e));
+            }
+        };
         let placed = Envelope::new(
             DomainEvent::OrderPlaced(OrderPlaced {
                 order_id: order.order_id.clone(),
@@ -134,20 +206,37 @@ where
             return Err(unavailable(e));
         }
         info!(order_id = %order.order_id, total = %order.total, lines = order.lines.len(), "order accepted");
-
-        let mut response = json_response(
-            StatusCode::ACCEPTED,
-            &OrderAccepted {
-                order_id: order.order_id.to_string(),
-                status: order.status,
-                total: order.total,
-            },
-        );
-        if let Ok(location) = HeaderValue::from_str(&format!("/orders/{}", order.order_id)) {
-            response.headers_mut().insert(header::LOCATION, location);
-        }
-        Ok(response)
+        Ok(accepted_body(&order))
     }
+}
+
+fn accepted_body(order: &Order) -> OrderAccepted {
+    OrderAccepted {
+        order_id: order.order_id.to_string(),
+        status: OrderStatus::Pending,
+        total: order.total,
+    }
+}
+
+/// The optional `Idempotency-Key` header: 1 to 255 visible ASCII characters.
+fn idempotency_key(request: &Request) -> Result<Option<String>, Problem> {
+    let Some(value) = request.headers().get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = value.to_str().unwrap_or("");
+    let valid = (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic());
+    if !valid {
+        return Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-idempotency-key",
+            "Idempotency-Key must be 1 to 255 visible ASCII characters, e.g. a UUID",
+        )
+        .with_errors(vec![FieldIssue {
+            field: "Idempotency-Key".into(),
+            message: "must be 1 to 255 visible ASCII characters".into(),
+        }]));
+    }
+    Ok(Some(key.to_owned()))
 }
 
 fn body_bytes(body: &Body) -> &[u8] {
@@ -228,6 +317,7 @@ mod tests {
         ValidateOrder {
             store: catalog(),
             events: MemoryEvents::new(),
+            idempotency: Policy::new(chrono::Duration::seconds(30), chrono::Duration::hours(24)),
         }
     }
 
@@ -455,5 +545,110 @@ mod tests {
         let f = function();
         let response = f.handle(fixture("apigw-post-order-base64.json")).await;
         assert_eq!(response.status(), 202);
+    }
+
+    fn with_key(mut request: Request, key: &str) -> Request {
+        request
+            .headers_mut()
+            .insert("idempotency-key", HeaderValue::from_str(key).unwrap());
+        request
+    }
+
+    #[tokio::test]
+    async fn the_same_idempotency_key_and_body_get_the_same_order_and_answer() {
+        let f = function();
+        let first = f
+            .handle(with_key(fixture("apigw-post-order.json"), "key-1"))
+            .await;
+        let second = f
+            .handle(with_key(fixture("apigw-post-order.json"), "key-1"))
+            .await;
+        assert_eq!(first.status(), 202);
+        assert_eq!(second.status(), 202);
+        assert_eq!(body_json(&first), body_json(&second));
+        assert_eq!(
+            first.headers()[header::LOCATION],
+            second.headers()[header::LOCATION]
+        );
+        assert_eq!(f.store.orders().len(), 1);
+        assert_eq!(f.events.published().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_same_idempotency_key_with_another_body_is_a_409_problem() {
+        let f = function();
+        f.handle(with_key(fixture("apigw-post-order.json"), "key-1"))
+            .await;
+        let other = f
+            .handle(with_key(fixture("apigw-post-order-base64.json"), "key-1"))
+            .await;
+        // Same JSON, but a different body on the wire (base64 decoding aside, it is equal):
+        assert_eq!(other.status(), 202, "the decoded body is the same");
+        let mut changed = fixture("apigw-post-order.json");
+        *changed.body_mut() = Body::Text(
+            r#"{"customerId":"cust-42","email":"ana@example.com","items":[{"sku":"SKU-MUG","quantity":3}],"paymentToken":"tok_visa"}"#.into(),
+        );
+        let conflict = f.handle(with_key(changed, "key-1")).await;
+        assert_problem(&conflict, 409, "idempotency-key-reused");
+        assert_eq!(f.store.orders().len(), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn many_concurrent_requests_with_one_key_make_one_order() {
+        let f = std::sync::Arc::new(function());
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..20 {
+            let f = f.clone();
+            tasks.spawn(async move {
+                f.handle(with_key(fixture("apigw-post-order.json"), "flash-1"))
+                    .await
+                    .status()
+            });
+        }
+        let statuses = tasks.join_all().await;
+        assert!(statuses.iter().any(|s| *s == 202));
+        assert!(
+            statuses.iter().all(|s| *s == 202 || *s == 409),
+            "{statuses:?}"
+        );
+        assert_eq!(f.store.orders().len(), 1);
+        assert_eq!(f.events.published().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_retry_after_a_failed_publish_heals_the_same_order() {
+        let f = function();
+        f.events.fail_next(1);
+        let failed = f
+            .handle(with_key(fixture("apigw-post-order.json"), "key-9"))
+            .await;
+        assert_problem(&failed, 503, "unavailable");
+        assert_eq!(f.store.orders().len(), 1, "stored, not yet published");
+        let retry = f
+            .handle(with_key(fixture("apigw-post-order.json"), "key-9"))
+            .await;
+        assert_eq!(retry.status(), 202);
+        assert_eq!(
+            f.store.orders().len(),
+            1,
+            "the same order, not a second one"
+        );
+        assert_eq!(f.events.published().len(), 1);
+        assert_eq!(
+            body_json(&retry)["orderId"],
+            f.store.orders()[0].order_id.as_str()
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unusable_idempotency_key_is_a_400_problem() {
+        let f = function();
+        let long = "k".repeat(256);
+        assert_problem(
+            &f.handle(with_key(fixture("apigw-post-order.json"), &long))
+                .await,
+            400,
+            "invalid-idempotency-key",
+        );
     }
 }

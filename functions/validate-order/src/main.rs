@@ -2,11 +2,13 @@
 
 mod handler;
 
+use chrono::Duration;
 use handler::ValidateOrder;
 use lambda_http::{service_fn, Error, Request};
 use orderflow_shared::adapters::dynamodb::{DynamoStore, TableNames};
 use orderflow_shared::adapters::eventbridge::EventBridgePublisher;
 use orderflow_shared::config::{required, ConfigError};
+use orderflow_shared::idempotency::Policy;
 use orderflow_shared::{aws, telemetry};
 
 struct Config {
@@ -36,6 +38,8 @@ async fn main() -> Result<(), Error> {
     let function = ValidateOrder {
         store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.tables),
         events: EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&sdk), config.event_bus),
+        // Locked past the function timeout (10 s); a key is remembered for a day.
+        idempotency: Policy::new(Duration::seconds(30), Duration::hours(24)),
     };
     let function = &function;
     lambda_http::run(service_fn(move |request: Request| async move {

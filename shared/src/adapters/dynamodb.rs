@@ -5,30 +5,37 @@
 //! `TransactWriteItems`, and a cancelled transaction is turned into a domain error from its
 //! cancellation reasons (by item index), never from a message string.
 
+mod item;
+
 use std::collections::{HashMap, HashSet};
-use std::fmt::Display;
-use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{BuildError, DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, CancellationReason, KeysAndAttributes, Put,
     ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 use aws_sdk_dynamodb::Client;
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 
-use super::memory::Reservation;
-use crate::domain::{
-    Currency, CustomerId, Email, Money, Order, OrderId, OrderLine, OrderStatus, PaymentToken,
-    Quantity, Sku, StatusChange,
+use self::item::{
+    charge_from_item, charge_to_item, idempotency_from_item, n, order_from_item, order_to_item,
+    product_from_item, product_key, product_to_item, reservation_from_item, reservation_key,
+    reservation_to_item, s, status_change_to_av, status_from_item, stock_from_item,
+    IdempotencyRecord, Item, COMPLETED, HELD, IN_PROGRESS, PRODUCT_PREFIX, RELEASED,
 };
+use super::memory::Reservation;
+use crate::domain::{Order, OrderId, OrderLine, OrderStatus, Sku};
 use crate::events::Shortage;
 use crate::ports::{
-    Catalog, ChargeOutcome, ChargeRecord, Claim, ClaimTimes, IdempotencyError, IdempotencyStore,
-    Inventory, OrderRepository, OrderWriteError, PaymentLedger, Product, Recorded, ReleaseError,
-    ReserveError, StoreError,
+    Catalog, ChargeRecord, Claim, ClaimTimes, IdempotencyError, IdempotencyStore, Inventory,
+    OrderRepository, OrderWriteError, PaymentLedger, Product, Recorded, ReleaseError, ReserveError,
+    StoreError,
 };
 
 /// DynamoDB's limit on the items of one `TransactWriteItems`.
@@ -41,15 +48,6 @@ const BATCH_GET_ATTEMPTS: u32 = 5;
 const CLAIM_ATTEMPTS: u32 = 3;
 
 const CONDITIONAL_CHECK_FAILED: &str = "ConditionalCheckFailed";
-
-const PRODUCT_PREFIX: &str = "SKU#";
-const RESERVATION_PREFIX: &str = "RESERVATION#";
-const HELD: &str = "HELD";
-const RELEASED: &str = "RELEASED";
-const IN_PROGRESS: &str = "IN_PROGRESS";
-const COMPLETED: &str = "COMPLETED";
-
-type Item = HashMap<String, AttributeValue>;
 
 /// The physical names of the four tables (from the function's environment).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,12 +163,7 @@ impl DynamoStore {
                 read.as_ref()
             }
         };
-        match item {
-            Some(item) => Fields::top(item)
-                .n::<u32>("stock")
-                .map_err(|e| context(e, &product_key(sku))),
-            None => Ok(0),
-        }
+        item.map_or(Ok(0), stock_from_item)
     }
 
     fn order_transition_update(
@@ -219,20 +212,16 @@ impl DynamoStore {
             .await
         {
             Ok(_) => Ok(()),
-            Err(err) => match err.as_service_error() {
-                Some(service) if service.is_transaction_canceled_exception() => {
-                    let reasons = match err.into_service_error() {
-                        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(e) => {
-                            e.cancellation_reasons
-                        }
-                        _ => None,
-                    };
-                    Err(TransactError::Cancelled(Reasons(
-                        reasons.unwrap_or_default(),
-                    )))
-                }
-                _ => Err(TransactError::Store(unavailable("TransactWriteItems", err))),
+            Err(SdkError::ServiceError(context)) => match context.into_err() {
+                TransactWriteItemsError::TransactionCanceledException(e) => Err(
+                    TransactError::Cancelled(Reasons(e.cancellation_reasons.unwrap_or_default())),
+                ),
+                other => Err(TransactError::Store(StoreError::Unavailable(format!(
+                    "DynamoDB TransactWriteItems: {}",
+                    DisplayErrorContext(&other)
+                )))),
             },
+            Err(err) => Err(TransactError::Store(unavailable("TransactWriteItems", err))),
         }
     }
 }
@@ -285,15 +274,10 @@ impl OrderRepository for DynamoStore {
             .condition_expression("attribute_not_exists(orderId)")
             .send()
             .await;
-        match result {
+        match result.map_err(|e| failed_condition("PutItem (order)", e)) {
             Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Err(OrderWriteError::AlreadyExists(order.order_id.clone()))
-            }
-            Err(e) => Err(unavailable("PutItem (order)", e).into()),
+            Err(Ok(_)) => Err(OrderWriteError::AlreadyExists(order.order_id.clone())),
+            Err(Err(e)) => Err(e.into()),
         }
     }
 
@@ -329,18 +313,9 @@ impl OrderRepository for DynamoStore {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
-        let err = match result {
+        let returned = match result {
             Ok(_) => return Ok(()),
-            Err(err) => err,
-        };
-        let returned = match err.as_service_error() {
-            Some(service) if service.is_conditional_check_failed_exception() => {
-                match err.into_service_error() {
-                    aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(e) => e.item,
-                    _ => None,
-                }
-            }
-            _ => return Err(unavailable("UpdateItem (order)", err).into()),
+            Err(e) => failed_condition("UpdateItem (order)", e)?,
         };
         match self.status_after_failure(id, returned.as_ref()).await? {
             None => Err(OrderWriteError::NotFound(id.clone())),
@@ -638,18 +613,9 @@ impl PaymentLedger for DynamoStore {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
-        let err = match result {
+        let returned = match result {
             Ok(_) => return Ok(Recorded::New),
-            Err(err) => err,
-        };
-        let returned = match err.as_service_error() {
-            Some(service) if service.is_conditional_check_failed_exception() => {
-                match err.into_service_error() {
-                    aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(e) => e.item,
-                    _ => None,
-                }
-            }
-            _ => return Err(unavailable("PutItem (ledger)", err)),
+            Err(e) => failed_condition("PutItem (ledger)", e)?,
         };
         let existing = match returned {
             Some(item) => Some(charge_from_item(&item)?),
@@ -674,15 +640,6 @@ impl PaymentLedger for DynamoStore {
             .await?;
         item.map(|item| charge_from_item(&item)).transpose()
     }
-}
-
-/// An idempotency record as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct IdempotencyRecord {
-    payload_hash: String,
-    completed: Option<String>,
-    lock_until_ms: i64,
-    expires_at_secs: i64,
 }
 
 #[async_trait]
@@ -726,18 +683,9 @@ impl IdempotencyStore for DynamoStore {
                 )
                 .send()
                 .await;
-            let err = match result {
+            let returned = match result {
                 Ok(_) => return Ok(Claim::Acquired),
-                Err(err) => err,
-            };
-            let returned = match err.as_service_error() {
-                Some(service) if service.is_conditional_check_failed_exception() => {
-                    match err.into_service_error() {
-                        aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(e) => e.item,
-                        _ => None,
-                    }
-                }
-                _ => return Err(unavailable("PutItem (idempotency claim)", err).into()),
+                Err(e) => failed_condition("PutItem (idempotency claim)", e)?,
             };
             let existing = match returned {
                 Some(item) => Some(idempotency_from_item(&item)?),
@@ -781,15 +729,10 @@ impl IdempotencyStore for DynamoStore {
             .expression_attribute_values(":result", s(result))
             .send()
             .await;
-        match outcome {
+        match outcome.map_err(|e| failed_condition("UpdateItem (idempotency complete)", e)) {
             Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Err(IdempotencyError::NotHeld)
-            }
-            Err(e) => Err(unavailable("UpdateItem (idempotency complete)", e).into()),
+            Err(Ok(_)) => Err(IdempotencyError::NotHeld),
+            Err(Err(e)) => Err(e.into()),
         }
     }
 
@@ -804,15 +747,10 @@ impl IdempotencyStore for DynamoStore {
             .expression_attribute_values(":in_progress", s(IN_PROGRESS))
             .send()
             .await;
-        match outcome {
+        match outcome.map_err(|e| failed_condition("DeleteItem (idempotency release)", e)) {
             Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Err(IdempotencyError::NotHeld)
-            }
-            Err(e) => Err(unavailable("DeleteItem (idempotency release)", e).into()),
+            Err(Ok(_)) => Err(IdempotencyError::NotHeld),
+            Err(Err(e)) => Err(e.into()),
         }
     }
 }
@@ -842,380 +780,70 @@ where
     StoreError::Unavailable(format!("DynamoDB {op}: {}", DisplayErrorContext(&err)))
 }
 
+/// The errors of the single-item writes, which fail in a known way when their condition fails.
+trait ConditionalWriteError: std::error::Error + Sized + 'static {
+    /// The item DynamoDB returned for a failed condition (`ALL_OLD`), or the error itself.
+    fn into_condition_failure(self) -> Result<Option<Item>, Self>;
+}
+
+impl ConditionalWriteError for PutItemError {
+    fn into_condition_failure(self) -> Result<Option<Item>, Self> {
+        match self {
+            PutItemError::ConditionalCheckFailedException(e) => Ok(e.item),
+            other => Err(other),
+        }
+    }
+}
+
+impl ConditionalWriteError for UpdateItemError {
+    fn into_condition_failure(self) -> Result<Option<Item>, Self> {
+        match self {
+            UpdateItemError::ConditionalCheckFailedException(e) => Ok(e.item),
+            other => Err(other),
+        }
+    }
+}
+
+impl ConditionalWriteError for DeleteItemError {
+    fn into_condition_failure(self) -> Result<Option<Item>, Self> {
+        match self {
+            DeleteItemError::ConditionalCheckFailedException(e) => Ok(e.item),
+            other => Err(other),
+        }
+    }
+}
+
+/// `Ok(returned item)` when the write's condition failed; any other failure as a store error.
+fn failed_condition<E, R>(op: &str, err: SdkError<E, R>) -> Result<Option<Item>, StoreError>
+where
+    E: ConditionalWriteError,
+    R: std::fmt::Debug,
+{
+    match err {
+        SdkError::ServiceError(context) => {
+            context
+                .into_err()
+                .into_condition_failure()
+                .map_err(|other| {
+                    StoreError::Unavailable(format!(
+                        "DynamoDB {op}: {}",
+                        DisplayErrorContext(&other)
+                    ))
+                })
+        }
+        other => Err(unavailable(op, other)),
+    }
+}
+
 fn build_error(err: BuildError) -> StoreError {
     // Only reachable through a bug in this module: every required field is always set.
     StoreError::Corrupt(format!("invalid DynamoDB request: {err}"))
 }
 
-/// Prefixes a conversion error with the item it came from.
-fn context(err: StoreError, item: &str) -> StoreError {
-    match err {
-        StoreError::Corrupt(msg) => StoreError::Corrupt(format!("item {item}: {msg}")),
-        other => other,
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Item <-> domain
-
-fn s(value: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(value.into())
-}
-
-fn n(value: impl Display) -> AttributeValue {
-    AttributeValue::N(value.to_string())
-}
-
-fn time_to_av(at: DateTime<Utc>) -> AttributeValue {
-    s(at.to_rfc3339_opts(SecondsFormat::AutoSi, true))
-}
-
-fn product_key(sku: &Sku) -> String {
-    format!("{PRODUCT_PREFIX}{sku}")
-}
-
-fn reservation_key(order_id: &OrderId) -> String {
-    format!("{RESERVATION_PREFIX}{order_id}")
-}
-
-/// Reads attributes of one item (or nested map), naming the attribute's path on failure.
-struct Fields<'a> {
-    map: &'a Item,
-    path: String,
-}
-
-impl<'a> Fields<'a> {
-    fn top(map: &'a Item) -> Self {
-        Fields {
-            map,
-            path: String::new(),
-        }
-    }
-
-    fn corrupt(&self, name: &str, problem: impl Display) -> StoreError {
-        StoreError::Corrupt(format!("attribute `{}{name}` {problem}", self.path))
-    }
-
-    fn get(&self, name: &str) -> Result<&'a AttributeValue, StoreError> {
-        self.map
-            .get(name)
-            .ok_or_else(|| self.corrupt(name, "is missing"))
-    }
-
-    fn s(&self, name: &str) -> Result<&'a str, StoreError> {
-        match self.get(name)? {
-            AttributeValue::S(v) => Ok(v),
-            _ => Err(self.corrupt(name, "is not a string (S)")),
-        }
-    }
-
-    fn n<T: FromStr>(&self, name: &str) -> Result<T, StoreError> {
-        match self.get(name)? {
-            AttributeValue::N(v) => v
-                .parse()
-                .map_err(|_| self.corrupt(name, format!("is not a valid number here: {v}"))),
-            _ => Err(self.corrupt(name, "is not a number (N)")),
-        }
-    }
-
-    fn parse<T, E: Display>(
-        &self,
-        name: &str,
-        parser: impl FnOnce(&str) -> Result<T, E>,
-    ) -> Result<T, StoreError> {
-        let raw = self.s(name)?;
-        parser(raw).map_err(|e| self.corrupt(name, format!("is invalid: {e}")))
-    }
-
-    fn time(&self, name: &str) -> Result<DateTime<Utc>, StoreError> {
-        self.parse(name, |raw| {
-            DateTime::parse_from_rfc3339(raw).map(|t| t.with_timezone(&Utc))
-        })
-    }
-
-    fn m(&self, name: &str) -> Result<Fields<'a>, StoreError> {
-        match self.get(name)? {
-            AttributeValue::M(map) => Ok(Fields {
-                map,
-                path: format!("{}{name}.", self.path),
-            }),
-            _ => Err(self.corrupt(name, "is not a map (M)")),
-        }
-    }
-
-    /// A list of maps.
-    fn l(&self, name: &str) -> Result<Vec<Fields<'a>>, StoreError> {
-        let AttributeValue::L(list) = self.get(name)? else {
-            return Err(self.corrupt(name, "is not a list (L)"));
-        };
-        list.iter()
-            .enumerate()
-            .map(|(i, v)| match v {
-                AttributeValue::M(map) => Ok(Fields {
-                    map,
-                    path: format!("{}{name}[{i}].", self.path),
-                }),
-                _ => Err(self.corrupt(&format!("{name}[{i}]"), "is not a map (M)")),
-            })
-            .collect()
-    }
-}
-
-fn money_to_av(money: Money) -> AttributeValue {
-    AttributeValue::M(HashMap::from([
-        ("amount".to_owned(), n(money.amount)),
-        ("currency".to_owned(), s(money.currency.as_str())),
-    ]))
-}
-
-fn money_from(fields: &Fields<'_>, name: &str) -> Result<Money, StoreError> {
-    let m = fields.m(name)?;
-    Ok(Money::new(
-        m.n("amount")?,
-        m.parse("currency", Currency::parse)?,
-    ))
-}
-
-fn lines_to_av(lines: &[OrderLine]) -> AttributeValue {
-    AttributeValue::L(
-        lines
-            .iter()
-            .map(|line| {
-                AttributeValue::M(HashMap::from([
-                    ("sku".to_owned(), s(line.sku.as_str())),
-                    ("quantity".to_owned(), n(line.quantity.get())),
-                    ("unitPrice".to_owned(), money_to_av(line.unit_price)),
-                ]))
-            })
-            .collect(),
-    )
-}
-
-fn lines_from(fields: &Fields<'_>, name: &str) -> Result<Vec<OrderLine>, StoreError> {
-    fields
-        .l(name)?
-        .iter()
-        .map(|line| {
-            let quantity: u32 = line.n("quantity")?;
-            Ok(OrderLine {
-                sku: line.parse("sku", Sku::parse)?,
-                quantity: Quantity::new(quantity)
-                    .map_err(|e| line.corrupt("quantity", format!("is invalid: {e}")))?,
-                unit_price: money_from(line, "unitPrice")?,
-            })
-        })
-        .collect()
-}
-
-fn status_change_to_av(status: OrderStatus, at: DateTime<Utc>) -> AttributeValue {
-    AttributeValue::M(HashMap::from([
-        ("status".to_owned(), s(status.as_str())),
-        ("at".to_owned(), time_to_av(at)),
-    ]))
-}
-
-fn order_to_item(order: &Order) -> Item {
-    HashMap::from([
-        ("orderId".to_owned(), s(order.order_id.as_str())),
-        ("customerId".to_owned(), s(order.customer_id.as_str())),
-        ("email".to_owned(), s(order.email.as_str())),
-        ("paymentToken".to_owned(), s(order.payment_token.as_str())),
-        ("lines".to_owned(), lines_to_av(&order.lines)),
-        ("total".to_owned(), money_to_av(order.total)),
-        ("status".to_owned(), s(order.status.as_str())),
-        (
-            "history".to_owned(),
-            AttributeValue::L(
-                order
-                    .history
-                    .iter()
-                    .map(|h| status_change_to_av(h.status, h.at))
-                    .collect(),
-            ),
-        ),
-        ("createdAt".to_owned(), time_to_av(order.created_at)),
-    ])
-}
-
-fn order_from_item(item: &Item) -> Result<Order, StoreError> {
-    let f = Fields::top(item);
-    let parse = || -> Result<Order, StoreError> {
-        Ok(Order {
-            order_id: f.parse("orderId", OrderId::parse)?,
-            customer_id: f.parse("customerId", CustomerId::parse)?,
-            email: f.parse("email", Email::parse)?,
-            payment_token: f.parse("paymentToken", PaymentToken::parse)?,
-            lines: lines_from(&f, "lines")?,
-            total: money_from(&f, "total")?,
-            status: f.parse("status", OrderStatus::from_str)?,
-            history: f
-                .l("history")?
-                .iter()
-                .map(|h| {
-                    Ok(StatusChange {
-                        status: h.parse("status", OrderStatus::from_str)?,
-                        at: h.time("at")?,
-                    })
-                })
-                .collect::<Result<_, StoreError>>()?,
-            created_at: f.time("createdAt")?,
-        })
-    };
-    parse().map_err(|e| context(e, &order_label(item)))
-}
-
-fn status_from_item(item: &Item) -> Result<OrderStatus, StoreError> {
-    Fields::top(item)
-        .parse("status", OrderStatus::from_str)
-        .map_err(|e| context(e, &order_label(item)))
-}
-
-fn order_label(item: &Item) -> String {
-    match item.get("orderId") {
-        Some(AttributeValue::S(id)) => format!("order {id}"),
-        _ => "order (no orderId)".to_owned(),
-    }
-}
-
-fn pk_label(item: &Item) -> String {
-    match item.get("pk") {
-        Some(AttributeValue::S(pk)) => pk.clone(),
-        _ => "(no pk)".to_owned(),
-    }
-}
-
-fn product_to_item(product: &Product) -> Item {
-    HashMap::from([
-        ("pk".to_owned(), s(product_key(&product.sku))),
-        ("sku".to_owned(), s(product.sku.as_str())),
-        ("name".to_owned(), s(&product.name)),
-        ("price".to_owned(), money_to_av(product.price)),
-        ("stock".to_owned(), n(product.stock)),
-    ])
-}
-
-fn product_from_item(item: &Item) -> Result<Product, StoreError> {
-    let f = Fields::top(item);
-    let parse = || -> Result<Product, StoreError> {
-        Ok(Product {
-            sku: f.parse("sku", Sku::parse)?,
-            name: f.s("name")?.to_owned(),
-            price: money_from(&f, "price")?,
-            stock: f.n("stock")?,
-        })
-    };
-    parse().map_err(|e| context(e, &pk_label(item)))
-}
-
-fn reservation_to_item(
-    order_id: &OrderId,
-    lines: &[OrderLine],
-    status: &str,
-    at: DateTime<Utc>,
-) -> Item {
-    HashMap::from([
-        ("pk".to_owned(), s(reservation_key(order_id))),
-        ("orderId".to_owned(), s(order_id.as_str())),
-        ("lines".to_owned(), lines_to_av(lines)),
-        ("status".to_owned(), s(status)),
-        ("at".to_owned(), time_to_av(at)),
-    ])
-}
-
-fn reservation_from_item(item: &Item) -> Result<Reservation, StoreError> {
-    let f = Fields::top(item);
-    let parse = || -> Result<Reservation, StoreError> {
-        let released = match f.s("status")? {
-            HELD => false,
-            RELEASED => true,
-            other => {
-                return Err(f.corrupt("status", format!("is neither HELD nor RELEASED: {other}")))
-            }
-        };
-        Ok(Reservation {
-            lines: lines_from(&f, "lines")?,
-            released,
-        })
-    };
-    parse().map_err(|e| context(e, &pk_label(item)))
-}
-
-fn charge_to_item(record: &ChargeRecord) -> Item {
-    let mut item = HashMap::from([
-        ("orderId".to_owned(), s(record.order_id.as_str())),
-        ("amount".to_owned(), money_to_av(record.amount)),
-        ("at".to_owned(), time_to_av(record.at)),
-    ]);
-    match &record.outcome {
-        ChargeOutcome::Approved { charge_id } => {
-            item.insert("result".to_owned(), s("APPROVED"));
-            item.insert("chargeId".to_owned(), s(charge_id));
-        }
-        ChargeOutcome::Declined { reason } => {
-            item.insert("result".to_owned(), s("DECLINED"));
-            item.insert("reason".to_owned(), s(reason));
-        }
-    }
-    item
-}
-
-fn charge_from_item(item: &Item) -> Result<ChargeRecord, StoreError> {
-    let f = Fields::top(item);
-    let parse = || -> Result<ChargeRecord, StoreError> {
-        let outcome = match f.s("result")? {
-            "APPROVED" => ChargeOutcome::Approved {
-                charge_id: f.s("chargeId")?.to_owned(),
-            },
-            "DECLINED" => ChargeOutcome::Declined {
-                reason: f.s("reason")?.to_owned(),
-            },
-            other => {
-                return Err(f.corrupt(
-                    "result",
-                    format!("is neither APPROVED nor DECLINED: {other}"),
-                ))
-            }
-        };
-        Ok(ChargeRecord {
-            order_id: f.parse("orderId", OrderId::parse)?,
-            amount: money_from(&f, "amount")?,
-            outcome,
-            at: f.time("at")?,
-        })
-    };
-    parse().map_err(|e| context(e, &format!("ledger entry {}", order_label(item))))
-}
-
-fn idempotency_from_item(item: &Item) -> Result<IdempotencyRecord, StoreError> {
-    let f = Fields::top(item);
-    let parse = || -> Result<IdempotencyRecord, StoreError> {
-        let completed = match f.s("status")? {
-            IN_PROGRESS => None,
-            COMPLETED => Some(f.s("result")?.to_owned()),
-            other => {
-                return Err(f.corrupt(
-                    "status",
-                    format!("is neither IN_PROGRESS nor COMPLETED: {other}"),
-                ))
-            }
-        };
-        Ok(IdempotencyRecord {
-            payload_hash: f.s("payloadHash")?.to_owned(),
-            completed,
-            lock_until_ms: f.n("lockUntil")?,
-            expires_at_secs: f.n("expiresAt")?,
-        })
-    };
-    let label = match item.get("id") {
-        Some(AttributeValue::S(id)) => format!("idempotency record {id:?}"),
-        _ => "idempotency record (no id)".to_owned(),
-    };
-    parse().map_err(|e| context(e, &label))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::{Currency, Money, Quantity};
 
     fn line(sku: &str, qty: u32, cents: i64) -> OrderLine {
         OrderLine {
@@ -1223,205 +851,6 @@ mod tests {
             quantity: Quantity::new(qty).unwrap(),
             unit_price: Money::new(cents, Currency::EUR),
         }
-    }
-
-    fn order() -> Order {
-        let mut order = Order::place(
-            OrderId::new(),
-            CustomerId::parse("cust-1").unwrap(),
-            Email::parse("ana@example.com").unwrap(),
-            PaymentToken::parse("tok_visa").unwrap(),
-            vec![line("SKU-A", 2, 1999), line("SKU-B", 1, 500)],
-            "2026-03-01T10:00:00.123456789Z".parse().unwrap(),
-        )
-        .unwrap();
-        order
-            .apply(
-                OrderStatus::Reserved,
-                "2026-03-01T10:00:01Z".parse().unwrap(),
-            )
-            .unwrap();
-        order
-    }
-
-    #[test]
-    fn an_order_round_trips_through_its_item_to_the_nanosecond() {
-        let order = order();
-        let item = order_to_item(&order);
-        assert_eq!(order_from_item(&item).unwrap(), order);
-        assert_eq!(item["status"], s("RESERVED"));
-        assert_eq!(item["createdAt"], s("2026-03-01T10:00:00.123456789Z"));
-        let AttributeValue::L(lines) = &item["lines"] else {
-            panic!("lines is a list")
-        };
-        let AttributeValue::M(first) = &lines[0] else {
-            panic!("a line is a map")
-        };
-        assert_eq!(first["quantity"], n(2));
-        assert_eq!(
-            first["unitPrice"],
-            AttributeValue::M(HashMap::from([
-                ("amount".to_owned(), n(1999)),
-                ("currency".to_owned(), s("EUR")),
-            ]))
-        );
-    }
-
-    #[test]
-    fn an_order_item_that_does_not_parse_names_the_attribute() {
-        let order = order();
-        let mut item = order_to_item(&order);
-        item.remove("email");
-        let err = order_from_item(&item).unwrap_err();
-        assert_eq!(
-            err,
-            StoreError::Corrupt(format!(
-                "item order {}: attribute `email` is missing",
-                order.order_id
-            ))
-        );
-
-        let mut item = order_to_item(&order);
-        let AttributeValue::L(lines) = item.get_mut("lines").unwrap() else {
-            panic!("lines is a list")
-        };
-        let AttributeValue::M(second) = &mut lines[1] else {
-            panic!("a line is a map")
-        };
-        second.insert("quantity".into(), n(0));
-        let StoreError::Corrupt(msg) = order_from_item(&item).unwrap_err() else {
-            panic!("corrupt")
-        };
-        assert!(msg.contains("`lines[1].quantity`"), "{msg}");
-
-        let mut item = order_to_item(&order);
-        item.insert("total".into(), s("4498"));
-        let StoreError::Corrupt(msg) = order_from_item(&item).unwrap_err() else {
-            panic!("corrupt")
-        };
-        assert!(msg.contains("`total` is not a map (M)"), "{msg}");
-
-        let mut item = order_to_item(&order);
-        item.insert("status".into(), s("SHIPPED"));
-        let StoreError::Corrupt(msg) = order_from_item(&item).unwrap_err() else {
-            panic!("corrupt")
-        };
-        assert!(msg.contains("`status` is invalid"), "{msg}");
-    }
-
-    #[test]
-    fn a_product_round_trips_and_is_keyed_by_its_sku() {
-        let product = Product {
-            sku: Sku::parse("SKU-MUG").unwrap(),
-            name: "Mug".into(),
-            price: Money::new(1250, Currency::EUR),
-            stock: 7,
-        };
-        let item = product_to_item(&product);
-        assert_eq!(item["pk"], s("SKU#SKU-MUG"));
-        assert_eq!(product_from_item(&item).unwrap(), product);
-        let mut negative = item.clone();
-        negative.insert("stock".into(), n(-1));
-        let StoreError::Corrupt(msg) = product_from_item(&negative).unwrap_err() else {
-            panic!("corrupt")
-        };
-        assert!(
-            msg.starts_with("item SKU#SKU-MUG: attribute `stock`"),
-            "{msg}"
-        );
-        let mut float_price = item;
-        float_price.insert(
-            "price".into(),
-            AttributeValue::M(HashMap::from([
-                ("amount".to_owned(), n("12.5")),
-                ("currency".to_owned(), s("EUR")),
-            ])),
-        );
-        let StoreError::Corrupt(msg) = product_from_item(&float_price).unwrap_err() else {
-            panic!("corrupt")
-        };
-        assert!(msg.contains("`price.amount`"), "{msg}");
-    }
-
-    #[test]
-    fn a_reservation_round_trips_held_and_released() {
-        let id = OrderId::new();
-        let lines = vec![line("SKU-A", 3, 100)];
-        let at = Utc::now();
-        let held = reservation_to_item(&id, &lines, HELD, at);
-        assert_eq!(held["pk"], s(format!("RESERVATION#{id}")));
-        assert_eq!(
-            reservation_from_item(&held).unwrap(),
-            Reservation {
-                lines: lines.clone(),
-                released: false
-            }
-        );
-        let released = reservation_to_item(&id, &lines, RELEASED, at);
-        assert!(reservation_from_item(&released).unwrap().released);
-        let odd = reservation_to_item(&id, &lines, "LOST", at);
-        assert!(reservation_from_item(&odd).is_err());
-    }
-
-    #[test]
-    fn a_ledger_entry_round_trips_approved_and_declined() {
-        for outcome in [
-            ChargeOutcome::Approved {
-                charge_id: "ch_1".into(),
-            },
-            ChargeOutcome::Declined {
-                reason: "card declined".into(),
-            },
-        ] {
-            let record = ChargeRecord {
-                order_id: OrderId::new(),
-                amount: Money::new(4498, Currency::EUR),
-                outcome,
-                at: Utc::now(),
-            };
-            let item = charge_to_item(&record);
-            assert_eq!(charge_from_item(&item).unwrap(), record);
-        }
-        let mut item = charge_to_item(&ChargeRecord {
-            order_id: OrderId::new(),
-            amount: Money::new(1, Currency::EUR),
-            outcome: ChargeOutcome::Approved {
-                charge_id: "ch_1".into(),
-            },
-            at: Utc::now(),
-        });
-        item.remove("chargeId");
-        let StoreError::Corrupt(msg) = charge_from_item(&item).unwrap_err() else {
-            panic!("corrupt")
-        };
-        assert!(msg.contains("`chargeId` is missing"), "{msg}");
-    }
-
-    #[test]
-    fn an_idempotency_record_reads_its_lock_and_expiry_and_needs_a_result_when_completed() {
-        let mut item = HashMap::from([
-            ("id".to_owned(), s("k")),
-            ("payloadHash".to_owned(), s("h")),
-            ("status".to_owned(), s(IN_PROGRESS)),
-            ("lockUntil".to_owned(), n(1_700_000_000_123_i64)),
-            ("expiresAt".to_owned(), n(1_700_086_400_i64)),
-        ]);
-        assert_eq!(
-            idempotency_from_item(&item).unwrap(),
-            IdempotencyRecord {
-                payload_hash: "h".into(),
-                completed: None,
-                lock_until_ms: 1_700_000_000_123,
-                expires_at_secs: 1_700_086_400,
-            }
-        );
-        item.insert("status".into(), s(COMPLETED));
-        assert!(idempotency_from_item(&item).is_err());
-        item.insert("result".into(), s("{\"ok\":true}"));
-        assert_eq!(
-            idempotency_from_item(&item).unwrap().completed.as_deref(),
-            Some("{\"ok\":true}")
-        );
     }
 
     #[test]

@@ -72,14 +72,12 @@ impl EventBridgePublisher {
         self
     }
 
-    fn entry(&self, envelope: &Envelope) -> Result<PutEventsRequestEntry, PublishError> {
-        let detail = envelope.to_json().map_err(|e| PublishError::Rejected {
-            failed: 1,
-            total: 1,
-            reason: format!(
+    fn entry(&self, envelope: &Envelope) -> Result<PutEventsRequestEntry, String> {
+        let detail = envelope.to_json().map_err(|e| {
+            format!(
                 "event {} cannot be serialised: {e}",
                 envelope.metadata.event_id
-            ),
+            )
         })?;
         Ok(PutEventsRequestEntry::builder()
             .event_bus_name(&self.bus_name)
@@ -215,13 +213,10 @@ impl EventPublisher for EventBridgePublisher {
             .iter()
             .map(|e| self.entry(e))
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| match e {
-                PublishError::Rejected { failed, reason, .. } => PublishError::Rejected {
-                    failed,
-                    total,
-                    reason,
-                },
-                other => other,
+            .map_err(|reason| PublishError::Rejected {
+                failed: total,
+                total,
+                reason,
             })?;
         let mut failures = Vec::new();
         for chunk in chunks(entries) {

@@ -55,6 +55,10 @@ impl OrderId {
         OrderId(Uuid::new_v4().to_string())
     }
 
+    pub fn from_uuid(id: Uuid) -> Self {
+        OrderId(id.hyphenated().to_string())
+    }
+
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
         let id =
             Uuid::parse_str(raw).map_err(|_| DomainError::invalid("orderId", "must be a UUID"))?;
