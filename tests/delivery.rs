@@ -1,4 +1,6 @@
 //! End to end: how the local cloud's event source mapping delivers, retries and dead-letters.
+// Helpers outside #[test] functions may unwrap too: a failure there is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::{Duration, Instant};
 

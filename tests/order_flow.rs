@@ -1,4 +1,6 @@
 //! End to end over HTTP against the local cloud: the three outcomes of an order.
+// Helpers outside #[test] functions may unwrap too: a failure there is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::Duration;
 

@@ -14,9 +14,9 @@ pub mod aws;
 pub mod config;
 pub mod domain;
 pub mod events;
-pub mod idempotency;
 #[cfg(feature = "http")]
 pub mod http;
+pub mod idempotency;
 pub mod ports;
 pub mod sqs_batch;
 pub mod telemetry;

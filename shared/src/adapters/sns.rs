@@ -9,8 +9,8 @@ use aws_sdk_sns::Client;
 use crate::events::Notification;
 use crate::ports::{Notifier, NotifyError};
 
-/// SNS refuses a subject longer than this.
-pub const MAX_SUBJECT_CHARS: usize = 100;
+/// The SNS API reference: subjects must be "less than 100 characters long".
+pub const MAX_SUBJECT_CHARS: usize = 99;
 /// The channel this notifier's messages are meant for (a subscription filter key).
 pub const CHANNEL: &str = "email";
 
@@ -29,8 +29,8 @@ impl SnsNotifier {
     }
 }
 
-/// A subject SNS accepts: no line breaks or control characters, at most 100 characters (cut on
-/// a character boundary), and none at all when nothing printable is left.
+/// A subject SNS accepts: no line breaks or control characters, fewer than 100 characters (cut
+/// on a character boundary), and none at all when nothing printable is left.
 pub fn sns_subject(subject: &str) -> Option<String> {
     let cleaned: String = subject
         .chars()
@@ -83,11 +83,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_subject_is_cut_to_one_hundred_characters_on_a_character_boundary() {
+    fn a_subject_is_cut_below_one_hundred_characters_on_a_character_boundary() {
         let long = "é".repeat(150);
         let cut = sns_subject(&long).unwrap();
-        assert_eq!(cut.chars().count(), 100);
-        assert!(cut.len() > 100, "multi-byte characters are kept whole");
+        assert_eq!(cut.chars().count(), 99);
+        assert!(cut.len() > 99, "multi-byte characters are kept whole");
         assert_eq!(
             sns_subject("Your order is confirmed").as_deref(),
             Some("Your order is confirmed")

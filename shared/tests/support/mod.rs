@@ -67,10 +67,10 @@ fn moto_binary() -> PathBuf {
     }
 }
 
-/// Puts `moto_site/sitecustomize.py` first on the server's path: it makes each DynamoDB call
+/// Puts `infra/moto/sitecustomize.py` first on the server's path: it makes each DynamoDB call
 /// atomic (moto alone lets concurrent conditional writes both pass) and logs each operation.
 fn python_path() -> std::ffi::OsString {
-    let site = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/moto_site");
+    let site = workspace_root().join("infra/moto");
     let mut paths = vec![site];
     if let Some(existing) = std::env::var_os("PYTHONPATH") {
         paths.extend(std::env::split_paths(&existing));

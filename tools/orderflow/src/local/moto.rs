@@ -55,15 +55,25 @@ pub struct Moto {
     pub endpoint: String,
 }
 
-pub async fn start(port: u16, log_file: &Path) -> Result<Moto, MotoError> {
+/// Makes each DynamoDB call atomic inside moto (as DynamoDB's are; moto alone lets two
+/// concurrent conditional writes both pass and rolls back other threads' writes when a
+/// transaction fails) and logs each call's operation. Loaded through `PYTHONPATH`.
+const SITECUSTOMIZE: &str = include_str!("../../../../infra/moto/sitecustomize.py");
+
+pub async fn start(port: u16, state_dir: &Path) -> Result<Moto, MotoError> {
     let binary = find().ok_or(MotoError::NotFound)?;
+    let site = state_dir.join("moto-site");
+    std::fs::create_dir_all(&site).map_err(MotoError::Spawn)?;
+    std::fs::write(site.join("sitecustomize.py"), SITECUSTOMIZE).map_err(MotoError::Spawn)?;
+    let log_file = state_dir.join("moto.log");
     if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
         return Err(MotoError::Exited("port in use".into(), port));
     }
-    let log = std::fs::File::create(log_file).map_err(MotoError::Spawn)?;
+    let log = std::fs::File::create(&log_file).map_err(MotoError::Spawn)?;
     let log_err = log.try_clone().map_err(MotoError::Spawn)?;
     let mut child = Command::new(binary)
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .env("PYTHONPATH", &site)
         .stdin(Stdio::null())
         .stdout(Stdio::from(log))
         .stderr(Stdio::from(log_err))

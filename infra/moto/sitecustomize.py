@@ -1,4 +1,5 @@
-"""Loaded (through PYTHONPATH) by the moto server that the adapter tests start.
+"""Loaded (through PYTHONPATH) by every moto server this project starts: the adapter tests'
+harness and `orderflow local up` (which embeds this file). Real DynamoDB needs none of this.
 
 1. Makes each DynamoDB API call atomic, as DynamoDB's own are. moto serves requests on
    threads and neither checks a condition and writes under a lock, nor applies a transaction
