@@ -40,10 +40,11 @@ test: $(VENV_STAMP) check template-lint ## everything: fmt, clippy, template lin
 	cargo build --workspace --bins --all-features
 	cargo nextest run --workspace --all-features --no-fail-fast
 
+FUNCTIONS := validate-order update-inventory process-payment send-notification query-api
 package: $(VENV_STAMP) ## release bootstraps with cargo-lambda (x86_64 here), then sam build
-	cargo lambda build --release --workspace --exclude orderflow-tests --exclude orderflow-template
-	@for f in validate-order update-inventory process-payment send-notification query-api; do \
-	  ls -l target/lambda/$$f/bootstrap; done
+	@# One build per binary, exactly as `sam build` runs it, so sam finds every artifact built.
+	for f in $(FUNCTIONS); do cargo lambda build --release --bin $$f; done
+	@for f in $(FUNCTIONS); do ls -l target/lambda/$$f/bootstrap; done
 	sam build --template-file $(TEMPLATE) --parameter-overrides Architecture=x86_64
 
 API_PORT ?= 3000

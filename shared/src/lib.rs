@@ -20,3 +20,4 @@ pub mod idempotency;
 pub mod ports;
 pub mod sqs_batch;
 pub mod telemetry;
+pub mod testing;

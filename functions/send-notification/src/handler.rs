@@ -130,9 +130,7 @@ mod tests {
     type Function = SendNotification<MemoryStore, MemoryNotifier>;
 
     fn fixture(name: &str) -> SqsEvent {
-        let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
-        let json = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-        serde_json::from_str(&json).unwrap_or_else(|e| panic!("{path}: {e}"))
+        orderflow_shared::testing::sqs_fixture(name).unwrap()
     }
 
     fn function() -> Function {

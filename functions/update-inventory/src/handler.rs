@@ -223,9 +223,7 @@ mod tests {
     const DECLINED_ORDER_ID: &str = "7a2b3c4d-5e6f-4a70-9b8c-0d1e2f3a4b5c";
 
     fn fixture(name: &str) -> SqsEvent {
-        let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
-        let json = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-        serde_json::from_str(&json).unwrap_or_else(|e| panic!("{path}: {e}"))
+        orderflow_shared::testing::sqs_fixture(name).unwrap()
     }
 
     fn sku(s: &str) -> Sku {

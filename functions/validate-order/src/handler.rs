@@ -322,9 +322,7 @@ mod tests {
     }
 
     fn fixture(name: &str) -> Request {
-        let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
-        let json = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-        lambda_http::request::from_str(&json).unwrap_or_else(|e| panic!("{path}: {e}"))
+        orderflow_shared::testing::http_fixture(name).unwrap()
     }
 
     fn body_json(response: &Response<Body>) -> Value {
