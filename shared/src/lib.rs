@@ -14,6 +14,7 @@ pub mod aws;
 pub mod config;
 pub mod domain;
 pub mod events;
+pub mod faults;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod idempotency;

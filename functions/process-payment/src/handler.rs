@@ -8,6 +8,7 @@ use orderflow_shared::domain::OrderStatus;
 use orderflow_shared::events::{
     DomainEvent, Envelope, InventoryReserved, PaymentFailed, PaymentSucceeded,
 };
+use orderflow_shared::faults::Faults;
 use orderflow_shared::idempotency::{run_once, OnceError, Policy};
 use orderflow_shared::ports::{
     ChargeOutcome, ChargeRecord, ChargeRequest, EventPublisher, IdempotencyStore, OrderRepository,
@@ -21,6 +22,8 @@ pub struct ProcessPayment<S, G, E> {
     pub gateway: G,
     pub events: E,
     pub idempotency: Policy,
+    /// Injected failures (off unless `ORDERFLOW_FAULTS` is set).
+    pub faults: Faults,
 }
 
 impl<S, G, E> ProcessPayment<S, G, E>
@@ -30,7 +33,7 @@ where
     E: EventPublisher,
 {
     pub async fn handle_batch(&self, event: SqsEvent) -> SqsBatchResponse {
-        process_batch(event, |envelope| self.handle(envelope)).await
+        process_batch(event, &self.faults, |envelope| self.handle(envelope)).await
     }
 
     pub async fn handle(&self, envelope: Envelope) -> Result<(), RecordError> {
@@ -243,6 +246,7 @@ mod tests {
             gateway: CountingGateway::default(),
             events: MemoryEvents::new(),
             idempotency: Policy::new(Duration::seconds(30), Duration::days(7)),
+            faults: Faults::none(),
         }
     }
 

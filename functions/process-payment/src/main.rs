@@ -10,6 +10,7 @@ use orderflow_shared::adapters::dynamodb::{DynamoStore, TableNames};
 use orderflow_shared::adapters::eventbridge::EventBridgePublisher;
 use orderflow_shared::adapters::simulated_gateway::SimulatedGateway;
 use orderflow_shared::config::{required, ConfigError};
+use orderflow_shared::faults::Faults;
 use orderflow_shared::idempotency::Policy;
 use orderflow_shared::{aws, telemetry};
 
@@ -38,6 +39,7 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_env()?;
     let sdk = aws::sdk_config().await;
     let function = ProcessPayment {
+        faults: Faults::from_env()?,
         store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.tables),
         gateway: SimulatedGateway,
         events: EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&sdk), config.event_bus),

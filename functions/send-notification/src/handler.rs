@@ -4,6 +4,7 @@
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use orderflow_shared::events::{DomainEvent, Envelope, Notification, NotificationKind};
+use orderflow_shared::faults::Faults;
 use orderflow_shared::idempotency::{run_once, Once, OnceError, Policy};
 use orderflow_shared::ports::{IdempotencyStore, Notifier};
 use orderflow_shared::sqs_batch::{process_batch, RecordError};
@@ -13,6 +14,8 @@ pub struct SendNotification<S, N> {
     pub store: S,
     pub notifier: N,
     pub idempotency: Policy,
+    /// Injected failures (off unless `ORDERFLOW_FAULTS` is set).
+    pub faults: Faults,
 }
 
 /// Renders what the customer is told about an outcome; `None` for events that tell nothing.
@@ -70,7 +73,7 @@ where
     N: Notifier,
 {
     pub async fn handle_batch(&self, event: SqsEvent) -> SqsBatchResponse {
-        process_batch(event, |envelope| self.handle(envelope)).await
+        process_batch(event, &self.faults, |envelope| self.handle(envelope)).await
     }
 
     pub async fn handle(&self, envelope: Envelope) -> Result<(), RecordError> {
@@ -138,6 +141,7 @@ mod tests {
             store: MemoryStore::new(),
             notifier: MemoryNotifier::new(),
             idempotency: Policy::new(Duration::seconds(30), Duration::days(7)),
+            faults: Faults::none(),
         }
     }
 

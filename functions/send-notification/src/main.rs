@@ -9,6 +9,7 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 use orderflow_shared::adapters::dynamodb::{DynamoStore, TableNames};
 use orderflow_shared::adapters::sns::SnsNotifier;
 use orderflow_shared::config::{required, ConfigError};
+use orderflow_shared::faults::Faults;
 use orderflow_shared::idempotency::Policy;
 use orderflow_shared::{aws, telemetry};
 
@@ -40,6 +41,7 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_env()?;
     let sdk = aws::sdk_config().await;
     let function = SendNotification {
+        faults: Faults::from_env()?,
         store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.tables),
         notifier: SnsNotifier::new(aws_sdk_sns::Client::new(&sdk), config.topic_arn),
         idempotency: Policy::new(Duration::seconds(60), Duration::days(7)),

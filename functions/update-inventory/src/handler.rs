@@ -10,6 +10,7 @@ use orderflow_shared::events::{
     DomainEvent, Envelope, InventoryRejected, InventoryReleased, InventoryReserved, OrderPlaced,
     PaymentFailed, Shortage,
 };
+use orderflow_shared::faults::Faults;
 use orderflow_shared::ports::{
     Catalog, EventPublisher, Inventory, OrderRepository, OrderWriteError, ReleaseError,
     ReserveError,
@@ -20,6 +21,8 @@ use tracing::info;
 pub struct UpdateInventory<S, E> {
     pub store: S,
     pub events: E,
+    /// Injected failures (off unless `ORDERFLOW_FAULTS` is set).
+    pub faults: Faults,
 }
 
 impl<S, E> UpdateInventory<S, E>
@@ -28,7 +31,7 @@ where
     E: EventPublisher,
 {
     pub async fn handle_batch(&self, event: SqsEvent) -> SqsBatchResponse {
-        process_batch(event, |envelope| self.handle(envelope)).await
+        process_batch(event, &self.faults, |envelope| self.handle(envelope)).await
     }
 
     pub async fn handle(&self, envelope: Envelope) -> Result<(), RecordError> {
@@ -260,6 +263,7 @@ mod tests {
         UpdateInventory {
             store,
             events: MemoryEvents::new(),
+            faults: Faults::none(),
         }
     }
 

@@ -8,6 +8,7 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 use orderflow_shared::adapters::dynamodb::{DynamoStore, TableNames};
 use orderflow_shared::adapters::eventbridge::EventBridgePublisher;
 use orderflow_shared::config::{required, ConfigError};
+use orderflow_shared::faults::Faults;
 use orderflow_shared::{aws, telemetry};
 
 struct Config {
@@ -35,6 +36,7 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_env()?;
     let sdk = aws::sdk_config().await;
     let function = UpdateInventory {
+        faults: Faults::from_env()?,
         store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.tables),
         events: EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&sdk), config.event_bus),
     };

@@ -1,0 +1,154 @@
+//! End to end under injected faults (errors before and after the effect, crashes mid-batch):
+//! every order still ends in its right state, charged at most once, its customer told once,
+//! and the stock adds up.
+// Helpers outside #[test] functions may unwrap too: a failure there is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use orderflow_shared::adapters::dynamodb::{DynamoStore, TableNames};
+use orderflow_shared::domain::OrderId;
+use orderflow_shared::ports::{ChargeOutcome, PaymentLedger};
+use orderflow_tests::{order_body, Cloud, CloudOptions};
+
+const ORDERS: usize = 24;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn orders_survive_errors_and_crashes_in_the_consumers_with_nothing_lost_or_doubled() {
+    let cloud = Cloud::start_with(CloudOptions {
+        function_env: vec![
+            (
+                "ORDERFLOW_FAULTS".into(),
+                "error_before=60,error_after=60,crash=25".into(),
+            ),
+            ("ORDERFLOW_FAULT_SEED".into(), "7".into()),
+        ],
+        ..CloudOptions::default()
+    })
+    .await;
+    let sku = "SKU-SOCKS-3P";
+    let before = cloud.stock(sku).await;
+
+    let mut expected = HashMap::new();
+    for i in 0..ORDERS {
+        let token = if i % 4 == 0 {
+            "tok_declined"
+        } else {
+            "tok_visa"
+        };
+        let (status, accepted) = cloud.place(&order_body(sku, 1, token)).await;
+        assert_eq!(status, 202, "{accepted}");
+        let want = if token == "tok_declined" {
+            "CANCELLED"
+        } else {
+            "CONFIRMED"
+        };
+        expected.insert(accepted["orderId"].as_str().unwrap().to_owned(), want);
+    }
+
+    let deadline = Instant::now() + Duration::from_secs(150);
+    let mut redriven = false;
+    loop {
+        let mut open = 0;
+        for (id, want) in &expected {
+            let status = cloud.order(id).await["status"]
+                .as_str()
+                .unwrap_or("?")
+                .to_owned();
+            if status != *want {
+                assert!(
+                    status != "CONFIRMED" && status != "CANCELLED" && status != "REJECTED",
+                    "{id} ended {status}, expected {want}"
+                );
+                open += 1;
+            }
+        }
+        if open == 0 {
+            break;
+        }
+        // A message unlucky five times in a row is in a DLQ: send it back once, as operators would.
+        if !redriven && Instant::now() + Duration::from_secs(90) > deadline {
+            for dlq in ["InventoryDLQ", "PaymentDLQ", "NotificationDLQ"] {
+                let out = cloud.cli(&["dlq", "redrive", dlq]);
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            redriven = true;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{open} orders not finished\n{}",
+            cloud.output().join("\n")
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+
+    let injected = cloud
+        .output()
+        .iter()
+        .filter(|l| l.contains("injected fault"))
+        .count();
+    let crashes = cloud
+        .output()
+        .iter()
+        .filter(|l| l.contains("process exited"))
+        .count();
+    assert!(injected > 0, "the run injected faults");
+    eprintln!("faults injected: {injected}, process crashes: {crashes}");
+
+    let confirmed = expected.values().filter(|w| **w == "CONFIRMED").count() as u64;
+    assert_eq!(
+        cloud.stock(sku).await,
+        before - confirmed,
+        "confirmed orders took stock once; cancelled ones gave it back"
+    );
+
+    let store = DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&cloud.sdk().await),
+        TableNames {
+            orders: cloud.table("OrdersTable"),
+            inventory: cloud.table("InventoryTable"),
+            payments: cloud.table("PaymentsTable"),
+            idempotency: cloud.table("IdempotencyTable"),
+        },
+    );
+    for (id, want) in &expected {
+        let entry = store
+            .charge_for(&OrderId::parse(id).unwrap())
+            .await
+            .unwrap()
+            .expect("a ledger entry");
+        match (*want, entry.outcome) {
+            ("CONFIRMED", ChargeOutcome::Approved { .. })
+            | ("CANCELLED", ChargeOutcome::Declined { .. }) => {}
+            (want, outcome) => panic!("{id}: {want} but ledger says {outcome:?}"),
+        }
+    }
+
+    let mut told: HashMap<String, usize> = HashMap::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while told.len() < ORDERS && Instant::now() < deadline {
+        for n in cloud.drain_inbox().await {
+            *told
+                .entry(n["orderId"].as_str().unwrap_or("?").to_owned())
+                .or_default() += 1;
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    for n in cloud.drain_inbox().await {
+        *told
+            .entry(n["orderId"].as_str().unwrap_or("?").to_owned())
+            .or_default() += 1;
+    }
+    for id in expected.keys() {
+        assert_eq!(
+            told.get(id).copied().unwrap_or(0),
+            1,
+            "{id} told exactly once"
+        );
+    }
+}
