@@ -205,8 +205,8 @@ pub async fn up(options: &UpOptions, logs: LogSink) -> Result<LocalCloud, UpErro
             (endpoint, None)
         }
         None => {
+            let m = moto::start(options.aws_port, &options.state_dir).await?;
             let log = options.state_dir.join("moto.log");
-            let m = moto::start(options.aws_port, &log).await?;
             logs.line(
                 "orderflow",
                 &format!("moto server on {} (log: {})", m.endpoint, log.display()),
