@@ -420,3 +420,116 @@ async fn supervise(
         tokio::time::sleep(pause).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    /// A stand-in function: a shell script speaking the Runtime API with curl.
+    fn script(body: &str) -> PathBuf {
+        let path = std::env::temp_dir().join(format!("orderflow-fn-{}.sh", uuid::Uuid::new_v4()));
+        std::fs::write(
+            &path,
+            format!(
+                "#!/bin/sh\nAPI=\"http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime\"\n{body}\n"
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    async fn start(
+        body: &str,
+        timeout: Duration,
+    ) -> (FunctionHandle, watch::Sender<bool>, Arc<AtomicUsize>) {
+        let (stop, shutdown) = watch::channel(false);
+        let ready = Arc::new(AtomicUsize::new(0));
+        let spec = FunctionSpec {
+            name: "test-fn".into(),
+            binary: script(body),
+            env: BTreeMap::new(),
+            timeout,
+            memory_mb: 128,
+            instances: 1,
+        };
+        let handle = start_function(spec, LogSink::new(None), shutdown, ready.clone())
+            .await
+            .unwrap();
+        (handle, stop, ready)
+    }
+
+    /// Echoes each payload back as the response.
+    const ECHO: &str = r#"while true; do
+  curl -s -D /tmp/$$.h -o /tmp/$$.b "$API/invocation/next" || exit 1
+  ID=$(grep -i lambda-runtime-aws-request-id /tmp/$$.h | cut -d' ' -f2 | tr -d '\r')
+  curl -s -X POST --data-binary @/tmp/$$.b "$API/invocation/$ID/response" >/dev/null
+done"#;
+
+    #[tokio::test]
+    async fn an_invocation_returns_what_the_function_responds() {
+        let (f, stop, ready) = start(ECHO, Duration::from_secs(5)).await;
+        let out = f
+            .invoke(Bytes::from_static(b"{\"hello\":1}"))
+            .await
+            .unwrap();
+        assert_eq!(&out[..], b"{\"hello\":1}");
+        assert_eq!(ready.load(Ordering::SeqCst), 1);
+        let _ = stop.send(true);
+    }
+
+    #[tokio::test]
+    async fn a_function_error_is_reported_with_its_type_and_message() {
+        let body = r#"while true; do
+  curl -s -D /tmp/$$.h -o /dev/null "$API/invocation/next" || exit 1
+  ID=$(grep -i lambda-runtime-aws-request-id /tmp/$$.h | cut -d' ' -f2 | tr -d '\r')
+  curl -s -X POST -d '{"errorType":"Boom","errorMessage":"it broke"}' "$API/invocation/$ID/error" >/dev/null
+done"#;
+        let (f, stop, _) = start(body, Duration::from_secs(5)).await;
+        match f.invoke(Bytes::from_static(b"{}")).await {
+            Err(InvokeError::Function {
+                error_type,
+                message,
+            }) => {
+                assert_eq!(error_type, "Boom");
+                assert_eq!(message, "it broke");
+            }
+            other => panic!("expected a function error, got {other:?}"),
+        }
+        let _ = stop.send(true);
+    }
+
+    #[tokio::test]
+    async fn a_function_past_its_timeout_is_killed_and_its_invocation_fails() {
+        // Takes the invocation, then hangs.
+        let body = r#"curl -s -o /dev/null "$API/invocation/next"; exec sleep 30"#;
+        let (f, stop, _) = start(body, Duration::from_millis(500)).await;
+        let started = std::time::Instant::now();
+        let result = f.invoke(Bytes::from_static(b"{}")).await;
+        assert!(matches!(result, Err(InvokeError::Timeout(_))), "{result:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "killed at the deadline, not after the sleep"
+        );
+        let _ = stop.send(true);
+    }
+
+    #[tokio::test]
+    async fn a_process_that_exits_mid_invocation_fails_it_and_is_started_again() {
+        // Exits after taking an invocation; the restarted process serves the next one.
+        let marker =
+            std::env::temp_dir().join(format!("orderflow-crashed-{}", uuid::Uuid::new_v4()));
+        let body = format!(
+            "if [ ! -e {m} ]; then touch {m}; curl -s -o /dev/null \"$API/invocation/next\"; exit 3; fi\n{ECHO}",
+            m = marker.display()
+        );
+        let (f, stop, _) = start(&body, Duration::from_secs(5)).await;
+        let first = f.invoke(Bytes::from_static(b"1")).await;
+        assert!(matches!(first, Err(InvokeError::Crashed(_))), "{first:?}");
+        let second = f.invoke(Bytes::from_static(b"2")).await.unwrap();
+        assert_eq!(&second[..], b"2");
+        let _ = stop.send(true);
+        let _ = std::fs::remove_file(marker);
+    }
+}
