@@ -1,4 +1,5 @@
-//! End to end under injected faults (errors before and after the effect, crashes mid-batch):
+//! End to end under injected faults (errors before and after the effect, crashes mid-batch,
+//! throttling and 503s from the AWS endpoint, duplicate delivery by the event source mapping):
 //! every order still ends in its right state, charged at most once, its customer told once,
 //! and the stock adds up.
 // Helpers outside #[test] functions may unwrap too: a failure there is a failed test.
@@ -24,6 +25,16 @@ async fn orders_survive_errors_and_crashes_in_the_consumers_with_nothing_lost_or
             ),
             ("ORDERFLOW_FAULT_SEED".into(), "7".into()),
         ],
+        extra_args: [
+            "--aws-faults",
+            "throttle=40,unavailable=20",
+            "--esm-faults",
+            "duplicate=80",
+            "--fault-seed",
+            "7",
+        ]
+        .map(String::from)
+        .to_vec(),
         ..CloudOptions::default()
     })
     .await;
@@ -98,7 +109,19 @@ async fn orders_survive_errors_and_crashes_in_the_consumers_with_nothing_lost_or
         .filter(|l| l.contains("process exited"))
         .count();
     assert!(injected > 0, "the run injected faults");
-    eprintln!("faults injected: {injected}, process crashes: {crashes}");
+    let aws = cloud
+        .output()
+        .iter()
+        .filter(|l| l.contains("aws-faults |"))
+        .count();
+    let duplicates = cloud
+        .output()
+        .iter()
+        .filter(|l| l.contains("duplicate delivery"))
+        .count();
+    eprintln!(
+        "faults injected: {injected} (process crashes: {crashes}, AWS errors: {aws}, duplicate deliveries: {duplicates})"
+    );
 
     let confirmed = expected.values().filter(|w| **w == "CONFIRMED").count() as u64;
     assert_eq!(

@@ -21,6 +21,12 @@ pub enum Fault {
     ErrorAfter,
     Crash,
     Delay,
+    /// The event source mapping leaves a processed message undeleted (local cloud only).
+    Duplicate,
+    /// The AWS endpoint answers with a throttling error (local cloud's fault proxy).
+    Throttle,
+    /// The AWS endpoint answers 503 (local cloud's fault proxy).
+    Unavailable,
 }
 
 impl Fault {
@@ -30,6 +36,9 @@ impl Fault {
             Fault::ErrorAfter => "error_after",
             Fault::Crash => "crash",
             Fault::Delay => "delay",
+            Fault::Duplicate => "duplicate",
+            Fault::Throttle => "throttle",
+            Fault::Unavailable => "unavailable",
         }
     }
 }
@@ -42,6 +51,9 @@ pub struct Faults {
     crash: u32,
     delay: u32,
     delay_ms: u64,
+    duplicate: u32,
+    throttle: u32,
+    unavailable: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -91,6 +103,9 @@ impl Faults {
                 "crash" => f.crash = per_mille()?,
                 "delay" => f.delay = per_mille()?,
                 "delay_ms" => f.delay_ms = n,
+                "duplicate" => f.duplicate = per_mille()?,
+                "throttle" => f.throttle = per_mille()?,
+                "unavailable" => f.unavailable = per_mille()?,
                 other => return Err(FaultConfigError(format!("unknown fault {other:?}"))),
             }
         }
@@ -98,7 +113,17 @@ impl Faults {
     }
 
     pub fn is_active(&self) -> bool {
-        self.error_before + self.error_after + self.crash + self.delay > 0
+        [
+            self.error_before,
+            self.error_after,
+            self.crash,
+            self.delay,
+            self.duplicate,
+            self.throttle,
+            self.unavailable,
+        ]
+        .iter()
+        .any(|r| *r > 0)
     }
 
     pub fn delay(&self) -> Duration {
@@ -111,6 +136,9 @@ impl Faults {
             Fault::ErrorAfter => self.error_after,
             Fault::Crash => self.crash,
             Fault::Delay => self.delay,
+            Fault::Duplicate => self.duplicate,
+            Fault::Throttle => self.throttle,
+            Fault::Unavailable => self.unavailable,
         }
     }
 

@@ -38,6 +38,8 @@ pub struct CloudOptions {
     pub visibility_timeout: u32,
     pub function_env: Vec<(String, String)>,
     pub seed: Option<PathBuf>,
+    /// More `orderflow local up` flags (e.g. `--aws-faults`).
+    pub extra_args: Vec<String>,
 }
 
 impl Default for CloudOptions {
@@ -47,6 +49,7 @@ impl Default for CloudOptions {
             visibility_timeout: 2,
             function_env: Vec::new(),
             seed: None,
+            extra_args: Vec::new(),
         }
     }
 }
@@ -85,6 +88,7 @@ impl Cloud {
         if let Some(seed) = &options.seed {
             cmd.arg("--seed").arg(seed);
         }
+        cmd.args(&options.extra_args);
         for (k, v) in &options.function_env {
             cmd.args(["--function-env", &format!("{k}={v}")]);
         }

@@ -76,6 +76,16 @@ enum LocalCommand {
         /// Extra environment variable for every function, KEY=VALUE (repeatable).
         #[arg(long = "function-env", value_parser = parse_key_value)]
         function_env: Vec<(String, String)>,
+        /// Faults a proxy injects into the functions' AWS calls, per mille:
+        /// "throttle=50,unavailable=20".
+        #[arg(long, default_value = "")]
+        aws_faults: String,
+        /// Faults the event source mappings inject, per mille: "duplicate=50".
+        #[arg(long, default_value = "")]
+        esm_faults: String,
+        /// Seed for the proxy's and the mappings' fault choices.
+        #[arg(long, default_value_t = 0)]
+        fault_seed: u64,
     },
 }
 
@@ -119,8 +129,19 @@ async fn main() -> ExitCode {
                     visibility_timeout,
                     stack,
                     function_env,
+                    aws_faults,
+                    esm_faults,
+                    fault_seed,
                 },
         } => {
+            let fault_seed = fault_seed.to_string();
+            let (aws_faults, esm_faults) = match (
+                orderflow_shared::faults::Faults::parse(&aws_faults, &fault_seed),
+                orderflow_shared::faults::Faults::parse(&esm_faults, &fault_seed),
+            ) {
+                (Ok(a), Ok(e)) => (a, e),
+                (Err(e), _) | (_, Err(e)) => return fail(&e),
+            };
             let options = local::UpOptions {
                 api_port,
                 aws_port,
@@ -132,6 +153,8 @@ async fn main() -> ExitCode {
                 visibility_timeout,
                 stack,
                 function_env: function_env.into_iter().collect::<BTreeMap<_, _>>(),
+                aws_faults,
+                esm_faults,
             };
             local_up(options).await
         }

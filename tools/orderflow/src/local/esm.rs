@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use orderflow_shared::adapters::sqs::{Queues, ReceiveOptions, ReceivedMessage};
+use orderflow_shared::faults::{Fault, Faults};
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
@@ -26,6 +27,8 @@ pub struct Mapping {
     /// Overrides the queue's visibility timeout (local speed-up for tests), when set.
     pub visibility_timeout: Option<i32>,
     pub region: String,
+    /// `duplicate=N`: leave N per mille of processed messages undeleted, so SQS delivers them again.
+    pub faults: Faults,
 }
 
 /// What one batch came to: for the logs and the tests.
@@ -217,9 +220,29 @@ pub async fn deliver(
             batch.iter().map(|m| m.message_id.clone()).collect()
         }
     };
-    let successes: Vec<(String, String)> = batch
+    let duplicated: Vec<&str> = batch
         .iter()
         .filter(|m| !failed.contains(&m.message_id))
+        .filter(|m| {
+            mapping.faults.hits(
+                Fault::Duplicate,
+                &format!("{}:{}", m.message_id, m.receive_count),
+            )
+        })
+        .map(|m| m.message_id.as_str())
+        .collect();
+    if !duplicated.is_empty() {
+        logs.line(
+            who,
+            &format!(
+                "injected fault: duplicate delivery of {}",
+                duplicated.join(", ")
+            ),
+        );
+    }
+    let successes: Vec<(String, String)> = batch
+        .iter()
+        .filter(|m| !failed.contains(&m.message_id) && !duplicated.contains(&m.message_id.as_str()))
         .map(|m| (m.message_id.clone(), m.receipt_handle.clone()))
         .collect();
     let mut deleted = successes.len();
@@ -272,6 +295,7 @@ mod tests {
             report_batch_item_failures: true,
             visibility_timeout: None,
             region: "us-east-1".into(),
+            faults: Faults::none(),
         }
     }
 

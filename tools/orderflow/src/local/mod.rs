@@ -2,6 +2,7 @@
 
 pub mod api_gateway;
 pub mod esm;
+pub mod fault_proxy;
 pub mod logs;
 pub mod moto;
 pub mod resources;
@@ -14,6 +15,7 @@ use std::time::Duration;
 use orderflow_shared::adapters::dynamodb::{DynamoStore, TableNames};
 use orderflow_shared::adapters::sqs::Queues;
 use orderflow_shared::domain::{Money, Sku};
+use orderflow_shared::faults::Faults;
 use orderflow_shared::ports::Product;
 use orderflow_template::{Template, Value};
 use tokio::sync::watch;
@@ -45,6 +47,10 @@ pub struct UpOptions {
     pub stack: String,
     /// Extra environment for every function (e.g. fault injection).
     pub function_env: BTreeMap<String, String>,
+    /// Faults the proxy in front of the AWS endpoint injects into the functions' calls.
+    pub aws_faults: Faults,
+    /// Faults the event source mappings inject (duplicate delivery).
+    pub esm_faults: Faults,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -275,6 +281,23 @@ pub async fn up(options: &UpOptions, logs: LogSink) -> Result<LocalCloud, UpErro
         ),
     );
 
+    // The functions reach AWS through the fault proxy when AWS faults are asked for.
+    let function_endpoint = if options.aws_faults.is_active() {
+        let url = fault_proxy::start(
+            &endpoint,
+            options.aws_faults.clone(),
+            logs.clone(),
+            shutdown_rx.clone(),
+        )
+        .await?;
+        logs.line(
+            "orderflow",
+            &format!("AWS fault proxy for the functions on {url}"),
+        );
+        url
+    } else {
+        endpoint.clone()
+    };
     let functions = template.functions().map_err(|e| UpError::Template {
         path: options.template.display().to_string(),
         message: e.to_string(),
@@ -298,7 +321,13 @@ pub async fn up(options: &UpOptions, logs: LogSink) -> Result<LocalCloud, UpErro
         let spec = FunctionSpec {
             name: f.binary.clone(),
             binary,
-            env: function_env(&template, f, &deployment, &endpoint, &options.function_env)?,
+            env: function_env(
+                &template,
+                f,
+                &deployment,
+                &function_endpoint,
+                &options.function_env,
+            )?,
             timeout: Duration::from_secs(f.timeout_seconds),
             memory_mb: f.memory_mb,
             instances: options.instances,
@@ -333,6 +362,7 @@ pub async fn up(options: &UpOptions, logs: LogSink) -> Result<LocalCloud, UpErro
                 report_batch_item_failures: sqs.reports_batch_item_failures(),
                 visibility_timeout: options.visibility_timeout,
                 region: REGION.into(),
+                faults: options.esm_faults.clone(),
             };
             // One poller per process, as Lambda scales pollers with concurrency.
             for _ in 0..options.instances.max(1) {
