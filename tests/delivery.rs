@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use chrono::Utc;
-use orderflow_shared::adapters::dynamodb::{DynamoStore, TableNames};
 use orderflow_shared::domain::{
     Currency, CustomerId, Email, Money, Order, OrderId, OrderLine, PaymentToken, Quantity, Sku,
 };
@@ -20,15 +19,7 @@ const MALFORMED: &str = r#"{"detail-type": "OrderPlaced", "detail": {"metadata":
 /// Stores a PENDING order and returns the SQS body of its `OrderPlaced` event, as EventBridge
 /// would deliver it to the inventory queue.
 async fn stored_order_placed(cloud: &Cloud, sku: &str, quantity: u32) -> (OrderId, String) {
-    let store = DynamoStore::new(
-        aws_sdk_dynamodb::Client::new(&cloud.sdk().await),
-        TableNames {
-            orders: cloud.table("OrdersTable"),
-            inventory: cloud.table("InventoryTable"),
-            payments: cloud.table("PaymentsTable"),
-            idempotency: cloud.table("IdempotencyTable"),
-        },
-    );
+    let store = cloud.store().await;
     let order = Order::place(
         OrderId::new(),
         CustomerId::parse("cust-e2e").unwrap(),

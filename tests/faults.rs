@@ -8,7 +8,6 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use orderflow_shared::adapters::dynamodb::{DynamoStore, TableNames};
 use orderflow_shared::domain::OrderId;
 use orderflow_shared::ports::{ChargeOutcome, PaymentLedger};
 use orderflow_tests::{order_body, Cloud, CloudOptions};
@@ -130,15 +129,7 @@ async fn orders_survive_errors_and_crashes_in_the_consumers_with_nothing_lost_or
         "confirmed orders took stock once; cancelled ones gave it back"
     );
 
-    let store = DynamoStore::new(
-        aws_sdk_dynamodb::Client::new(&cloud.sdk().await),
-        TableNames {
-            orders: cloud.table("OrdersTable"),
-            inventory: cloud.table("InventoryTable"),
-            payments: cloud.table("PaymentsTable"),
-            idempotency: cloud.table("IdempotencyTable"),
-        },
-    );
+    let store = cloud.store().await;
     for (id, want) in &expected {
         let entry = store
             .charge_for(&OrderId::parse(id).unwrap())

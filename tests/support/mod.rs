@@ -187,6 +187,19 @@ impl Cloud {
         format!("orderflow-local-{logical_id}")
     }
 
+    /// The production DynamoDB adapter on this cloud's tables, to set up and inspect state.
+    pub async fn store(&self) -> orderflow_shared::adapters::dynamodb::DynamoStore {
+        orderflow_shared::adapters::dynamodb::DynamoStore::new(
+            aws_sdk_dynamodb::Client::new(&self.sdk().await),
+            orderflow_shared::adapters::dynamodb::TableNames {
+                orders: self.table("OrdersTable"),
+                inventory: self.table("InventoryTable"),
+                payments: self.table("PaymentsTable"),
+                idempotency: self.table("IdempotencyTable"),
+            },
+        )
+    }
+
     pub async fn place(&self, body: &Value) -> (u16, Value) {
         let response = self
             .http

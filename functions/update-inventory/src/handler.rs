@@ -142,20 +142,9 @@ where
             .products(&skus)
             .await
             .map_err(RecordError::transient)?;
-        Ok(e.lines
-            .iter()
-            .filter_map(|line| {
-                let available = products
-                    .iter()
-                    .find(|p| p.sku == line.sku)
-                    .map_or(0, |p| p.stock);
-                (available < line.quantity.get()).then(|| Shortage {
-                    sku: line.sku.clone(),
-                    requested: line.quantity,
-                    available,
-                })
-            })
-            .collect())
+        Ok(Shortage::of(&e.lines, |sku| {
+            products.iter().find(|p| &p.sku == sku).map(|p| p.stock)
+        }))
     }
 
     async fn release(&self, cause: &Envelope, e: &PaymentFailed) -> Result<(), RecordError> {

@@ -180,17 +180,7 @@ impl Inventory for MemoryStore {
         if actual != Some(OrderStatus::Pending) {
             return Err(ReserveError::OrderNotPending { actual });
         }
-        let shortages: Vec<Shortage> = lines
-            .iter()
-            .filter_map(|line| {
-                let available = state.products.get(&line.sku).map_or(0, |p| p.stock);
-                (available < line.quantity.get()).then(|| Shortage {
-                    sku: line.sku.clone(),
-                    requested: line.quantity,
-                    available,
-                })
-            })
-            .collect();
+        let shortages = Shortage::of(lines, |sku| state.products.get(sku).map(|p| p.stock));
         if !shortages.is_empty() {
             return Err(ReserveError::InsufficientStock(shortages));
         }

@@ -130,6 +130,23 @@ pub struct Shortage {
     pub available: u32,
 }
 
+impl Shortage {
+    /// The lines that `stock_of` cannot cover (an unknown SKU has no stock).
+    pub fn of(lines: &[OrderLine], stock_of: impl Fn(&Sku) -> Option<u32>) -> Vec<Shortage> {
+        lines
+            .iter()
+            .filter_map(|line| {
+                let available = stock_of(&line.sku).unwrap_or(0);
+                (available < line.quantity.get()).then(|| Shortage {
+                    sku: line.sku.clone(),
+                    requested: line.quantity,
+                    available,
+                })
+            })
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct InventoryRejected {

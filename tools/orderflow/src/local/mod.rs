@@ -145,7 +145,6 @@ impl LocalCloud {
 }
 
 fn function_env(
-    template: &Template,
     function: &orderflow_template::model::Function,
     d: &Deployment,
     endpoint: &str,
@@ -172,7 +171,6 @@ fn function_env(
     {
         env.insert("AWS_LAMBDA_LOG_LEVEL".into(), level);
     }
-    let _ = template;
     for (k, v) in [
         ("AWS_REGION", REGION),
         ("AWS_DEFAULT_REGION", REGION),
@@ -187,8 +185,12 @@ fn function_env(
 }
 
 /// Finds the table a function's environment names with `var` (e.g. `INVENTORY_TABLE`).
-fn table_from_env(template: &Template, d: &Deployment, var: &str) -> Option<String> {
-    template.functions().ok()?.iter().find_map(|f| {
+fn table_from_env(
+    functions: &[orderflow_template::model::Function],
+    d: &Deployment,
+    var: &str,
+) -> Option<String> {
+    functions.iter().find_map(|f| {
         f.environment
             .get(var)
             .and_then(|v: &Value| v.resolve_string(d).ok())
@@ -225,6 +227,10 @@ pub async fn up(options: &UpOptions, logs: LogSink) -> Result<LocalCloud, UpErro
         path: options.template.display().to_string(),
         message: e.to_string(),
     })?;
+    let functions = template.functions().map_err(|e| UpError::Template {
+        path: options.template.display().to_string(),
+        message: e.to_string(),
+    })?;
     let sdk = sdk_config(&endpoint).await;
     let clients = Clients {
         dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
@@ -251,11 +257,13 @@ pub async fn up(options: &UpOptions, logs: LogSink) -> Result<LocalCloud, UpErro
 
     let products = read_seed(&options.seed)?;
     let inventory =
-        table_from_env(&template, &deployment, "INVENTORY_TABLE").ok_or_else(|| UpError::Seed {
+        table_from_env(&functions, &deployment, "INVENTORY_TABLE").ok_or_else(|| {
+            UpError::Seed {
             path: options.seed.display().to_string(),
             message:
                 "no function names INVENTORY_TABLE in its environment, so there is no catalog table"
                     .into(),
+        }
         })?;
     let store = DynamoStore::new(
         clients.dynamodb.clone(),
@@ -298,10 +306,6 @@ pub async fn up(options: &UpOptions, logs: LogSink) -> Result<LocalCloud, UpErro
     } else {
         endpoint.clone()
     };
-    let functions = template.functions().map_err(|e| UpError::Template {
-        path: options.template.display().to_string(),
-        message: e.to_string(),
-    })?;
     let mut handles: BTreeMap<String, FunctionHandle> = BTreeMap::new();
     let mut tasks = Vec::new();
     let mut routes = Vec::new();
@@ -321,13 +325,7 @@ pub async fn up(options: &UpOptions, logs: LogSink) -> Result<LocalCloud, UpErro
         let spec = FunctionSpec {
             name: f.binary.clone(),
             binary,
-            env: function_env(
-                &template,
-                f,
-                &deployment,
-                &function_endpoint,
-                &options.function_env,
-            )?,
+            env: function_env(f, &deployment, &function_endpoint, &options.function_env)?,
             timeout: Duration::from_secs(f.timeout_seconds),
             memory_mb: f.memory_mb,
             instances: options.instances,
