@@ -1,8 +1,12 @@
-//! The event fixtures in `events/`, for the tests of every package.
+//! The event fixtures in `events/` and the API contract, for the tests of every package.
 
 use std::path::PathBuf;
 
 use aws_lambda_events::sqs::SqsEvent;
+
+/// The API contract (`infra/openapi.yaml`) as a test oracle for HTTP handlers.
+#[cfg(feature = "testing")]
+pub mod openapi;
 
 /// `events/<name>` in this workspace.
 pub fn fixture_path(name: &str) -> PathBuf {

@@ -14,9 +14,9 @@ pub mod value;
 
 pub use error::TemplateError;
 pub use model::{
-    types, Alarm, Event, EventBus, EventRule, EventSource, Function, HttpApiEvent, KeyAttribute,
-    Output, Parameter, PolicyStatement, Queue, QueuePolicy, Redrive, Resource, Role, RuleTarget,
-    SqsEvent, Table, Template, Topic,
+    types, Alarm, ApiDefinition, Event, EventBus, EventRule, EventSource, Function, HttpApi,
+    HttpApiEvent, KeyAttribute, Operation, Output, Parameter, PolicyStatement, Queue, QueuePolicy,
+    Redrive, Resource, Role, RuleTarget, SqsEvent, Table, Template, Topic,
 };
 pub use rules::{Rule, Violation};
 pub use value::{parse_sub, Intrinsic, Reference, ResolveError, Resolver, SubPart, Value};

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use crate::error::TemplateError;
-use crate::model::{types, Function, PolicyStatement, Queue, Template};
+use crate::model::{types, Function, Operation, PolicyStatement, Queue, Template};
 use crate::value::Value;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -26,10 +26,13 @@ pub enum Rule {
     EnvironmentReferences,
     /// Every queue an EventBridge rule targets lets that rule (and only it) send to it.
     EventTargetDelivery,
+    /// The HTTP API is defined from its OpenAPI file, whose operations are exactly the
+    /// functions' `HttpApi` events.
+    ApiContract,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 7] = [
+    pub const ALL: [Rule; 8] = [
         Rule::DeadLetterQueue,
         Rule::VisibilityTimeout,
         Rule::BatchItemFailures,
@@ -37,6 +40,7 @@ impl Rule {
         Rule::DlqAlarm,
         Rule::EnvironmentReferences,
         Rule::EventTargetDelivery,
+        Rule::ApiContract,
     ];
 
     pub fn name(self) -> &'static str {
@@ -48,6 +52,7 @@ impl Rule {
             Rule::DlqAlarm => "dlq-alarm",
             Rule::EnvironmentReferences => "environment-references",
             Rule::EventTargetDelivery => "event-target-delivery",
+            Rule::ApiContract => "api-contract",
         }
     }
 
@@ -61,6 +66,7 @@ impl Rule {
             Rule::DlqAlarm => dlq_alarms(template),
             Rule::EnvironmentReferences => environment_references(template),
             Rule::EventTargetDelivery => event_target_delivery(template),
+            Rule::ApiContract => api_contract(template),
         }
     }
 }
@@ -745,4 +751,108 @@ fn allows_rule_to_send(statement: &PolicyStatement, queue: &str, rule: &str) -> 
         && sends
         && on_queue
         && source_is_rule
+}
+
+// ------------------------------------------------------------------ 8. the API contract
+
+/// Rule 8: every `AWS::Serverless::HttpApi` is defined from an OpenAPI document
+/// (`DefinitionBody` with `AWS::Include` of `openapi.yaml`, or inline), and its operations are
+/// exactly the functions' `HttpApi` events on it: an event the document lacks would be an
+/// undocumented route (SAM adds it silently), an operation no event serves would be a route
+/// API Gateway sends nowhere. An `HttpApi` event without `ApiId` lands on SAM's implicit API,
+/// outside the contract.
+pub fn api_contract(template: &Template) -> Vec<Violation> {
+    let rule = Rule::ApiContract;
+    let functions = match read(rule, template.functions()) {
+        Ok(f) => f,
+        Err(v) => return v,
+    };
+    let mut violations = Vec::new();
+    // API logical id -> route -> the (function, event) pairs serving it.
+    let mut served: BTreeMap<String, BTreeMap<Operation, Vec<(String, String)>>> = BTreeMap::new();
+    for function in &functions {
+        for event in &function.events {
+            let crate::model::EventSource::HttpApi(http) = &event.source else {
+                continue;
+            };
+            match &http.api {
+                Some(api) => served
+                    .entry(api.clone())
+                    .or_default()
+                    .entry((http.method.clone(), http.path.clone()))
+                    .or_default()
+                    .push((function.logical_id.clone(), event.name.clone())),
+                None => violations.push(Violation::new(
+                    rule,
+                    &function.logical_id,
+                    format!(
+                        "HttpApi event {} ({} {}) has no ApiId, so SAM puts it on an implicit \
+                         API outside the contract; set ApiId: !Ref <the HttpApi>",
+                        event.name, http.method, http.path
+                    ),
+                )),
+            }
+        }
+    }
+
+    for api in template.http_apis() {
+        let id = api.logical_id.as_str();
+        let events = served.remove(id).unwrap_or_default();
+        let operations = match api.operations(template) {
+            Ok(ops) => ops,
+            Err(e) => {
+                let why = match e {
+                    TemplateError::Resource { message, .. } => message,
+                    other => other.to_string(),
+                };
+                violations.push(Violation::new(
+                    rule,
+                    id,
+                    format!(
+                        "its routes must come from the API contract: DefinitionBody: \
+                         {{Fn::Transform: {{Name: AWS::Include, Parameters: {{Location: \
+                         openapi.yaml}}}}}} ({why})"
+                    ),
+                ));
+                continue;
+            }
+        };
+        for ((method, path), servers) in &events {
+            if !operations.contains(&(method.clone(), path.clone())) {
+                for (function, event) in servers {
+                    violations.push(Violation::new(
+                        rule,
+                        function,
+                        format!(
+                            "HttpApi event {event} ({method} {path}) on {id} is not an \
+                             operation of its OpenAPI definition; declare it there with its \
+                             request and responses"
+                        ),
+                    ));
+                }
+            }
+        }
+        for (method, path) in &operations {
+            if !events.contains_key(&(method.clone(), path.clone())) {
+                violations.push(Violation::new(
+                    rule,
+                    id,
+                    format!(
+                        "its OpenAPI definition declares {method} {path}, but no function has \
+                         an HttpApi event for it, so API Gateway would route it nowhere"
+                    ),
+                ));
+            }
+        }
+    }
+    for (api, events) in served {
+        for (function, event) in events.into_values().flatten() {
+            violations.push(Violation::new(
+                rule,
+                &function,
+                format!("HttpApi event {event} names ApiId {api}, which is not an AWS::Serverless::HttpApi of the template"),
+            ));
+        }
+    }
+    violations
 }

@@ -84,21 +84,26 @@ fn function_environments_name_the_resources_the_code_reads() {
             .map(|(k, v)| ((*k).to_owned(), Some((*v).to_owned())))
             .collect()
     };
+    // The HTTP functions also refuse a request without the authorizer's claims (a plain value).
+    let with_auth = |mut vars: BTreeMap<String, Option<String>>| {
+        vars.insert("REQUIRE_AUTH".to_owned(), None);
+        vars
+    };
     assert_eq!(
         env("ValidateOrderFunction"),
-        expect(&[
+        with_auth(expect(&[
             ("ORDERS_TABLE", "OrdersTable"),
             ("INVENTORY_TABLE", "InventoryTable"),
             ("IDEMPOTENCY_TABLE", "IdempotencyTable"),
             ("EVENT_BUS_NAME", "OrderEventBus"),
-        ])
+        ]))
     );
     assert_eq!(
         env("QueryApiFunction"),
-        expect(&[
+        with_auth(expect(&[
             ("ORDERS_TABLE", "OrdersTable"),
             ("INVENTORY_TABLE", "InventoryTable")
-        ])
+        ]))
     );
     assert_eq!(
         env("UpdateInventoryFunction"),
@@ -145,6 +150,8 @@ fn http_api_routes_are_read_from_the_events() {
         api: Some("OrdersApi".into()),
         method: method.into(),
         path: path.into(),
+        // The catalog is public; the order routes take the API's default (JWT) authorizer.
+        authorizer: (path == "/products").then(|| "NONE".to_owned()),
     };
     assert_eq!(
         routes,

@@ -394,6 +394,121 @@ fn a_queue_policy_for_another_rule_breaks_the_delivery_rule() {
     assert_reports(&t, Rule::EventTargetDelivery, "InventoryQueue");
 }
 
+// ------------------------------------------------------------------ 8. the API contract
+
+#[test]
+fn the_http_api_is_defined_from_the_openapi_file_with_every_function_route() {
+    let t = template();
+    let apis = t.http_apis();
+    assert_eq!(apis.len(), 1);
+    let operations = apis[0].operations(&t).unwrap();
+    let routes: Vec<String> = operations.iter().map(|(m, p)| format!("{m} {p}")).collect();
+    assert_eq!(
+        routes,
+        ["GET /orders/{orderId}", "GET /products", "POST /orders"]
+    );
+}
+
+#[test]
+fn a_function_route_missing_from_the_openapi_file_breaks_the_contract_rule() {
+    let mut t = template();
+    set(
+        &mut t,
+        "QueryApiFunction",
+        "Events/GetOrder/Properties/Path",
+        yaml("/orders/{orderId}/history"),
+    );
+    let violations = assert_reports(&t, Rule::ApiContract, "QueryApiFunction");
+    // The route the file declares is now served by nobody, too.
+    assert_reports(&t, Rule::ApiContract, "OrdersApi");
+    assert_eq!(violations.len(), 2, "{violations:#?}");
+}
+
+#[test]
+fn a_method_the_openapi_file_does_not_declare_breaks_the_contract_rule() {
+    let mut t = template();
+    set(
+        &mut t,
+        "ValidateOrderFunction",
+        "Events/PlaceOrder/Properties/Method",
+        yaml("PUT"),
+    );
+    assert_reports(&t, Rule::ApiContract, "ValidateOrderFunction");
+}
+
+#[test]
+fn an_openapi_operation_no_function_serves_breaks_the_contract_rule() {
+    let mut t = template();
+    remove(&mut t, "QueryApiFunction", "Events/ListProducts");
+    let violations = assert_reports(&t, Rule::ApiContract, "OrdersApi");
+    assert!(
+        violations[0].message.contains("GET /products"),
+        "{}",
+        violations[0]
+    );
+}
+
+#[test]
+fn an_http_api_without_the_openapi_definition_breaks_the_contract_rule() {
+    let mut t = template();
+    remove(&mut t, "OrdersApi", "DefinitionBody");
+    assert_reports(&t, Rule::ApiContract, "OrdersApi");
+
+    let mut missing = template();
+    set(
+        &mut missing,
+        "OrdersApi",
+        "DefinitionBody",
+        yaml(
+            "{'Fn::Transform': {Name: AWS::Include, Parameters: {Location: no-such-openapi.yaml}}}",
+        ),
+    );
+    let violations = assert_reports(&missing, Rule::ApiContract, "OrdersApi");
+    assert!(
+        violations[0].message.contains("no-such-openapi.yaml"),
+        "{}",
+        violations[0]
+    );
+}
+
+#[test]
+fn an_openapi_file_with_an_extra_operation_breaks_the_contract_rule() {
+    // A broken copy of the contract beside a copy of the template.
+    let dir = std::env::temp_dir().join(format!("orderflow-contract-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let real = concat!(env!("CARGO_MANIFEST_DIR"), "/../../infra/openapi.yaml");
+    let mut openapi: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(real).unwrap()).unwrap();
+    openapi["paths"]["/orders/{orderId}"]["delete"] =
+        serde_yaml::from_str("{responses: {'204': {description: cancelled}}}").unwrap();
+    std::fs::write(
+        dir.join("openapi.yaml"),
+        serde_yaml::to_string(&openapi).unwrap(),
+    )
+    .unwrap();
+    std::fs::copy(TEMPLATE, dir.join("template.yaml")).unwrap();
+    let t = Template::from_path(dir.join("template.yaml")).unwrap();
+    let violations = assert_reports(&t, Rule::ApiContract, "OrdersApi");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(violations.len(), 1, "{violations:#?}");
+    assert!(
+        violations[0].message.contains("DELETE /orders/{orderId}"),
+        "{}",
+        violations[0]
+    );
+}
+
+#[test]
+fn an_http_api_event_without_an_api_id_breaks_the_contract_rule() {
+    let mut t = template();
+    remove(
+        &mut t,
+        "ValidateOrderFunction",
+        "Events/PlaceOrder/Properties/ApiId",
+    );
+    assert_reports(&t, Rule::ApiContract, "ValidateOrderFunction");
+}
+
 // ------------------------------------------------------------------ reporting
 
 #[test]
