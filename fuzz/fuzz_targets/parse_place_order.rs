@@ -1,0 +1,111 @@
+//! `POST /orders` bodies: the steps the validate-order handler takes once lambda_http has
+//! handed it the body (decoded from base64 when API Gateway sent it so): the size limit, then
+//! `parse_place_order`, then the problem the handler answers with. The property: any body
+//! becomes a request or a 4xx `application/problem+json`, never a panic.
+#![no_main]
+// A panic is how a fuzz target reports a broken property.
+#![allow(clippy::panic)]
+
+use lambda_http::http::{header, StatusCode};
+use lambda_http::Body;
+use libfuzzer_sys::fuzz_target;
+use orderflow_shared::api::{self, PlaceOrderRequest, RequestError};
+use orderflow_shared::http::{Problem, PROBLEM_JSON};
+use serde_json::{json, Value};
+
+fuzz_target!(|body: &[u8]| {
+    match place_order(body) {
+        Ok(request) => check_request(&request),
+        Err(problem) => check_problem(&problem),
+    }
+});
+
+/// What `ValidateOrder::place` does with the body before it asks the catalog
+/// (functions/validate-order/src/handler.rs): keep the two in step.
+fn place_order(body: &[u8]) -> Result<PlaceOrderRequest, Problem> {
+    if body.len() > api::MAX_BODY_BYTES {
+        return Err(Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body-too-large",
+            format!(
+                "the body is {} bytes; the limit is {} bytes",
+                body.len(),
+                api::MAX_BODY_BYTES
+            ),
+        ));
+    }
+    api::parse_place_order(body).map_err(|e| match e {
+        RequestError::Malformed(detail) => {
+            Problem::new(StatusCode::BAD_REQUEST, "malformed-json", detail)
+        }
+        RequestError::Invalid(issues) => Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-request",
+            format!("{} field(s) are missing or invalid", issues.len()),
+        )
+        .with_errors(issues),
+    })
+}
+
+/// An accepted body keeps the rules, and the request written back as JSON parses to itself.
+fn check_request(request: &PlaceOrderRequest) {
+    let lines = request.items.len();
+    if lines == 0 || lines > api::MAX_LINES {
+        panic!("accepted an order with {lines} lines");
+    }
+    for (i, line) in request.items.iter().enumerate() {
+        if request.items[..i].iter().any(|l| l.sku == line.sku) {
+            panic!("accepted SKU {} on two lines", line.sku);
+        }
+    }
+    let again = json!({
+        "customerId": request.customer_id.as_str(),
+        "email": request.email.as_str(),
+        "items": request.items.iter()
+            .map(|l| json!({"sku": l.sku.as_str(), "quantity": l.quantity.get()}))
+            .collect::<Vec<_>>(),
+        "paymentToken": request.payment_token.as_str(),
+    });
+    match api::parse_place_order(again.to_string().as_bytes()) {
+        Ok(reparsed) if &reparsed == request => {}
+        other => panic!("an accepted request does not parse back to itself: {other:?}"),
+    }
+}
+
+/// A refusal is a 4xx problem+json that names its type, and a 400 for invalid fields lists them.
+fn check_problem(problem: &Problem) {
+    if !(400..500).contains(&problem.status) {
+        panic!("a bad body got status {}: {problem:?}", problem.status);
+    }
+    if problem.problem_type.ends_with(":invalid-request") && problem.errors.is_empty() {
+        panic!("an invalid-request problem lists no field: {problem:?}");
+    }
+    if let Some(issue) = problem.errors.iter().find(|i| i.message.is_empty()) {
+        panic!("a field issue without a message: {issue:?}");
+    }
+    let response = problem.clone().into_response();
+    if response.status().as_u16() != problem.status {
+        panic!(
+            "the response status {} is not the problem's",
+            response.status()
+        );
+    }
+    let content_type = response.headers().get(header::CONTENT_TYPE);
+    if content_type.and_then(|v| v.to_str().ok()) != Some(PROBLEM_JSON) {
+        panic!("a problem answered with content-type {content_type:?}");
+    }
+    let Body::Text(text) = response.body() else {
+        panic!("a problem without a text body");
+    };
+    let rendered: Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) => panic!("the problem body is not JSON ({e}): {text}"),
+    };
+    let type_ok = rendered["type"]
+        .as_str()
+        .is_some_and(|t| t.starts_with("urn:orderflow:problem:"));
+    let title_ok = rendered["title"].as_str().is_some_and(|t| !t.is_empty());
+    if !type_ok || !title_ok || rendered["status"] != json!(problem.status) {
+        panic!("the problem body misses its type, title or status: {text}");
+    }
+}
