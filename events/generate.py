@@ -34,7 +34,9 @@ def write(name, value):
 
 
 def apigw(method, path, body=None, content_type="application/json", path_parameters=None,
-          base64_body=False):
+          base64_body=False, subject="cust-42"):
+    """An HTTP API (payload 2.0) event. Order routes sit behind the JWT authorizer, which hands
+    the function the token's claims; `subject=None` is a request that carries none."""
     route = "POST /orders" if method == "POST" else (
         "GET /orders/{orderId}" if path.startswith("/orders/") else f"{method} {path}")
     event = {
@@ -59,6 +61,10 @@ def apigw(method, path, body=None, content_type="application/json", path_paramet
         },
         "isBase64Encoded": False,
     }
+    if subject is not None and path.startswith("/orders"):
+        event["requestContext"]["authorizer"] = {"jwt": {"claims": {
+            "iss": "https://auth.example.com/", "aud": "orderflow-api", "sub": subject,
+            "iat": "1795514400", "exp": "1795518000"}, "scopes": None}}
     if path_parameters:
         event["pathParameters"] = path_parameters
     if body is not None:
@@ -182,6 +188,14 @@ def main():
     write("apigw-get-order-invalid-id.json",
           apigw("GET", "/orders/not-a-uuid", path_parameters={"orderId": "not-a-uuid"}))
     write("apigw-get-products.json", apigw("GET", "/products"))
+    write("apigw-post-order-no-token.json", post_order(VALID_ORDER, subject=None))
+    write("apigw-post-order-other-customer.json", post_order(VALID_ORDER, subject="cust-7"))
+    write("apigw-get-order-no-token.json",
+          apigw("GET", f"/orders/{ORDER_ID}", path_parameters={"orderId": ORDER_ID},
+                subject=None))
+    write("apigw-get-order-other-customer.json",
+          apigw("GET", f"/orders/{ORDER_ID}", path_parameters={"orderId": ORDER_ID},
+                subject="cust-7"))
 
     # SQS batches of EventBridge events, one fixture per event type and consumer.
     placed = envelope("OrderPlaced", ORDER_ID, {

@@ -28,13 +28,14 @@ async fn two_hundred_concurrent_buyers_of_twenty_units_get_exactly_twenty_confir
     for i in 0..BUYERS {
         let http = cloud.http.clone();
         let url = format!("{}/orders", cloud.api);
+        let token = cloud.token_for(&format!("buyer-{i}"));
         posts.spawn(async move {
             let body = json!({"customerId": format!("buyer-{i}"), "email": format!("buyer{i}@example.com"),
                               "items": [{"sku": "SKU-FLASH-SNEAKER", "quantity": 1}], "paymentToken": "tok_visa"});
-            let r = http.post(url).header("content-type", "application/json").body(body.to_string()).send().await.unwrap();
+            let r = http.post(url).bearer_auth(&token).header("content-type", "application/json").body(body.to_string()).send().await.unwrap();
             assert_eq!(r.status().as_u16(), 202);
             let v: serde_json::Value = r.json().await.unwrap();
-            v["orderId"].as_str().unwrap().to_owned()
+            (v["orderId"].as_str().unwrap().to_owned(), token)
         });
     }
     let ids = posts.join_all().await;
@@ -45,8 +46,8 @@ async fn two_hundred_concurrent_buyers_of_twenty_units_get_exactly_twenty_confir
     loop {
         (confirmed, rejected) = (0, 0);
         let mut pending = 0;
-        for id in &ids {
-            let order = cloud.order(id).await;
+        for (id, token) in &ids {
+            let order = cloud.order_as(id, token).await;
             match order["status"]
                 .as_str()
                 .unwrap_or_else(|| panic!("GET /orders/{id}: {order}"))

@@ -92,15 +92,14 @@ async fn bad_requests_get_problem_json_through_the_local_api() {
         ("text/plain", "hello", 415),
         (
             "application/json",
-            r#"{"customerId":"c","email":"a@b.co","items":[{"sku":"SKU-NOPE","quantity":1}],"paymentToken":"tok_visa"}"#,
+            r#"{"customerId":"cust-e2e","email":"a@b.co","items":[{"sku":"SKU-NOPE","quantity":1}],"paymentToken":"tok_visa"}"#,
             422,
         ),
         ("application/json", &"x".repeat(70 * 1024), 413),
     ];
     for (content_type, body, want) in cases {
         let response = cloud
-            .http
-            .post(format!("{}/orders", cloud.api))
+            .authorized(cloud.http.post(format!("{}/orders", cloud.api)))
             .header("content-type", content_type)
             .body(body.to_owned())
             .send()
@@ -118,13 +117,70 @@ async fn bad_requests_get_problem_json_through_the_local_api() {
         );
     }
     let missing = cloud
-        .http
-        .get(format!(
+        .authorized(cloud.http.get(format!(
             "{}/orders/00000000-0000-4000-8000-000000000000",
             cloud.api
-        ))
+        )))
         .send()
         .await
         .unwrap();
     assert_eq!(missing.status().as_u16(), 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_auth_only_the_owner_reads_an_order_and_no_token_is_a_401() {
+    let cloud = Cloud::start().await;
+    let (status, accepted) = cloud.place(&order_body("SKU-MUG-350", 1, "tok_visa")).await;
+    assert_eq!(status, 202, "{accepted}");
+    let id = accepted["orderId"].as_str().unwrap();
+    let url = format!("{}/orders/{id}", cloud.api);
+
+    let anonymous = cloud.http.get(&url).send().await.unwrap();
+    assert_eq!(anonymous.status().as_u16(), 401);
+    let no_token_post = cloud
+        .http
+        .post(format!("{}/orders", cloud.api))
+        .header("content-type", "application/json")
+        .body(order_body("SKU-MUG-350", 1, "tok_visa").to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_token_post.status().as_u16(), 401);
+
+    let someone_else = cloud.token_for("cust-intruder");
+    let theirs = cloud
+        .http
+        .get(&url)
+        .bearer_auth(&someone_else)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        theirs.status().as_u16(),
+        404,
+        "another customer's order does not exist for them"
+    );
+    // Nor can they place an order in the owner's name.
+    let impersonation = cloud
+        .http
+        .post(format!("{}/orders", cloud.api))
+        .bearer_auth(&someone_else)
+        .header("content-type", "application/json")
+        .body(order_body("SKU-MUG-350", 1, "tok_visa").to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(impersonation.status().as_u16(), 403);
+
+    let owner = cloud.order(id).await;
+    assert_eq!(owner["orderId"], id);
+    assert_eq!(owner["customerId"], "cust-e2e");
+    // The catalog stays public.
+    let products = cloud
+        .http
+        .get(format!("{}/products", cloud.api))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(products.status().as_u16(), 200);
 }

@@ -54,8 +54,26 @@ const ITEM_FIELDS: [&str; 2] = ["sku", "quantity"];
 
 /// Parses a `POST /orders` body, collecting every field problem rather than stopping at the first.
 pub fn parse_place_order(body: &[u8]) -> Result<PlaceOrderRequest, RequestError> {
-    let value: Value = serde_json::from_slice(body)
+    parse_place_order_for(body, None)
+}
+
+/// Parses a `POST /orders` body sent on behalf of `caller` (the token's customer): the body may
+/// leave `customerId` out, and is then the caller's. One it does name is parsed as usual; the
+/// handler refuses it when it is someone else.
+pub fn parse_place_order_for(
+    body: &[u8],
+    caller: Option<&CustomerId>,
+) -> Result<PlaceOrderRequest, RequestError> {
+    let mut value: Value = serde_json::from_slice(body)
         .map_err(|e| RequestError::Malformed(format!("body is not valid JSON: {e}")))?;
+    if let (Some(caller), Value::Object(obj)) = (caller, &mut value) {
+        if !obj.contains_key("customerId") {
+            obj.insert(
+                "customerId".into(),
+                Value::String(caller.as_str().to_owned()),
+            );
+        }
+    }
     let Value::Object(obj) = value else {
         return Err(RequestError::Invalid(vec![issue(
             "",
@@ -476,5 +494,22 @@ mod tests {
         let json = serde_json::to_string(&OrderView::from(&order)).unwrap();
         assert!(!json.contains("secret"));
         assert!(json.contains("\"unitPrice\":{\"amount\":5,\"currency\":\"EUR\"}"));
+    }
+
+    #[test]
+    fn a_body_sent_for_a_token_customer_may_leave_the_customer_out_and_is_theirs() {
+        let caller = CustomerId::parse("cust-sub").unwrap();
+        let body = br#"{"email":"a@example.com","items":[{"sku":"SKU-MUG","quantity":1}],"paymentToken":"tok_visa"}"#;
+        let parsed = parse_place_order_for(body, Some(&caller)).unwrap();
+        assert_eq!(parsed.customer_id, caller);
+        // Without a caller the field is still required.
+        let Err(RequestError::Invalid(issues)) = parse_place_order(body) else {
+            panic!("customerId is required on an open API")
+        };
+        assert_eq!(issues[0].field, "customerId");
+        // A body that names a customer keeps it (the handler compares it with the caller).
+        let named = br#"{"customerId":"cust-other","email":"a@example.com","items":[{"sku":"SKU-MUG","quantity":1}],"paymentToken":"tok_visa"}"#;
+        let parsed = parse_place_order_for(named, Some(&caller)).unwrap();
+        assert_eq!(parsed.customer_id.as_str(), "cust-other");
     }
 }

@@ -32,7 +32,12 @@ pub struct Cloud {
     pub state_dir: PathBuf,
     output: Arc<Mutex<Vec<String>>>,
     pub http: reqwest::Client,
+    /// With `--auth`: a token for [`E2E_CUSTOMER`], sent by `place` and `order`.
+    pub token: Option<String>,
 }
+
+/// The customer the end-to-end tests place orders as (see [`order_body`]).
+pub const E2E_CUSTOMER: &str = "cust-e2e";
 
 pub struct CloudOptions {
     pub visibility_timeout: u32,
@@ -40,6 +45,8 @@ pub struct CloudOptions {
     pub seed: Option<PathBuf>,
     /// More `orderflow local up` flags (e.g. `--aws-faults`).
     pub extra_args: Vec<String>,
+    /// Start with `--auth`, as a deployed API runs: every order call carries a token.
+    pub auth: bool,
 }
 
 impl Default for CloudOptions {
@@ -50,6 +57,7 @@ impl Default for CloudOptions {
             function_env: Vec::new(),
             seed: None,
             extra_args: Vec::new(),
+            auth: true,
         }
     }
 }
@@ -89,6 +97,9 @@ impl Cloud {
             cmd.arg("--seed").arg(seed);
         }
         cmd.args(&options.extra_args);
+        if options.auth {
+            cmd.arg("--auth");
+        }
         for (k, v) in &options.function_env {
             cmd.args(["--function-env", &format!("{k}={v}")]);
         }
@@ -121,10 +132,14 @@ impl Cloud {
             state_dir,
             output,
             http: reqwest::Client::new(),
+            token: None,
         };
         let deadline = Instant::now() + Duration::from_secs(90);
         loop {
             if cloud.output().iter().any(|l| l.contains("ready: API")) {
+                if options.auth {
+                    cloud.token = Some(cloud.token_for(E2E_CUSTOMER));
+                }
                 return cloud;
             }
             if let Ok(Some(status)) = cloud.child.try_wait() {
@@ -200,10 +215,32 @@ impl Cloud {
         )
     }
 
+    /// A token for `customer` from `orderflow local token` (the cloud must run with `--auth`).
+    pub fn token_for(&self, customer: &str) -> String {
+        let out = Command::new(repo_root().join("target/debug/orderflow"))
+            .args(["local", "token", customer, "--state-dir"])
+            .arg(&self.state_dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "orderflow local token: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    }
+
+    /// `request` with this cloud's token, if it has one.
+    pub fn authorized(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+
     pub async fn place(&self, body: &Value) -> (u16, Value) {
         let response = self
-            .http
-            .post(format!("{}/orders", self.api))
+            .authorized(self.http.post(format!("{}/orders", self.api)))
             .header("content-type", "application/json")
             .body(body.to_string())
             .send()
@@ -213,9 +250,21 @@ impl Cloud {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
-    pub async fn order(&self, order_id: &str) -> Value {
+    /// `GET /orders/{id}` as the customer whose token is given.
+    pub async fn order_as(&self, order_id: &str, token: &str) -> Value {
         self.http
             .get(format!("{}/orders/{order_id}", self.api))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    pub async fn order(&self, order_id: &str) -> Value {
+        self.authorized(self.http.get(format!("{}/orders/{order_id}", self.api)))
             .send()
             .await
             .unwrap()
@@ -344,8 +393,38 @@ impl Cloud {
     }
 }
 
+impl Cloud {
+    /// Lines of this cloud's log (every function's and its own) that carry an e-mail address or
+    /// a payment token: there must be none.
+    pub fn sensitive_lines(&self) -> Vec<String> {
+        self.output()
+            .into_iter()
+            .filter_map(|line| {
+                orderflow_shared::telemetry::find_sensitive(&line)
+                    .map(|(what, value)| format!("{what:?} {value:?} in: {line}"))
+            })
+            .collect()
+    }
+}
+
 impl Drop for Cloud {
     fn drop(&mut self) {
+        // Every end-to-end test's logs go through the scan: a leak fails the test that caused it.
+        let leaks = self.sensitive_lines();
+        if !leaks.is_empty() && !std::thread::panicking() {
+            self.stop();
+            panic!(
+                "{} log line(s) carry an e-mail address or a payment token:\n{}",
+                leaks.len(),
+                leaks.join("\n")
+            );
+        }
+        self.stop();
+    }
+}
+
+impl Cloud {
+    fn stop(&mut self) {
         // SIGTERM, so the local cloud stops its own children before it exits.
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
@@ -366,7 +445,7 @@ impl Drop for Cloud {
 /// A valid `POST /orders` body.
 pub fn order_body(sku: &str, quantity: u32, token: &str) -> Value {
     json!({
-        "customerId": "cust-e2e",
+        "customerId": E2E_CUSTOMER,
         "email": "e2e@example.com",
         "items": [{"sku": sku, "quantity": quantity}],
         "paymentToken": token,

@@ -3,13 +3,15 @@
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 use orderflow_shared::api::{FieldIssue, OrderView, ProductList, ProductView};
-use orderflow_shared::domain::OrderId;
-use orderflow_shared::http::{json_response, Problem};
+use orderflow_shared::domain::{CustomerId, OrderId};
+use orderflow_shared::http::{caller, json_response, Access, Problem};
 use orderflow_shared::ports::{Catalog, OrderRepository};
 use tracing::warn;
 
 pub struct QueryApi<S> {
     pub store: S,
+    /// Whether orders are read as the token's customer (deployed) or by anyone (open API).
+    pub access: Access,
 }
 
 enum Route {
@@ -52,11 +54,20 @@ impl<S: OrderRepository + Catalog> QueryApi<S> {
         }
         match route {
             Route::Products => self.products().await,
-            Route::Order(id) => self.order(&id).await,
+            Route::Order(id) => {
+                let caller = caller(request, self.access)?;
+                self.order(&id, caller.as_ref()).await
+            }
         }
     }
 
-    async fn order(&self, raw_id: &str) -> Result<Response<Body>, Problem> {
+    /// An order, to its own customer only: anyone else is told it does not exist, exactly as
+    /// for an unknown id, so ids cannot be probed.
+    async fn order(
+        &self,
+        raw_id: &str,
+        caller: Option<&CustomerId>,
+    ) -> Result<Response<Body>, Problem> {
         let id = OrderId::parse(raw_id).map_err(|_| {
             Problem::new(
                 StatusCode::BAD_REQUEST,
@@ -68,7 +79,8 @@ impl<S: OrderRepository + Catalog> QueryApi<S> {
                 message: "must be a UUID such as 6f1a2b3c-4d5e-4f60-8a7b-9c0d1e2f3a4b".into(),
             }])
         })?;
-        match self.store.get(&id).await.map_err(unavailable)? {
+        let found = self.store.get(&id).await.map_err(unavailable)?;
+        match found.filter(|order| caller.is_none_or(|c| order.customer_id == *c)) {
             Some(order) => Ok(json_response(StatusCode::OK, &OrderView::from(&order))),
             None => Err(Problem::new(
                 StatusCode::NOT_FOUND,
@@ -109,12 +121,37 @@ mod tests {
         Sku,
     };
     use orderflow_shared::ports::Product;
+    use orderflow_shared::testing::openapi::contract;
     use serde_json::{json, Value};
 
     const ORDER_ID: &str = "6f1a2b3c-4d5e-4f60-8a7b-9c0d1e2f3a4b";
 
     fn fixture(name: &str) -> Request {
         orderflow_shared::testing::http_fixture(name).unwrap()
+    }
+
+    /// Runs the handler and checks its answer against the API contract (infra/openapi.yaml).
+    async fn call(api: &QueryApi<MemoryStore>, request: Request) -> Response<Body> {
+        let method = request.method().as_str().to_owned();
+        let path = request.uri().path().to_owned();
+        let response = api.handle(request).await;
+        contract()
+            .unwrap()
+            .check_response(&method, &path, &response)
+            .unwrap_or_else(|e| panic!("the answer breaks the API contract: {e}"));
+        response
+    }
+
+    /// For a request no operation of the contract matches: still a problem+json refusal.
+    async fn call_unrouted(api: &QueryApi<MemoryStore>, request: Request) -> Response<Body> {
+        let method = request.method().as_str().to_owned();
+        let path = request.uri().path().to_owned();
+        let response = api.handle(request).await;
+        contract()
+            .unwrap()
+            .check_unrouted_response(&method, &path, &response)
+            .unwrap_or_else(|e| panic!("{e}"));
+        response
     }
 
     fn body_json(response: &Response<Body>) -> Value {
@@ -162,13 +199,43 @@ mod tests {
             )
             .await
             .unwrap();
-        QueryApi { store }
+        QueryApi {
+            store,
+            access: Access::Token,
+        }
+    }
+
+    #[tokio::test]
+    async fn another_customers_order_is_a_404_exactly_like_an_unknown_one() {
+        let api = api_with_one_order().await;
+        let theirs = call(&api, fixture("apigw-get-order-other-customer.json")).await;
+        assert_eq!(theirs.status(), 404);
+        let unknown = call(&api, fixture("apigw-get-order-unknown.json")).await;
+        let detail = |r: &Response<Body>| body_json(r)["type"].clone();
+        assert_eq!(detail(&theirs), detail(&unknown));
+        assert_eq!(
+            call(&api, fixture("apigw-get-order.json")).await.status(),
+            200
+        );
+    }
+
+    #[tokio::test]
+    async fn reading_an_order_without_a_token_is_a_401_unless_the_api_is_open() {
+        let api = api_with_one_order().await;
+        let refused = call(&api, fixture("apigw-get-order-no-token.json")).await;
+        assert_eq!(refused.status(), 401);
+        let open = QueryApi {
+            access: Access::Open,
+            ..api
+        };
+        let read = call(&open, fixture("apigw-get-order-no-token.json")).await;
+        assert_eq!(read.status(), 200);
     }
 
     #[tokio::test]
     async fn an_order_reads_with_its_lines_total_and_history_but_no_secrets() {
         let api = api_with_one_order().await;
-        let response = api.handle(fixture("apigw-get-order.json")).await;
+        let response = call(&api, fixture("apigw-get-order.json")).await;
         assert_eq!(response.status(), 200);
         assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
         let body = body_json(&response);
@@ -194,7 +261,7 @@ mod tests {
     #[tokio::test]
     async fn an_unknown_order_is_a_404_problem() {
         let api = api_with_one_order().await;
-        let response = api.handle(fixture("apigw-get-order-unknown.json")).await;
+        let response = call(&api, fixture("apigw-get-order-unknown.json")).await;
         assert_eq!(response.status(), 404);
         assert_eq!(
             response.headers()[header::CONTENT_TYPE],
@@ -209,7 +276,7 @@ mod tests {
     #[tokio::test]
     async fn an_order_id_that_is_not_a_uuid_is_a_400_problem() {
         let api = api_with_one_order().await;
-        let response = api.handle(fixture("apigw-get-order-invalid-id.json")).await;
+        let response = call(&api, fixture("apigw-get-order-invalid-id.json")).await;
         assert_eq!(response.status(), 400);
         assert_eq!(body_json(&response)["errors"][0]["field"], "orderId");
     }
@@ -217,7 +284,7 @@ mod tests {
     #[tokio::test]
     async fn the_catalog_lists_every_product_with_price_and_stock() {
         let api = api_with_one_order().await;
-        let response = api.handle(fixture("apigw-get-products.json")).await;
+        let response = call(&api, fixture("apigw-get-products.json")).await;
         assert_eq!(response.status(), 200);
         assert_eq!(
             body_json(&response),
@@ -232,18 +299,65 @@ mod tests {
     async fn a_store_outage_is_a_503_problem() {
         let api = api_with_one_order().await;
         api.store.fail_next(1);
-        let response = api.handle(fixture("apigw-get-products.json")).await;
+        let response = call(&api, fixture("apigw-get-products.json")).await;
         assert_eq!(response.status(), 503);
     }
 
     #[tokio::test]
     async fn other_methods_and_paths_get_clear_problems() {
         let api = api_with_one_order().await;
+        // API Gateway routes neither to the function; if one ever arrives, it is a problem.
         let mut post = fixture("apigw-get-products.json");
         *post.method_mut() = Method::POST;
-        assert_eq!(api.handle(post).await.status(), 405);
+        assert_eq!(call_unrouted(&api, post).await.status(), 405);
         let mut elsewhere = fixture("apigw-get-products.json");
         *elsewhere.uri_mut() = "/nothing-here".parse().unwrap();
-        assert_eq!(api.handle(elsewhere).await.status(), 404);
+        assert_eq!(call_unrouted(&api, elsewhere).await.status(), 404);
+    }
+
+    #[tokio::test]
+    async fn an_order_store_outage_is_a_503_problem() {
+        let api = api_with_one_order().await;
+        api.store.fail_next(1);
+        let response = call(&api, fixture("apigw-get-order.json")).await;
+        assert_eq!(response.status(), 503);
+    }
+
+    /// A request the function answers with `status`, for each status the contract says the
+    /// function answers the operation with.
+    async fn answer_with(operation: &str, status: u16) -> Option<Response<Body>> {
+        let api = api_with_one_order().await;
+        let fixture_name = match (operation, status) {
+            ("/orders/{orderId}", 200) => "apigw-get-order.json",
+            ("/orders/{orderId}", 400) => "apigw-get-order-invalid-id.json",
+            ("/orders/{orderId}", 401) => "apigw-get-order-no-token.json",
+            ("/orders/{orderId}", 404) => "apigw-get-order-unknown.json",
+            ("/orders/{orderId}", 503) => {
+                api.store.fail_next(1);
+                "apigw-get-order.json"
+            }
+            ("/products", 200) => "apigw-get-products.json",
+            ("/products", 503) => {
+                api.store.fail_next(1);
+                "apigw-get-products.json"
+            }
+            _ => return None,
+        };
+        Some(call(&api, fixture(fixture_name)).await)
+    }
+
+    #[tokio::test]
+    async fn every_status_the_contract_declares_for_the_queries_is_produced_here() {
+        let contract = contract().unwrap();
+        for operation in ["/orders/{orderId}", "/products"] {
+            let declared = contract.function_statuses("GET", operation).unwrap();
+            assert!(declared.contains(&200), "{operation}: {declared:?}");
+            for status in declared {
+                let response = answer_with(operation, status).await.unwrap_or_else(|| {
+                    panic!("the contract declares {status} for GET {operation}, but no test produces it")
+                });
+                assert_eq!(response.status(), status, "GET {operation}");
+            }
+        }
     }
 }

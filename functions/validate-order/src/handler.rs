@@ -7,7 +7,7 @@ use lambda_http::{Body, Request, Response};
 use orderflow_shared::api::{self, FieldIssue, OrderAccepted, RequestError};
 use orderflow_shared::domain::{DomainError, Order, OrderId, OrderLine, OrderStatus};
 use orderflow_shared::events::{DomainEvent, Envelope, OrderPlaced};
-use orderflow_shared::http::{json_response, Problem};
+use orderflow_shared::http::{caller, json_response, Access, Problem};
 use orderflow_shared::idempotency::{order_id_for_key, run_once, Once, OnceError, Policy};
 use orderflow_shared::ports::{
     Catalog, EventPublisher, IdempotencyStore, OrderRepository, OrderWriteError,
@@ -20,6 +20,8 @@ pub struct ValidateOrder<S, E> {
     pub events: E,
     /// How long an `Idempotency-Key` is locked while its request runs, and remembered after.
     pub idempotency: Policy,
+    /// Whether the customer comes from the authorizer's token (deployed) or the body (open API).
+    pub access: Access,
 }
 
 impl<S, E> ValidateOrder<S, E>
@@ -56,8 +58,9 @@ where
                 ),
             ));
         }
+        let caller = caller(&request, self.access)?;
         check_content_type(&request)?;
-        let parsed = api::parse_place_order(body).map_err(|e| match e {
+        let parsed = api::parse_place_order_for(body, caller.as_ref()).map_err(|e| match e {
             RequestError::Malformed(detail) => {
                 Problem::new(StatusCode::BAD_REQUEST, "malformed-json", detail)
             }
@@ -68,6 +71,19 @@ where
             )
             .with_errors(issues),
         })?;
+        if let Some(caller) = &caller {
+            if parsed.customer_id != *caller {
+                return Err(Problem::new(
+                    StatusCode::FORBIDDEN,
+                    "customer-mismatch",
+                    format!(
+                        "customerId {} is not the customer of the token; leave customerId out or \
+                         send the token's own",
+                        parsed.customer_id
+                    ),
+                ));
+            }
+        }
 
         let skus: Vec<_> = parsed.items.iter().map(|l| l.sku.clone()).collect();
         let products = self.store.products(&skus).await.map_err(unavailable)?;
@@ -294,6 +310,7 @@ mod tests {
     use orderflow_shared::adapters::memory::{MemoryEvents, MemoryStore};
     use orderflow_shared::domain::{Currency, Money, OrderStatus, Sku};
     use orderflow_shared::ports::Product;
+    use orderflow_shared::testing::openapi::contract;
     use serde_json::Value;
 
     fn catalog() -> MemoryStore {
@@ -318,11 +335,28 @@ mod tests {
             store: catalog(),
             events: MemoryEvents::new(),
             idempotency: Policy::new(chrono::Duration::seconds(30), chrono::Duration::hours(24)),
+            access: Access::Token,
         }
     }
 
     fn fixture(name: &str) -> Request {
         orderflow_shared::testing::http_fixture(name).unwrap()
+    }
+
+    /// Runs the handler and checks its answer against the API contract (infra/openapi.yaml):
+    /// every response of these tests is one the contract declares for `POST /orders`.
+    async fn call(
+        f: &ValidateOrder<MemoryStore, MemoryEvents>,
+        request: Request,
+    ) -> Response<Body> {
+        let method = request.method().as_str().to_owned();
+        let path = request.uri().path().to_owned();
+        let response = f.handle(request).await;
+        contract()
+            .unwrap()
+            .check_response(&method, &path, &response)
+            .unwrap_or_else(|e| panic!("the answer breaks the API contract: {e}"));
+        response
     }
 
     fn body_json(response: &Response<Body>) -> Value {
@@ -358,7 +392,7 @@ mod tests {
     #[tokio::test]
     async fn a_valid_order_is_stored_pending_published_and_accepted() {
         let f = function();
-        let response = f.handle(fixture("apigw-post-order.json")).await;
+        let response = call(&f, fixture("apigw-post-order.json")).await;
         assert_eq!(response.status(), 202);
         let body = body_json(&response);
         assert_eq!(body["status"], "PENDING");
@@ -386,9 +420,7 @@ mod tests {
     #[tokio::test]
     async fn prices_come_from_the_catalog_even_when_the_client_sends_one() {
         let f = function();
-        let response = f
-            .handle(fixture("apigw-post-order-client-price.json"))
-            .await;
+        let response = call(&f, fixture("apigw-post-order-client-price.json")).await;
         let body = assert_problem(&response, 400, "invalid-request");
         assert_eq!(error_fields(&body), ["items[0].unitPrice"]);
         assert!(f.store.orders().is_empty());
@@ -398,8 +430,7 @@ mod tests {
     async fn malformed_json_is_a_400_problem() {
         let f = function();
         let body = assert_problem(
-            &f.handle(fixture("apigw-post-order-malformed-json.json"))
-                .await,
+            &call(&f, fixture("apigw-post-order-malformed-json.json")).await,
             400,
             "malformed-json",
         );
@@ -411,8 +442,7 @@ mod tests {
     async fn missing_fields_are_each_listed_in_a_400_problem() {
         let f = function();
         let body = assert_problem(
-            &f.handle(fixture("apigw-post-order-missing-fields.json"))
-                .await,
+            &call(&f, fixture("apigw-post-order-missing-fields.json")).await,
             400,
             "invalid-request",
         );
@@ -423,8 +453,7 @@ mod tests {
     async fn invalid_fields_and_wrong_types_are_each_listed_in_a_400_problem() {
         let f = function();
         let body = assert_problem(
-            &f.handle(fixture("apigw-post-order-invalid-fields.json"))
-                .await,
+            &call(&f, fixture("apigw-post-order-invalid-fields.json")).await,
             400,
             "invalid-request",
         );
@@ -444,8 +473,7 @@ mod tests {
     async fn duplicate_sku_lines_are_a_400_problem() {
         let f = function();
         let body = assert_problem(
-            &f.handle(fixture("apigw-post-order-duplicate-sku.json"))
-                .await,
+            &call(&f, fixture("apigw-post-order-duplicate-sku.json")).await,
             400,
             "invalid-request",
         );
@@ -456,7 +484,7 @@ mod tests {
     async fn empty_items_are_a_400_problem() {
         let f = function();
         let body = assert_problem(
-            &f.handle(fixture("apigw-post-order-empty-items.json")).await,
+            &call(&f, fixture("apigw-post-order-empty-items.json")).await,
             400,
             "invalid-request",
         );
@@ -467,8 +495,7 @@ mod tests {
     async fn more_than_fifty_lines_are_a_400_problem() {
         let f = function();
         let body = assert_problem(
-            &f.handle(fixture("apigw-post-order-too-many-lines.json"))
-                .await,
+            &call(&f, fixture("apigw-post-order-too-many-lines.json")).await,
             400,
             "invalid-request",
         );
@@ -483,7 +510,7 @@ mod tests {
     async fn a_body_over_64_kib_is_a_413_problem() {
         let f = function();
         assert_problem(
-            &f.handle(fixture("apigw-post-order-too-large.json")).await,
+            &call(&f, fixture("apigw-post-order-too-large.json")).await,
             413,
             "body-too-large",
         );
@@ -493,7 +520,7 @@ mod tests {
     async fn a_body_that_is_not_json_is_a_415_problem() {
         let f = function();
         let body = assert_problem(
-            &f.handle(fixture("apigw-post-order-not-json.json")).await,
+            &call(&f, fixture("apigw-post-order-not-json.json")).await,
             415,
             "unsupported-media-type",
         );
@@ -507,7 +534,7 @@ mod tests {
     async fn an_unknown_sku_is_a_422_problem_naming_the_line() {
         let f = function();
         let body = assert_problem(
-            &f.handle(fixture("apigw-post-order-unknown-sku.json")).await,
+            &call(&f, fixture("apigw-post-order-unknown-sku.json")).await,
             422,
             "unknown-sku",
         );
@@ -520,7 +547,7 @@ mod tests {
         let f = function();
         f.store.fail_next(1);
         assert_problem(
-            &f.handle(fixture("apigw-post-order.json")).await,
+            &call(&f, fixture("apigw-post-order.json")).await,
             503,
             "unavailable",
         );
@@ -532,7 +559,7 @@ mod tests {
         let f = function();
         f.events.fail_next(1);
         assert_problem(
-            &f.handle(fixture("apigw-post-order.json")).await,
+            &call(&f, fixture("apigw-post-order.json")).await,
             503,
             "unavailable",
         );
@@ -541,7 +568,7 @@ mod tests {
     #[tokio::test]
     async fn a_base64_encoded_json_body_is_accepted() {
         let f = function();
-        let response = f.handle(fixture("apigw-post-order-base64.json")).await;
+        let response = call(&f, fixture("apigw-post-order-base64.json")).await;
         assert_eq!(response.status(), 202);
     }
 
@@ -555,12 +582,8 @@ mod tests {
     #[tokio::test]
     async fn the_same_idempotency_key_and_body_get_the_same_order_and_answer() {
         let f = function();
-        let first = f
-            .handle(with_key(fixture("apigw-post-order.json"), "key-1"))
-            .await;
-        let second = f
-            .handle(with_key(fixture("apigw-post-order.json"), "key-1"))
-            .await;
+        let first = call(&f, with_key(fixture("apigw-post-order.json"), "key-1")).await;
+        let second = call(&f, with_key(fixture("apigw-post-order.json"), "key-1")).await;
         assert_eq!(first.status(), 202);
         assert_eq!(second.status(), 202);
         assert_eq!(body_json(&first), body_json(&second));
@@ -575,18 +598,19 @@ mod tests {
     #[tokio::test]
     async fn the_same_idempotency_key_with_another_body_is_a_409_problem() {
         let f = function();
-        f.handle(with_key(fixture("apigw-post-order.json"), "key-1"))
-            .await;
-        let other = f
-            .handle(with_key(fixture("apigw-post-order-base64.json"), "key-1"))
-            .await;
+        call(&f, with_key(fixture("apigw-post-order.json"), "key-1")).await;
+        let other = call(
+            &f,
+            with_key(fixture("apigw-post-order-base64.json"), "key-1"),
+        )
+        .await;
         // Same JSON, but a different body on the wire (base64 decoding aside, it is equal):
         assert_eq!(other.status(), 202, "the decoded body is the same");
         let mut changed = fixture("apigw-post-order.json");
         *changed.body_mut() = Body::Text(
             r#"{"customerId":"cust-42","email":"ana@example.com","items":[{"sku":"SKU-MUG","quantity":3}],"paymentToken":"tok_visa"}"#.into(),
         );
-        let conflict = f.handle(with_key(changed, "key-1")).await;
+        let conflict = call(&f, with_key(changed, "key-1")).await;
         assert_problem(&conflict, 409, "idempotency-key-reused");
         assert_eq!(f.store.orders().len(), 1);
     }
@@ -598,7 +622,7 @@ mod tests {
         for _ in 0..20 {
             let f = f.clone();
             tasks.spawn(async move {
-                f.handle(with_key(fixture("apigw-post-order.json"), "flash-1"))
+                call(&f, with_key(fixture("apigw-post-order.json"), "flash-1"))
                     .await
                     .status()
             });
@@ -617,14 +641,10 @@ mod tests {
     async fn a_retry_after_a_failed_publish_heals_the_same_order() {
         let f = function();
         f.events.fail_next(1);
-        let failed = f
-            .handle(with_key(fixture("apigw-post-order.json"), "key-9"))
-            .await;
+        let failed = call(&f, with_key(fixture("apigw-post-order.json"), "key-9")).await;
         assert_problem(&failed, 503, "unavailable");
         assert_eq!(f.store.orders().len(), 1, "stored, not yet published");
-        let retry = f
-            .handle(with_key(fixture("apigw-post-order.json"), "key-9"))
-            .await;
+        let retry = call(&f, with_key(fixture("apigw-post-order.json"), "key-9")).await;
         assert_eq!(retry.status(), 202);
         assert_eq!(
             f.store.orders().len(),
@@ -643,10 +663,160 @@ mod tests {
         let f = function();
         let long = "k".repeat(256);
         assert_problem(
-            &f.handle(with_key(fixture("apigw-post-order.json"), &long))
-                .await,
+            &call(&f, with_key(fixture("apigw-post-order.json"), &long)).await,
             400,
             "invalid-idempotency-key",
         );
+    }
+
+    #[tokio::test]
+    async fn a_request_while_its_idempotency_key_is_still_running_is_a_409_problem() {
+        use orderflow_shared::idempotency::payload_hash;
+        use orderflow_shared::ports::{Claim, ClaimTimes};
+        let f = function();
+        let request = with_key(fixture("apigw-post-order.json"), "key-busy");
+        // Another invocation holds the key: claimed, not yet completed.
+        let now = Utc::now();
+        let claim = f
+            .store
+            .claim(
+                "order#cust-42#key-busy",
+                &payload_hash(body_bytes(request.body())),
+                ClaimTimes {
+                    now,
+                    lock_until: now + chrono::Duration::seconds(30),
+                    expires_at: now + chrono::Duration::hours(1),
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(claim, Claim::Acquired);
+        assert_problem(&call(&f, request).await, 409, "idempotency-key-in-use");
+        assert!(f.store.orders().is_empty());
+        assert!(f.events.published().is_empty());
+    }
+
+    #[tokio::test]
+    async fn items_priced_in_different_currencies_are_a_422_problem() {
+        let f = function();
+        f.store.put_products([Product {
+            sku: Sku::parse("SKU-MUG").unwrap(),
+            name: "Mug".into(),
+            price: Money::new(1400, Currency::parse("USD").unwrap()),
+            stock: 10,
+        }]);
+        assert_problem(
+            &call(&f, fixture("apigw-post-order.json")).await,
+            422,
+            "mixed-currencies",
+        );
+        assert!(f.store.orders().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_total_out_of_range_is_a_422_problem() {
+        let f = function();
+        f.store.put_products([Product {
+            sku: Sku::parse("SKU-TSHIRT-M").unwrap(),
+            name: "T-shirt M".into(),
+            price: Money::new(i64::MAX, Currency::EUR),
+            stock: 50,
+        }]);
+        assert_problem(
+            &call(&f, fixture("apigw-post-order.json")).await,
+            422,
+            "unprocessable-order",
+        );
+    }
+
+    #[tokio::test]
+    async fn a_request_without_the_authorizers_claims_is_a_401_problem_when_tokens_are_required() {
+        let f = function();
+        assert_problem(
+            &call(&f, fixture("apigw-post-order-no-token.json")).await,
+            401,
+            "unauthorized",
+        );
+        assert!(f.events.published().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_body_naming_another_customer_than_the_token_is_a_403_problem() {
+        let f = function();
+        let body = assert_problem(
+            &call(&f, fixture("apigw-post-order-other-customer.json")).await,
+            403,
+            "customer-mismatch",
+        );
+        assert!(body["detail"].as_str().unwrap().contains("cust-42"));
+        assert!(f.events.published().is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_tokens_customer_places_the_order_when_the_body_leaves_it_out() {
+        let f = function();
+        let mut request = fixture("apigw-post-order-other-customer.json");
+        let mut body: Value = serde_json::from_slice(body_bytes(request.body())).unwrap();
+        body.as_object_mut().unwrap().remove("customerId");
+        *request.body_mut() = Body::Text(body.to_string());
+        let response = call(&f, request).await;
+        assert_eq!(response.status(), 202);
+        let id = OrderId::parse(body_json(&response)["orderId"].as_str().unwrap()).unwrap();
+        let order = f.store.order(&id).unwrap();
+        assert_eq!(order.customer_id.as_str(), "cust-7");
+    }
+
+    #[tokio::test]
+    async fn an_open_api_takes_the_customer_from_the_body() {
+        let f = ValidateOrder {
+            access: Access::Open,
+            ..function()
+        };
+        let response = call(&f, fixture("apigw-post-order-no-token.json")).await;
+        assert_eq!(response.status(), 202);
+    }
+
+    /// A request the function answers with `status`, for each status the contract says the
+    /// function answers `POST /orders` with.
+    async fn answer_with(status: u16) -> Option<Response<Body>> {
+        let f = function();
+        let response = match status {
+            202 => call(&f, fixture("apigw-post-order.json")).await,
+            400 => call(&f, fixture("apigw-post-order-missing-fields.json")).await,
+            409 => {
+                call(&f, with_key(fixture("apigw-post-order.json"), "k")).await;
+                let mut other = fixture("apigw-post-order.json");
+                *other.body_mut() = Body::Text(
+                    r#"{"customerId":"cust-42","email":"ana@example.com","items":[{"sku":"SKU-MUG","quantity":1}],"paymentToken":"tok_visa"}"#.into(),
+                );
+                call(&f, with_key(other, "k")).await
+            }
+            401 => call(&f, fixture("apigw-post-order-no-token.json")).await,
+            403 => call(&f, fixture("apigw-post-order-other-customer.json")).await,
+            413 => call(&f, fixture("apigw-post-order-too-large.json")).await,
+            415 => call(&f, fixture("apigw-post-order-not-json.json")).await,
+            422 => call(&f, fixture("apigw-post-order-unknown-sku.json")).await,
+            503 => {
+                f.store.fail_next(1);
+                call(&f, fixture("apigw-post-order.json")).await
+            }
+            _ => return None,
+        };
+        Some(response)
+    }
+
+    #[tokio::test]
+    async fn every_status_the_contract_declares_for_post_orders_is_produced_here() {
+        let declared = contract()
+            .unwrap()
+            .function_statuses("POST", "/orders")
+            .unwrap();
+        assert!(declared.contains(&202), "{declared:?}");
+        for status in declared {
+            let response = answer_with(status).await.unwrap_or_else(|| {
+                panic!("the contract declares {status} for POST /orders, but no test produces it")
+            });
+            assert_eq!(response.status(), status);
+        }
     }
 }

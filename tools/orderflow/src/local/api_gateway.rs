@@ -13,6 +13,7 @@ use axum::Router;
 use base64::Engine;
 use serde_json::{json, Value};
 
+use super::auth::LocalIssuer;
 use super::runtime::{FunctionHandle, InvokeError};
 
 /// API Gateway refuses payloads over 10 MB before any function runs.
@@ -23,6 +24,8 @@ pub struct Route {
     pub method: String,
     pub path: String,
     pub function: FunctionHandle,
+    /// The route sits behind the API's JWT authorizer (when the local cloud enforces it).
+    pub authorized: bool,
 }
 
 impl Route {
@@ -78,6 +81,21 @@ fn percent_decode(s: &str) -> String {
 
 struct Gateway {
     routes: Vec<Route>,
+    /// With `--auth`: the authorizer's issuer; without, every route is open.
+    issuer: Option<LocalIssuer>,
+}
+
+/// API Gateway's answer when its JWT authorizer refuses a request (the function never runs).
+fn unauthorized() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        [
+            ("content-type", "application/json"),
+            ("www-authenticate", "Bearer"),
+        ],
+        json!({ "message": "Unauthorized" }).to_string(),
+    )
+        .into_response()
 }
 
 fn problem(status: StatusCode, message: &str) -> Response {
@@ -276,7 +294,25 @@ async fn handle(
         Ok(b) => b,
         Err(_) => return problem(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large"),
     };
-    let event = event_for(route, &params, &parts, &body, &peer.ip().to_string());
+    let claims = match (&gw.issuer, route.authorized) {
+        (Some(issuer), true) => {
+            let header = parts
+                .headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok());
+            match issuer.verify(header, chrono::Utc::now().timestamp()) {
+                Ok(claims) => Some(claims),
+                Err(_) => return unauthorized(),
+            }
+        }
+        _ => None,
+    };
+    let mut event = event_for(route, &params, &parts, &body, &peer.ip().to_string());
+    if let Some(claims) = claims {
+        event["requestContext"]["authorizer"] = json!({
+            "jwt": {"claims": claims, "scopes": null}
+        });
+    }
     match route.function.invoke(Bytes::from(event.to_string())).await {
         Ok(payload) => response_from(&payload),
         Err(InvokeError::Timeout(_)) => {
@@ -289,11 +325,12 @@ async fn handle(
 pub async fn serve(
     listener: tokio::net::TcpListener,
     routes: Vec<Route>,
+    issuer: Option<LocalIssuer>,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let app = Router::new()
         .fallback(handle)
-        .with_state(Arc::new(Gateway { routes }));
+        .with_state(Arc::new(Gateway { routes, issuer }));
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
@@ -313,6 +350,7 @@ mod tests {
             method: method.into(),
             path: path.into(),
             function: FunctionHandle::for_tests("f"),
+            authorized: true,
         }
     }
 
@@ -366,5 +404,61 @@ mod tests {
         let body = to_bytes(response.into_body(), 1024).await.unwrap();
         assert_eq!(&body[..], br#"{"ok":true}"#);
         assert_eq!(response_from(b"garbage").status(), 502);
+    }
+
+    /// Serves `routes` behind `issuer` on a free port; returns its URL.
+    async fn gateway(routes: Vec<Route>, issuer: Option<LocalIssuer>) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (_stop, shutdown) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            let _stop = _stop;
+            let _ = serve(listener, routes, issuer, shutdown).await;
+        });
+        url
+    }
+
+    #[tokio::test]
+    async fn with_auth_a_guarded_route_answers_401_before_its_function_runs_unless_the_token_is_good(
+    ) {
+        let issuer = LocalIssuer::generate("orderflow-local", "orderflow-api");
+        let open = Route {
+            authorized: false,
+            ..route("GET", "/products")
+        };
+        let url = gateway(
+            vec![route("GET", "/orders/{orderId}"), open],
+            Some(issuer.clone()),
+        )
+        .await;
+        let http = reqwest::Client::new();
+        let get = |path: &str, token: Option<String>| {
+            let mut r = http.get(format!("{url}{path}"));
+            if let Some(t) = token {
+                r = r.bearer_auth(t);
+            }
+            r.send()
+        };
+        let none = get("/orders/o-1", None).await.unwrap();
+        assert_eq!(none.status(), 401);
+        assert_eq!(none.headers()["www-authenticate"], "Bearer");
+        assert_eq!(
+            none.json::<Value>().await.unwrap(),
+            json!({"message": "Unauthorized"})
+        );
+        let forged = LocalIssuer::generate("orderflow-local", "orderflow-api").token(
+            "cust-1",
+            chrono::Utc::now().timestamp(),
+            60,
+        );
+        assert_eq!(
+            get("/orders/o-1", Some(forged)).await.unwrap().status(),
+            401
+        );
+        // A good token passes the authorizer: the (absent) function is what fails now.
+        let good = issuer.token("cust-1", chrono::Utc::now().timestamp(), 60);
+        assert_eq!(get("/orders/o-1", Some(good)).await.unwrap().status(), 500);
+        // A route opened with `Authorizer: NONE` needs no token.
+        assert_eq!(get("/products", None).await.unwrap().status(), 500);
     }
 }
