@@ -14,6 +14,31 @@ pub struct SimulatedGateway;
 #[async_trait]
 impl PaymentGateway for SimulatedGateway {
     async fn charge(&self, request: &ChargeRequest) -> Result<ChargeOutcome, GatewayError> {
+        let outcome = Self::decide(request);
+        // The provider's own record of what it did: `orderflow chaos` counts charges per order
+        // from these lines (a real provider's dashboard plays this part).
+        match &outcome {
+            Ok(ChargeOutcome::Approved { charge_id }) => tracing::info!(
+                provider = "simulated",
+                order_id = %request.order_id,
+                idempotency_key = %request.idempotency_key,
+                charge_id = %charge_id,
+                amount = request.amount.amount,
+                "payment provider: charge approved"
+            ),
+            Ok(ChargeOutcome::Declined { .. }) => tracing::info!(
+                provider = "simulated",
+                order_id = %request.order_id,
+                "payment provider: charge declined"
+            ),
+            Err(_) => {}
+        }
+        outcome
+    }
+}
+
+impl SimulatedGateway {
+    fn decide(request: &ChargeRequest) -> Result<ChargeOutcome, GatewayError> {
         match request.token.as_str() {
             DECLINED_TOKEN => Ok(ChargeOutcome::Declined {
                 reason: "card declined by issuer".into(),

@@ -10,12 +10,13 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use orderflow_shared::adapters::sqs::{Queues, ReceiveOptions, ReceivedMessage};
-use orderflow_shared::faults::{Fault, Faults};
+use orderflow_shared::faults::Fault;
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
 use super::logs::LogSink;
 use super::runtime::FunctionHandle;
+use super::FaultSwitch;
 
 #[derive(Debug, Clone)]
 pub struct Mapping {
@@ -28,7 +29,7 @@ pub struct Mapping {
     pub visibility_timeout: Option<i32>,
     pub region: String,
     /// `duplicate=N`: leave N per mille of processed messages undeleted, so SQS delivers them again.
-    pub faults: Faults,
+    pub faults: FaultSwitch,
 }
 
 /// What one batch came to: for the logs and the tests.
@@ -295,7 +296,7 @@ mod tests {
             report_batch_item_failures: true,
             visibility_timeout: None,
             region: "us-east-1".into(),
-            faults: Faults::none(),
+            faults: FaultSwitch::new(orderflow_shared::faults::Faults::none()),
         }
     }
 

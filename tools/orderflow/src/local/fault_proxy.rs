@@ -10,14 +10,15 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use orderflow_shared::faults::{Fault, Faults};
+use orderflow_shared::faults::Fault;
 use tokio::sync::watch;
 
 use super::logs::LogSink;
+use super::FaultSwitch;
 
 struct Proxy {
     upstream: String,
-    faults: Faults,
+    faults: FaultSwitch,
     calls: AtomicU64,
     client: reqwest::Client,
     logs: LogSink,
@@ -122,7 +123,7 @@ async fn handle(State(p): State<Arc<Proxy>>, request: Request) -> Response {
 /// Starts the proxy on a free loopback port; returns its URL.
 pub async fn start(
     upstream: &str,
-    faults: Faults,
+    faults: FaultSwitch,
     logs: LogSink,
     mut shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<String> {

@@ -16,7 +16,8 @@ pub struct LogSink {
 }
 
 struct Inner {
-    stdout: Mutex<()>,
+    /// Where lines go: stdout, or a file (when stdout carries something else, e.g. a JSON report).
+    out: Mutex<Box<dyn Write + Send>>,
     reasons: Mutex<HashMap<String, String>>,
     reasons_file: Option<PathBuf>,
 }
@@ -31,10 +32,24 @@ pub struct ReasonRecord {
 }
 
 impl LogSink {
+    /// Lines to stdout.
     pub fn new(state_dir: Option<PathBuf>) -> Self {
+        LogSink::writing_to(Box::new(std::io::stdout()), state_dir)
+    }
+
+    /// Lines to `path` (created or truncated) instead of stdout.
+    pub fn to_file(path: &std::path::Path, state_dir: Option<PathBuf>) -> std::io::Result<Self> {
+        let file = std::fs::File::create(path)?;
+        Ok(LogSink::writing_to(
+            Box::new(std::io::LineWriter::new(file)),
+            state_dir,
+        ))
+    }
+
+    fn writing_to(out: Box<dyn Write + Send>, state_dir: Option<PathBuf>) -> Self {
         LogSink {
             inner: Arc::new(Inner {
-                stdout: Mutex::new(()),
+                out: Mutex::new(out),
                 reasons: Mutex::new(HashMap::new()),
                 reasons_file: state_dir.map(|d| d.join(REASONS_FILE)),
             }),
@@ -43,8 +58,7 @@ impl LogSink {
 
     /// A line of the local cloud itself, about `who`.
     pub fn line(&self, who: &str, text: &str) {
-        let _guard = self.inner.stdout.lock().unwrap_or_else(|p| p.into_inner());
-        let mut out = std::io::stdout().lock();
+        let mut out = self.inner.out.lock().unwrap_or_else(|p| p.into_inner());
         let _ = writeln!(out, "{who:>18} | {text}");
         let _ = out.flush();
     }

@@ -1,6 +1,7 @@
 //! `orderflow local up`: the whole chain on one machine, no Docker, no AWS account.
 
 pub mod api_gateway;
+pub mod auth;
 pub mod esm;
 pub mod fault_proxy;
 pub mod logs;
@@ -10,6 +11,8 @@ pub mod runtime;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use orderflow_shared::adapters::dynamodb::{DynamoStore, TableNames};
@@ -25,6 +28,42 @@ use resources::{Clients, Deployment};
 use runtime::{FunctionHandle, FunctionSpec};
 
 pub const REGION: &str = "us-east-1";
+
+/// Faults the local cloud itself injects (the AWS proxy, the event source mappings), with a
+/// switch to stop them mid-run (`orderflow chaos` stops faults before it redrives the DLQs).
+#[derive(Debug, Clone)]
+pub struct FaultSwitch {
+    faults: Faults,
+    on: Arc<AtomicBool>,
+}
+
+impl FaultSwitch {
+    pub fn new(faults: Faults) -> FaultSwitch {
+        FaultSwitch {
+            faults,
+            on: Arc::new(AtomicBool::new(true)),
+        }
+    }
+
+    pub fn hits(&self, fault: orderflow_shared::faults::Fault, key: &str) -> bool {
+        self.on.load(Ordering::SeqCst) && self.faults.hits(fault, key)
+    }
+
+    /// Other faults, switched by the same switch.
+    pub fn sharing(&self, faults: Faults) -> FaultSwitch {
+        FaultSwitch {
+            faults,
+            on: self.on.clone(),
+        }
+    }
+
+    pub fn stop(&self) {
+        self.on.store(false, Ordering::SeqCst);
+    }
+}
+
+/// The variables that switch on the functions' own fault injection.
+pub const FUNCTION_FAULT_VARIABLES: [&str; 2] = ["ORDERFLOW_FAULTS", "ORDERFLOW_FAULT_SEED"];
 
 /// Resolves once the local cloud is told to stop (the watch's guard is not held).
 pub async fn stopped(shutdown: &mut watch::Receiver<bool>) {
@@ -51,7 +90,17 @@ pub struct UpOptions {
     pub aws_faults: Faults,
     /// Faults the event source mappings inject (duplicate delivery).
     pub esm_faults: Faults,
+    /// Enforce the API's JWT authorizer with a local issuer (`orderflow local token` signs).
+    pub auth: bool,
 }
+
+/// The issuer and audience the local cloud's authorizer accepts.
+pub const LOCAL_ISSUER: &str = "orderflow-local";
+pub const LOCAL_AUDIENCE: &str = "orderflow-api";
+
+/// The variable that tells the HTTP functions whether a request must carry the authorizer's
+/// claims (the template says `true`; the open local cloud says `false`).
+pub const REQUIRE_AUTH: &str = "REQUIRE_AUTH";
 
 #[derive(Debug, thiserror::Error)]
 pub enum UpError {
@@ -125,12 +174,27 @@ pub struct LocalCloud {
     pub api_url: String,
     pub endpoint: String,
     pub deployment: Deployment,
+    /// With `--auth`: the issuer whose tokens the API accepts.
+    pub issuer: Option<auth::LocalIssuer>,
+    faults: FaultSwitch,
+    function_env: watch::Sender<BTreeMap<String, String>>,
     shutdown: watch::Sender<bool>,
     moto: Option<moto::Moto>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl LocalCloud {
+    /// Stops every injected fault: the AWS proxy and the event source mappings at once, and the
+    /// functions' own as each process is replaced between invocations.
+    pub fn stop_faults(&self) {
+        self.faults.stop();
+        self.function_env.send_modify(|env| {
+            for var in FUNCTION_FAULT_VARIABLES {
+                env.remove(var);
+            }
+        });
+    }
+
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
         for t in self.tasks.drain(..) {
@@ -148,7 +212,6 @@ fn function_env(
     function: &orderflow_template::model::Function,
     d: &Deployment,
     endpoint: &str,
-    extra: &BTreeMap<String, String>,
 ) -> Result<BTreeMap<String, String>, UpError> {
     let mut env = BTreeMap::new();
     for (k, v) in &function.environment {
@@ -180,7 +243,6 @@ fn function_env(
     ] {
         env.insert(k.into(), v.into());
     }
-    env.extend(extra.clone());
     Ok(env)
 }
 
@@ -290,14 +352,11 @@ pub async fn up(options: &UpOptions, logs: LogSink) -> Result<LocalCloud, UpErro
     );
 
     // The functions reach AWS through the fault proxy when AWS faults are asked for.
+    let faults = FaultSwitch::new(options.aws_faults.clone());
+    let (function_env_tx, function_env_rx) = watch::channel(options.function_env.clone());
     let function_endpoint = if options.aws_faults.is_active() {
-        let url = fault_proxy::start(
-            &endpoint,
-            options.aws_faults.clone(),
-            logs.clone(),
-            shutdown_rx.clone(),
-        )
-        .await?;
+        let url = fault_proxy::start(&endpoint, faults.clone(), logs.clone(), shutdown_rx.clone())
+            .await?;
         logs.line(
             "orderflow",
             &format!("AWS fault proxy for the functions on {url}"),
@@ -305,6 +364,22 @@ pub async fn up(options: &UpOptions, logs: LogSink) -> Result<LocalCloud, UpErro
         url
     } else {
         endpoint.clone()
+    };
+    let issuer = if options.auth {
+        // Kept across restarts of the same state folder, so tokens already handed out still work.
+        let issuer = match auth::LocalIssuer::load(&options.state_dir) {
+            Ok(i) if i.issuer == LOCAL_ISSUER && i.audience == LOCAL_AUDIENCE => i,
+            _ => auth::LocalIssuer::generate(LOCAL_ISSUER, LOCAL_AUDIENCE),
+        };
+        issuer
+            .save(&options.state_dir)
+            .map_err(|e| UpError::Function {
+                function: "(api)".into(),
+                message: e.to_string(),
+            })?;
+        Some(issuer)
+    } else {
+        None
     };
     let mut handles: BTreeMap<String, FunctionHandle> = BTreeMap::new();
     let mut tasks = Vec::new();
@@ -325,18 +400,31 @@ pub async fn up(options: &UpOptions, logs: LogSink) -> Result<LocalCloud, UpErro
         let spec = FunctionSpec {
             name: f.binary.clone(),
             binary,
-            env: function_env(f, &deployment, &function_endpoint, &options.function_env)?,
+            env: {
+                let mut env = function_env(f, &deployment, &function_endpoint)?;
+                if !options.auth {
+                    env.insert(REQUIRE_AUTH.into(), "false".into());
+                }
+                env
+            },
             timeout: Duration::from_secs(f.timeout_seconds),
             memory_mb: f.memory_mb,
             instances: options.instances,
         };
-        let handle =
-            runtime::start_function(spec, logs.clone(), shutdown_rx.clone(), ready.clone()).await?;
+        let handle = runtime::start_function(
+            spec,
+            logs.clone(),
+            shutdown_rx.clone(),
+            ready.clone(),
+            function_env_rx.clone(),
+        )
+        .await?;
         for http in f.http_api_events() {
             routes.push(api_gateway::Route {
                 method: http.method.clone(),
                 path: http.path.clone(),
                 function: handle.clone(),
+                authorized: http.authorizer.as_deref() != Some("NONE"),
             });
         }
         for sqs in f.sqs_events().filter(|s| s.enabled) {
@@ -360,7 +448,7 @@ pub async fn up(options: &UpOptions, logs: LogSink) -> Result<LocalCloud, UpErro
                 report_batch_item_failures: sqs.reports_batch_item_failures(),
                 visibility_timeout: options.visibility_timeout,
                 region: REGION.into(),
-                faults: options.esm_faults.clone(),
+                faults: faults.sharing(options.esm_faults.clone()),
             };
             // One poller per process, as Lambda scales pollers with concurrency.
             for _ in 0..options.instances.max(1) {
@@ -385,8 +473,9 @@ pub async fn up(options: &UpOptions, logs: LogSink) -> Result<LocalCloud, UpErro
     let api_url = format!("http://{}", listener.local_addr()?);
     let api_shutdown = shutdown_rx.clone();
     let api_logs = logs.clone();
+    let api_issuer = issuer.clone();
     tasks.push(tokio::spawn(async move {
-        if let Err(e) = api_gateway::serve(listener, routes, api_shutdown).await {
+        if let Err(e) = api_gateway::serve(listener, routes, api_issuer, api_shutdown).await {
             api_logs.line("api", &format!("stopped: {e}"));
         }
     }));
@@ -411,6 +500,9 @@ pub async fn up(options: &UpOptions, logs: LogSink) -> Result<LocalCloud, UpErro
         api_url,
         endpoint,
         deployment,
+        issuer,
+        faults,
+        function_env: function_env_tx,
         shutdown: shutdown_tx,
         moto,
         tasks,

@@ -99,6 +99,9 @@ struct InstanceState {
     /// Counts processes that have asked for work at least once (readiness).
     ready: Arc<AtomicUsize>,
     polled: AtomicBool,
+    /// Bumped whenever the process ends: a `/next` still waiting for work on behalf of a
+    /// process that is gone stops waiting, so it cannot take an invocation nobody will run.
+    retired: watch::Sender<u64>,
 }
 
 impl InstanceState {
@@ -123,6 +126,18 @@ impl InstanceState {
         }
         let _ = self.deadline_tx.send(None);
     }
+
+    /// The process has ended: fails what it was running and stops any `/next` it left waiting.
+    /// Under the in-flight lock, so a `/next` either hands its invocation over before this
+    /// (and it is failed here) or sees the process gone and fails it itself.
+    async fn retire(&self, error: InvokeError) {
+        let mut slot = self.in_flight.lock().await;
+        self.retired.send_modify(|n| *n = n.wrapping_add(1));
+        if let Some(f) = slot.take() {
+            let _ = f.reply.send(Err(error));
+        }
+        let _ = self.deadline_tx.send(None);
+    }
 }
 
 const ACCOUNT: &str = "123456789012";
@@ -132,9 +147,10 @@ async fn next(State(s): State<Arc<InstanceState>>) -> Response {
         s.ready.fetch_add(1, Ordering::SeqCst);
     }
     // One invocation at a time per process, as in Lambda.
-    let invocation = {
-        let mut queue = s.queue.lock().await;
-        queue.recv().await
+    let mut retired = s.retired.subscribe();
+    let invocation = tokio::select! {
+        invocation = async { s.queue.lock().await.recv().await } => invocation,
+        _ = retired.changed() => return (StatusCode::GONE, "process ended").into_response(),
     };
     let Some(invocation) = invocation else {
         return (StatusCode::GONE, "shutting down").into_response();
@@ -143,11 +159,21 @@ async fn next(State(s): State<Arc<InstanceState>>) -> Response {
     let deadline = tokio::time::Instant::now() + s.timeout;
     let deadline_ms = chrono::Utc::now().timestamp_millis()
         + i64::try_from(s.timeout.as_millis()).unwrap_or(i64::MAX);
-    *s.in_flight.lock().await = Some(InFlight {
-        request_id: request_id.clone(),
-        reply: invocation.reply,
-    });
-    let _ = s.deadline_tx.send(Some(deadline));
+    {
+        let mut slot = s.in_flight.lock().await;
+        if retired.has_changed().unwrap_or(true) {
+            let _ = invocation.reply.send(Err(InvokeError::Crashed(
+                "the process ended before it took the invocation".into(),
+            )));
+            return (StatusCode::GONE, "process ended").into_response();
+        }
+        *slot = Some(InFlight {
+            request_id: request_id.clone(),
+            reply: invocation.reply,
+        });
+        // Under the lock too: a deadline told after `retire` would time out the next process.
+        let _ = s.deadline_tx.send(Some(deadline));
+    }
     let mut headers = HeaderMap::new();
     let mut put = |name: &'static str, value: String| {
         if let Ok(v) = HeaderValue::from_str(&value) {
@@ -241,6 +267,7 @@ pub async fn start_function(
     logs: LogSink,
     shutdown: watch::Receiver<bool>,
     ready: Arc<AtomicUsize>,
+    extra_env: watch::Receiver<BTreeMap<String, String>>,
 ) -> std::io::Result<FunctionHandle> {
     let (tx, rx) = mpsc::channel::<Invocation>(1024);
     let queue = Arc::new(Mutex::new(rx));
@@ -255,6 +282,7 @@ pub async fn start_function(
             logs: logs.clone(),
             ready: ready.clone(),
             polled: AtomicBool::new(false),
+            retired: watch::channel(0).0,
         });
         let app = Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(next))
@@ -282,6 +310,7 @@ pub async fn start_function(
             state,
             deadline_rx,
             shutdown.clone(),
+            extra_env.clone(),
         ));
     }
     Ok(FunctionHandle {
@@ -290,7 +319,12 @@ pub async fn start_function(
     })
 }
 
-fn spawn_process(spec: &FunctionSpec, runtime_api: &str, index: usize) -> std::io::Result<Child> {
+fn spawn_process(
+    spec: &FunctionSpec,
+    extra_env: &BTreeMap<String, String>,
+    runtime_api: &str,
+    index: usize,
+) -> std::io::Result<Child> {
     let mut cmd = Command::new(&spec.binary);
     cmd.env_clear();
     for key in ["PATH", "HOME", "TZ", "LANG"] {
@@ -299,6 +333,7 @@ fn spawn_process(spec: &FunctionSpec, runtime_api: &str, index: usize) -> std::i
         }
     }
     cmd.envs(&spec.env)
+        .envs(extra_env)
         .env("AWS_LAMBDA_RUNTIME_API", runtime_api)
         .env("AWS_LAMBDA_FUNCTION_NAME", &spec.name)
         .env(
@@ -334,6 +369,8 @@ fn pipe_lines<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
 
 /// Runs one process of a function for as long as the local cloud runs: restarts it when it
 /// exits, kills it when an invocation passes its deadline, fails that invocation either way.
+/// When the extra environment changes, the process is replaced once it is between invocations
+/// (as Lambda replaces its execution environments after a configuration update).
 async fn supervise(
     spec: FunctionSpec,
     index: usize,
@@ -341,6 +378,7 @@ async fn supervise(
     state: Arc<InstanceState>,
     mut deadline_rx: watch::Receiver<Option<tokio::time::Instant>>,
     mut shutdown: watch::Receiver<bool>,
+    mut extra_env: watch::Receiver<BTreeMap<String, String>>,
 ) {
     let label = if spec.instances > 1 {
         format!("{}#{index}", spec.name)
@@ -348,11 +386,13 @@ async fn supervise(
         spec.name.clone()
     };
     let mut restarts: u32 = 0;
+    let mut env_open = true;
     loop {
         if *shutdown.borrow() {
             return;
         }
-        let mut child = match spawn_process(&spec, &runtime_api, index) {
+        let env = extra_env.borrow_and_update().clone();
+        let mut child = match spawn_process(&spec, &env, &runtime_api, index) {
             Ok(child) => child,
             Err(e) => {
                 state.logs.line(
@@ -373,8 +413,18 @@ async fn supervise(
             pipe_lines(err, label.clone(), state.logs.clone());
         }
         let started = tokio::time::Instant::now();
+        let mut replace = false;
         let ended = loop {
             let deadline = *deadline_rx.borrow_and_update();
+            if replace && deadline.is_none() {
+                state
+                    .logs
+                    .line(&label, "environment changed; replacing the process");
+                let _ = child.kill().await;
+                break Some(InvokeError::Crashed(
+                    "process replaced after an environment change".into(),
+                ));
+            }
             let timer = async {
                 match deadline {
                     Some(at) => tokio::time::sleep_until(at).await,
@@ -394,23 +444,28 @@ async fn supervise(
                 changed = deadline_rx.changed() => {
                     if changed.is_err() { break None; }
                 }
+                changed = extra_env.changed(), if env_open && !replace => {
+                    match changed {
+                        Ok(()) => replace = true,
+                        // Closed: the environment can no longer change.
+                        Err(_) => env_open = false,
+                    }
+                }
                 _ = super::stopped(&mut shutdown) => {
                     let _ = child.kill().await;
-                    state.fail_in_flight(InvokeError::ShuttingDown).await;
+                    state.retire(InvokeError::ShuttingDown).await;
                     return;
                 }
             }
         };
-        if let Some(reason) = ended {
-            let crashed = matches!(reason, InvokeError::Crashed(_));
-            if crashed {
-                state
-                    .logs
-                    .line(&label, &format!("process exited ({reason}); restarting"));
-            }
-            state.fail_in_flight(reason).await;
+        let reason = ended.unwrap_or(InvokeError::ShuttingDown);
+        if matches!(reason, InvokeError::Crashed(_)) && !replace {
+            state
+                .logs
+                .line(&label, &format!("process exited ({reason}); restarting"));
         }
-        restarts = if started.elapsed() > Duration::from_secs(10) {
+        state.retire(reason).await;
+        restarts = if replace || started.elapsed() > Duration::from_secs(10) {
             1
         } else {
             restarts.saturating_add(1)
@@ -444,7 +499,21 @@ mod tests {
         body: &str,
         timeout: Duration,
     ) -> (FunctionHandle, watch::Sender<bool>, Arc<AtomicUsize>) {
+        let (handle, stop, ready, _env) = start_with_env(body, timeout).await;
+        (handle, stop, ready)
+    }
+
+    async fn start_with_env(
+        body: &str,
+        timeout: Duration,
+    ) -> (
+        FunctionHandle,
+        watch::Sender<bool>,
+        Arc<AtomicUsize>,
+        watch::Sender<BTreeMap<String, String>>,
+    ) {
         let (stop, shutdown) = watch::channel(false);
+        let (env, env_rx) = watch::channel(BTreeMap::new());
         let ready = Arc::new(AtomicUsize::new(0));
         let spec = FunctionSpec {
             name: "test-fn".into(),
@@ -454,10 +523,10 @@ mod tests {
             memory_mb: 128,
             instances: 1,
         };
-        let handle = start_function(spec, LogSink::new(None), shutdown, ready.clone())
+        let handle = start_function(spec, LogSink::new(None), shutdown, ready.clone(), env_rx)
             .await
             .unwrap();
-        (handle, stop, ready)
+        (handle, stop, ready, env)
     }
 
     /// Echoes each payload back as the response.
@@ -531,5 +600,39 @@ done"#;
         assert_eq!(&second[..], b"2");
         let _ = stop.send(true);
         let _ = std::fs::remove_file(marker);
+    }
+
+    #[tokio::test]
+    async fn a_new_environment_replaces_an_idle_process_and_the_next_invocation_sees_it() {
+        // Answers every invocation with the value of $GREETING.
+        let body = r#"while true; do
+  curl -s -D /tmp/$$.h -o /dev/null "$API/invocation/next" || exit 1
+  ID=$(grep -i lambda-runtime-aws-request-id /tmp/$$.h | cut -d' ' -f2 | tr -d '\r')
+  curl -s -X POST -d "\"${GREETING:-none}\"" "$API/invocation/$ID/response" >/dev/null
+done"#;
+        let (f, stop, _, env) = start_with_env(body, Duration::from_secs(5)).await;
+        assert_eq!(
+            &f.invoke(Bytes::from_static(b"{}")).await.unwrap()[..],
+            b"\"none\""
+        );
+        env.send_replace(BTreeMap::from([(
+            "GREETING".to_owned(),
+            "hello".to_owned(),
+        )]));
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            match f.invoke(Bytes::from_static(b"{}")).await {
+                Ok(out) if &out[..] == b"\"hello\"" => break,
+                // The old process may take one more invocation before it is replaced.
+                Ok(_) | Err(InvokeError::Crashed(_)) => {}
+                Err(e) => panic!("{e:?}"),
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "never saw the new environment"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let _ = stop.send(true);
     }
 }
