@@ -12,7 +12,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 # sam's telemetry would try to reach the internet.
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv check unit test template-lint package dev clean
+.PHONY: help venv check unit test template-lint checkov package dev clean chaos
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -32,13 +32,50 @@ check: ## format check and clippy with warnings as errors
 unit: ## unit tests only: handlers and domain against in-memory ports (fast)
 	cargo nextest run --workspace --all-features --lib --bins --no-fail-fast
 
+# checkov lives in its own virtualenv: its pins clash with aws-sam-cli's.
+CHECKOV_VENV  := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+$(CHECKOV_STAMP): infra/requirements-checkov.txt
+	python3 -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check --upgrade pip
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r infra/requirements-checkov.txt
+	touch $@
+
+checkov: $(CHECKOV_STAMP) ## checkov on the SAM template; each skipped check has its reason in infra/checkov.yaml
+	$(CHECKOV_VENV)/bin/checkov --config-file infra/checkov.yaml
+
 template-lint: $(VENV_STAMP) ## cfn-lint and sam validate --lint on the SAM template
 	cfn-lint $(TEMPLATE)
 	sam validate --lint --template-file $(TEMPLATE)
 
-test: $(VENV_STAMP) check template-lint ## everything: fmt, clippy, template lint, unit, adapter (moto) and end-to-end tests
+test: $(VENV_STAMP) check template-lint checkov ## everything: fmt, clippy, template lint, checkov, unit, adapter (moto), end-to-end, contract and chaos tests, fuzz smoke
 	cargo build --workspace --bins --all-features
 	cargo nextest run --workspace --all-features --no-fail-fast
+	$(MAKE) fuzz-smoke
+
+.PHONY: fuzz fuzz-smoke
+FUZZ_TARGETS   := parse_place_order event_parsing
+FUZZ_SECONDS   ?= 600
+# `none`: the workspace forbids unsafe code, and without ASan a run tries ~10x more inputs.
+# FUZZ_SANITIZER=address works too (on stable as well), in a slower build.
+FUZZ_SANITIZER ?= none
+# cargo-fuzz, pinned, into .tools/ (a no-op once installed). It hands rustc nightly-only
+# flags; RUSTC_BOOTSTRAP=1 lets the stable toolchain take them.
+FUZZ_TOOL  := cargo install cargo-fuzz --version =0.13.2 --locked --root .tools --quiet
+CARGO_FUZZ := RUSTC_BOOTSTRAP=1 .tools/bin/cargo-fuzz
+FUZZ_FLAGS := --fuzz-dir fuzz --sanitizer $(FUZZ_SANITIZER)
+fuzz-smoke: ## fuzz each parser for 30 s from the events/ fixtures; fails on any crash (fuzz/artifacts/)
+	$(FUZZ_TOOL)
+	cargo fmt --manifest-path fuzz/Cargo.toml -- --check
+	python3 fuzz/seed_corpus.py
+	$(CARGO_FUZZ) build $(FUZZ_FLAGS)
+	for t in $(FUZZ_TARGETS); do $(CARGO_FUZZ) run $(FUZZ_FLAGS) $$t -- -max_total_time=30; done
+
+fuzz: ## the long run: each fuzz target for FUZZ_SECONDS s (default 600, 10 min)
+	$(FUZZ_TOOL)
+	python3 fuzz/seed_corpus.py
+	$(CARGO_FUZZ) build $(FUZZ_FLAGS)
+	for t in $(FUZZ_TARGETS); do $(CARGO_FUZZ) run $(FUZZ_FLAGS) $$t -- -max_total_time=$(FUZZ_SECONDS); done
 
 FUNCTIONS := validate-order update-inventory process-payment send-notification query-api
 package: $(VENV_STAMP) ## release bootstraps with cargo-lambda (x86_64 here), then sam build
@@ -47,11 +84,34 @@ package: $(VENV_STAMP) ## release bootstraps with cargo-lambda (x86_64 here), th
 	@for f in $(FUNCTIONS); do ls -l target/lambda/$$f/bootstrap; done
 	sam build --template-file $(TEMPLATE) --parameter-overrides Architecture=x86_64
 
+.PHONY: bench
+BENCH_PACKAGES := -p orderflow-shared -p update-inventory -p process-payment -p send-notification
+bench: $(VENV_STAMP) ## cold start, size and handler cost of every function: prints the table, writes docs/PERFORMANCE.md
+	@# The bootstraps exactly as `package` builds them, and the hello-world reference beside them.
+	for f in $(FUNCTIONS) bench-hello-world; do cargo lambda build --release --bin $$f; done
+	cargo bench $(BENCH_PACKAGES) --benches
+	cargo run --quiet -p orderflow-bench -- $(addprefix --functions ,$(FUNCTIONS))
+
+CHAOS_ORDERS ?= 1000
+CHAOS_SEED ?= 7
+chaos: $(VENV_STAMP) ## the large fault-injection run: $(CHAOS_ORDERS) mixed orders under faults, counts printed as JSON
+	cargo build --workspace --bins --all-features
+	target/debug/orderflow chaos --orders $(CHAOS_ORDERS) --seed $(CHAOS_SEED) --json
+
+.PHONY: load
+LOAD_ORDERS ?= 2000
+LOAD_CONCURRENCY ?= 64
+load: $(VENV_STAMP) ## flash-sale load on the local cloud: latency, throughput, AWS calls per order, HTML report (JSON on stdout)
+	cargo build --workspace --bins --all-features
+	target/debug/orderflow load --orders $(LOAD_ORDERS) --concurrency $(LOAD_CONCURRENCY) --json
+
 API_PORT ?= 3000
+# e.g. DEV_FLAGS=--auth (the JWT authorizer, as deployed), or fault flags (see README).
+DEV_FLAGS ?=
 AWS_PORT ?= 4566
 dev: $(VENV_STAMP) ## the local cloud: moto + every function + the HTTP API on 127.0.0.1:$(API_PORT)
 	cargo build --workspace --bins --all-features
-	exec target/debug/orderflow local up --api-port $(API_PORT) --aws-port $(AWS_PORT)
+	exec target/debug/orderflow local up --api-port $(API_PORT) --aws-port $(AWS_PORT) $(DEV_FLAGS)
 
 clean: ## remove build output (keeps .venv)
 	cargo clean

@@ -1,10 +1,7 @@
 //! process-payment: consumes the payment queue (InventoryReserved).
 
-mod handler;
-
 use aws_lambda_events::sqs::SqsEvent;
 use chrono::Duration;
-use handler::ProcessPayment;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use orderflow_shared::adapters::dynamodb::{DynamoStore, TableNames};
 use orderflow_shared::adapters::eventbridge::EventBridgePublisher;
@@ -13,6 +10,7 @@ use orderflow_shared::config::{required, ConfigError};
 use orderflow_shared::faults::Faults;
 use orderflow_shared::idempotency::Policy;
 use orderflow_shared::{aws, telemetry};
+use process_payment::handler::ProcessPayment;
 
 struct Config {
     tables: TableNames,
@@ -40,9 +38,9 @@ async fn main() -> Result<(), Error> {
     let sdk = aws::sdk_config().await;
     let function = ProcessPayment {
         faults: Faults::from_env()?,
-        store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.tables),
+        store: DynamoStore::new(aws::dynamodb_client(&sdk), config.tables),
         gateway: SimulatedGateway,
-        events: EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&sdk), config.event_bus),
+        events: EventBridgePublisher::new(aws::eventbridge_client(&sdk), config.event_bus),
         // The lock outlives the function timeout (20 s), so a live holder is never taken over.
         idempotency: Policy::new(Duration::seconds(60), Duration::days(7)),
     };

@@ -1,12 +1,10 @@
 //! query-api: `GET /orders/{orderId}` and `GET /products` behind API Gateway (HTTP API).
 
-mod handler;
-
-use handler::QueryApi;
 use lambda_http::{service_fn, Error, Request};
 use orderflow_shared::adapters::dynamodb::{DynamoStore, TableNames};
 use orderflow_shared::config::{required, ConfigError};
 use orderflow_shared::{aws, telemetry};
+use query_api::handler::QueryApi;
 
 struct Config {
     tables: TableNames,
@@ -31,7 +29,8 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_env()?;
     let sdk = aws::sdk_config().await;
     let function = QueryApi {
-        store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.tables),
+        store: DynamoStore::new(aws::dynamodb_client(&sdk), config.tables),
+        access: orderflow_shared::http::Access::from_env(),
     };
     let function = &function;
     lambda_http::run(service_fn(move |request: Request| async move {

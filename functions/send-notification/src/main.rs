@@ -1,10 +1,7 @@
 //! send-notification: consumes the notification queue (terminal outcomes) and publishes to SNS.
 
-mod handler;
-
 use aws_lambda_events::sqs::SqsEvent;
 use chrono::Duration;
-use handler::SendNotification;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use orderflow_shared::adapters::dynamodb::{DynamoStore, TableNames};
 use orderflow_shared::adapters::sns::SnsNotifier;
@@ -12,6 +9,7 @@ use orderflow_shared::config::{required, ConfigError};
 use orderflow_shared::faults::Faults;
 use orderflow_shared::idempotency::Policy;
 use orderflow_shared::{aws, telemetry};
+use send_notification::handler::SendNotification;
 
 struct Config {
     tables: TableNames,
@@ -42,8 +40,8 @@ async fn main() -> Result<(), Error> {
     let sdk = aws::sdk_config().await;
     let function = SendNotification {
         faults: Faults::from_env()?,
-        store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.tables),
-        notifier: SnsNotifier::new(aws_sdk_sns::Client::new(&sdk), config.topic_arn),
+        store: DynamoStore::new(aws::dynamodb_client(&sdk), config.tables),
+        notifier: SnsNotifier::new(aws::sns_client(&sdk), config.topic_arn),
         idempotency: Policy::new(Duration::seconds(60), Duration::days(7)),
     };
     let function = &function;

@@ -1,15 +1,13 @@
 //! update-inventory: consumes the inventory queue (OrderPlaced, PaymentFailed).
 
-mod handler;
-
 use aws_lambda_events::sqs::SqsEvent;
-use handler::UpdateInventory;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use orderflow_shared::adapters::dynamodb::{DynamoStore, TableNames};
 use orderflow_shared::adapters::eventbridge::EventBridgePublisher;
 use orderflow_shared::config::{required, ConfigError};
 use orderflow_shared::faults::Faults;
 use orderflow_shared::{aws, telemetry};
+use update_inventory::handler::UpdateInventory;
 
 struct Config {
     tables: TableNames,
@@ -37,8 +35,8 @@ async fn main() -> Result<(), Error> {
     let sdk = aws::sdk_config().await;
     let function = UpdateInventory {
         faults: Faults::from_env()?,
-        store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.tables),
-        events: EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&sdk), config.event_bus),
+        store: DynamoStore::new(aws::dynamodb_client(&sdk), config.tables),
+        events: EventBridgePublisher::new(aws::eventbridge_client(&sdk), config.event_bus),
     };
     let function = &function;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {

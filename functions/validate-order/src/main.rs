@@ -1,15 +1,13 @@
 //! validate-order: `POST /orders` behind API Gateway (HTTP API).
 
-mod handler;
-
 use chrono::Duration;
-use handler::ValidateOrder;
 use lambda_http::{service_fn, Error, Request};
 use orderflow_shared::adapters::dynamodb::{DynamoStore, TableNames};
 use orderflow_shared::adapters::eventbridge::EventBridgePublisher;
 use orderflow_shared::config::{required, ConfigError};
 use orderflow_shared::idempotency::Policy;
 use orderflow_shared::{aws, telemetry};
+use validate_order::handler::ValidateOrder;
 
 struct Config {
     tables: TableNames,
@@ -36,10 +34,11 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_env()?;
     let sdk = aws::sdk_config().await;
     let function = ValidateOrder {
-        store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.tables),
-        events: EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&sdk), config.event_bus),
+        store: DynamoStore::new(aws::dynamodb_client(&sdk), config.tables),
+        events: EventBridgePublisher::new(aws::eventbridge_client(&sdk), config.event_bus),
         // Locked past the function timeout (10 s); a key is remembered for a day.
         idempotency: Policy::new(Duration::seconds(30), Duration::hours(24)),
+        access: orderflow_shared::http::Access::from_env(),
     };
     let function = &function;
     lambda_http::run(service_fn(move |request: Request| async move {

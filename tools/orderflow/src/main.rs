@@ -2,9 +2,12 @@
 //!
 //! - `orderflow local up`: moto + the template's resources + the real function binaries, the
 //!   SQS event source mappings and the HTTP API, on 127.0.0.1;
-//! - `orderflow dlq list|redrive`: inspect and redrive dead-letter queues (local or AWS).
+//! - `orderflow dlq list|redrive`: inspect and redrive dead-letter queues (local or AWS);
+//! - `orderflow chaos`: a mixed workload under injected faults, and the count of what went wrong.
 
+mod chaos;
 mod dlq;
+mod load;
 mod local;
 
 use std::collections::{BTreeMap, HashMap};
@@ -43,6 +46,65 @@ enum Command {
         #[command(subcommand)]
         command: DlqCommand,
     },
+    /// Place a mixed workload under injected faults, redrive the DLQs once faults stop, and
+    /// count lost, double-charged, oversold and stuck orders and duplicate notifications.
+    /// Exits non-zero when any of them is not 0.
+    Chaos(ChaosArgs),
+    /// A flash sale against the local cloud: latency, throughput, AWS calls per order and the
+    /// backend's share, as JSON and an HTML report. Exits non-zero on oversold or unfinished orders.
+    Load(load::LoadArgs),
+}
+
+#[derive(clap::Args)]
+struct ChaosArgs {
+    #[arg(long, default_value_t = 300)]
+    orders: usize,
+    /// Plans the workload and seeds the fault choices: a seed replays the same injections.
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    /// Print the report as one JSON object (stdout); progress goes to stderr either way.
+    #[arg(long)]
+    json: bool,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// Use the local cloud at this API URL instead of starting one (faults are whatever it
+    /// was started with, and cannot be stopped by this run).
+    #[arg(long, requires = "endpoint_url")]
+    api_url: Option<String>,
+    /// The AWS endpoint of the cloud at --api-url.
+    #[arg(long)]
+    endpoint_url: Option<String>,
+    #[arg(long, default_value = "orderflow-local")]
+    stack: String,
+    #[arg(long, default_value = "infra/template.yaml")]
+    template: PathBuf,
+    #[arg(long, default_value = "target/debug")]
+    bin_dir: PathBuf,
+    /// Where the run keeps its cloud's log and state (a fresh folder per run by default).
+    #[arg(long)]
+    state_dir: Option<PathBuf>,
+    /// Processes per function.
+    #[arg(long, default_value_t = 2)]
+    instances: usize,
+    /// Seconds before a failed message comes back (the template's is minutes).
+    #[arg(long, default_value_t = 4)]
+    visibility_timeout: i32,
+    /// ORDERFLOW_FAULTS for every function, per mille.
+    #[arg(
+        long,
+        default_value = "error_before=40,error_after=40,crash=10,delay=2,delay_ms=25000"
+    )]
+    function_faults: String,
+    /// Faults of the proxy in front of the AWS endpoint, per mille.
+    #[arg(long, default_value = "throttle=30,unavailable=15")]
+    aws_faults: String,
+    /// Faults of the event source mappings, per mille.
+    #[arg(long, default_value = "duplicate=50")]
+    esm_faults: String,
+    /// Give up after this many seconds; what is unfinished then counts as stuck.
+    #[arg(long, default_value_t = 900)]
+    timeout: u64,
 }
 
 #[derive(Subcommand)]
@@ -86,6 +148,20 @@ enum LocalCommand {
         /// Seed for the proxy's and the mappings' fault choices.
         #[arg(long, default_value_t = 0)]
         fault_seed: u64,
+        /// Enforce the API's JWT authorizer: requests need `Authorization: Bearer <token>` from
+        /// `orderflow local token CUSTOMER`. Without it the API is open (quick demos).
+        #[arg(long)]
+        auth: bool,
+    },
+    /// Print a token for CUSTOMER, signed by the issuer of a local cloud started with --auth.
+    Token {
+        /// The customer: the token's `sub`, which the API takes as the caller.
+        customer: String,
+        #[arg(long, default_value = ".orderflow")]
+        state_dir: PathBuf,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 3600)]
+        ttl: i64,
     },
 }
 
@@ -132,6 +208,7 @@ async fn main() -> ExitCode {
                     aws_faults,
                     esm_faults,
                     fault_seed,
+                    auth,
                 },
         } => {
             let fault_seed = fault_seed.to_string();
@@ -155,9 +232,32 @@ async fn main() -> ExitCode {
                 function_env: function_env.into_iter().collect::<BTreeMap<_, _>>(),
                 aws_faults,
                 esm_faults,
+                auth,
             };
             local_up(options).await
         }
+        Command::Local {
+            command:
+                LocalCommand::Token {
+                    customer,
+                    state_dir,
+                    ttl,
+                },
+        } => match local::auth::LocalIssuer::load(&state_dir) {
+            Ok(issuer) => {
+                if let Err(e) = orderflow_shared::domain::CustomerId::parse(&customer) {
+                    return fail(&e);
+                }
+                println!(
+                    "{}",
+                    issuer.token(&customer, chrono::Utc::now().timestamp(), ttl)
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&e),
+        },
+        Command::Chaos(args) => chaos_run(args).await,
+        Command::Load(args) => load::main(args).await,
         Command::Dlq {
             endpoint_url,
             state_dir,
@@ -230,6 +330,67 @@ fn print_dlq(messages: &[dlq::DlqMessage], json: bool) {
     }
 }
 
+async fn chaos_run(args: ChaosArgs) -> ExitCode {
+    let state_dir = args.state_dir.unwrap_or_else(|| {
+        PathBuf::from(format!(
+            "target/chaos/seed-{}-{}",
+            args.seed,
+            std::process::id()
+        ))
+    });
+    let options = chaos::ChaosOptions {
+        orders: args.orders,
+        seed: args.seed,
+        concurrency: args.concurrency,
+        api_url: args.api_url,
+        endpoint_url: args.endpoint_url,
+        stack: args.stack,
+        template: args.template,
+        bin_dir: args.bin_dir,
+        state_dir,
+        instances: args.instances,
+        visibility_timeout: args.visibility_timeout,
+        function_faults: args.function_faults,
+        aws_faults: args.aws_faults,
+        esm_faults: args.esm_faults,
+        timeout: std::time::Duration::from_secs(args.timeout),
+    };
+    // Ctrl-C drops the run, and with it the local cloud and every process it started.
+    let report = tokio::select! {
+        result = chaos::run(&options) => match result {
+            Ok(report) => report,
+            Err(e) => return fail(&e),
+        },
+        () = wait_for_signal() => return fail(&"interrupted; the local cloud is stopped"),
+    };
+    if args.json {
+        match serde_json::to_string(&report) {
+            Ok(line) => println!("{line}"),
+            Err(e) => return fail(&e),
+        }
+    } else {
+        match serde_json::to_string_pretty(&report) {
+            Ok(text) => println!("{text}"),
+            Err(e) => return fail(&e),
+        }
+    }
+    let failures = report.failures();
+    if failures.is_empty() {
+        eprintln!(
+            "chaos | passed: {} orders, {} faults injected, nothing lost, doubled, oversold or stuck",
+            report.orders,
+            report
+                .faults_injected
+                .map_or_else(|| "an unknown number of".into(), |n| n.to_string())
+        );
+        ExitCode::SUCCESS
+    } else {
+        let list: Vec<String> = failures.iter().map(|(k, n)| format!("{k}={n}")).collect();
+        eprintln!("chaos | FAILED: {}", list.join(", "));
+        ExitCode::FAILURE
+    }
+}
+
 async fn local_up(options: local::UpOptions) -> ExitCode {
     let logs = local::logs::LogSink::new(Some(options.state_dir.clone()));
     let cloud = match local::up(&options, logs.clone()).await {
@@ -241,6 +402,15 @@ async fn local_up(options: local::UpOptions) -> ExitCode {
     };
     for (topic, url) in &cloud.deployment.inboxes {
         logs.line("orderflow", &format!("inbox for {topic}: {url}"));
+    }
+    if cloud.issuer.is_some() {
+        logs.line(
+            "orderflow",
+            &format!(
+                "auth: on; a token for a customer: orderflow local token CUSTOMER --state-dir {}",
+                options.state_dir.display()
+            ),
+        );
     }
     logs.line(
         "orderflow",

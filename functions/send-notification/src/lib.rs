@@ -1,0 +1,4 @@
+//! send-notification as a library: the handler, used by the `bootstrap` binary (`main.rs`) and by the
+//! benches.
+
+pub mod handler;

@@ -1,0 +1,28 @@
+//! AWS calls per confirmed order: measured by `make load` (an SDK interceptor counts every call
+//! of every function), which leaves its counts in a JSON file that this report only reads.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::Error;
+
+/// `{ "orders": n, "calls": { "DynamoDB.TransactWriteItems": k, ... }, "per_order": x }`
+#[derive(Debug, Clone, Deserialize)]
+pub struct AwsCalls {
+    pub orders: u64,
+    pub calls: BTreeMap<String, u64>,
+    pub per_order: f64,
+}
+
+/// `None` when the load run has not written the file.
+pub fn read(path: &Path) -> Result<Option<AwsCalls>, Error> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| format!("{}: {e}", path.display()).into()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("cannot read {}: {e}", path.display()).into()),
+    }
+}
