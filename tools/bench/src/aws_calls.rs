@@ -8,10 +8,14 @@ use serde::Deserialize;
 
 use crate::Error;
 
-/// `{ "orders": n, "calls": { "DynamoDB.TransactWriteItems": k, ... }, "per_order": x }`
+/// `{ "orders": n, "confirmed": c, "calls": { "DynamoDB.TransactWriteItems": k, ... },
+/// "per_order": x }` — `per_order` is per confirmed order.
 #[derive(Debug, Clone, Deserialize)]
 pub struct AwsCalls {
     pub orders: u64,
+    /// Confirmed orders of the run (older files lack it: then every order counts).
+    #[serde(default)]
+    pub confirmed: Option<u64>,
     pub calls: BTreeMap<String, u64>,
     pub per_order: f64,
 }

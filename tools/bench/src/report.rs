@@ -162,18 +162,19 @@ pub fn aws_calls_section(run: &Run) -> String {
             );
         }
         Some(calls) => {
+            let confirmed = calls.confirmed.unwrap_or(calls.orders);
             let _ = writeln!(
                 out,
-                "From `{}`: {} confirmed orders, **{:.2} AWS calls per confirmed order**.\n",
-                run.aws_calls_path, calls.orders, calls.per_order
+                "From `{}`: {} orders, {} confirmed, **{:.2} AWS calls per confirmed order**.\n",
+                run.aws_calls_path, calls.orders, confirmed, calls.per_order
             );
-            let _ = writeln!(out, "| call | count | per order |");
+            let _ = writeln!(out, "| call | count | per confirmed order |");
             let _ = writeln!(out, "|---|---:|---:|");
             for (call, count) in &calls.calls {
-                let per = if calls.orders == 0 {
+                let per = if confirmed == 0 {
                     f64::NAN
                 } else {
-                    *count as f64 / calls.orders as f64
+                    *count as f64 / confirmed as f64
                 };
                 let _ = writeln!(out, "| {call} | {count} | {per:.2} |");
             }
