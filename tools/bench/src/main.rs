@@ -213,15 +213,19 @@ fn command_line(program: &str, args: &[&str]) -> Option<String> {
 fn release_profile(manifest: &Path) -> Result<String, Error> {
     let text = std::fs::read_to_string(manifest)
         .map_err(|e| format!("cannot read {}: {e}", manifest.display()))?;
-    let mut lines = text.lines().skip_while(|l| l.trim() != "[profile.release]");
-    let mut profile = String::new();
-    if let Some(header) = lines.next() {
-        profile.push_str(header);
-        profile.push('\n');
-        for line in lines.take_while(|l| !l.trim_start().starts_with('[')) {
-            profile.push_str(line);
-            profile.push('\n');
-        }
+    let mut lines: Vec<&str> = text
+        .lines()
+        .skip_while(|l| l.trim() != "[profile.release]")
+        .enumerate()
+        .take_while(|(i, l)| *i == 0 || !l.trim_start().starts_with('['))
+        .map(|(_, l)| l)
+        .collect();
+    // Comments and blank lines at the end introduce the next table, not this one.
+    while lines
+        .last()
+        .is_some_and(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+    {
+        lines.pop();
     }
-    Ok(profile.trim_end().to_owned() + "\n")
+    Ok(lines.iter().map(|l| format!("{l}\n")).collect())
 }
