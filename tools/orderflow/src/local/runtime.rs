@@ -459,6 +459,10 @@ async fn supervise(
             }
         };
         let reason = ended.unwrap_or(InvokeError::ShuttingDown);
+        // A `/next` the ended process sent just before it died (or a child it left behind,
+        // as a shell script's curl) may reach the server a moment later: let it arrive, so
+        // `retire` stops it instead of it taking the successor's first invocation.
+        tokio::time::sleep(Duration::from_millis(100)).await;
         if matches!(reason, InvokeError::Crashed(_)) && !replace {
             state
                 .logs
