@@ -6,11 +6,11 @@
 // A panic is how a fuzz target reports a broken property.
 #![allow(clippy::panic)]
 
-use lambda_http::http::{header, StatusCode};
+use lambda_http::http::header;
 use lambda_http::Body;
 use libfuzzer_sys::fuzz_target;
-use orderflow_shared::api::{self, PlaceOrderRequest, RequestError};
-use orderflow_shared::http::{Problem, PROBLEM_JSON};
+use orderflow_shared::api::{self, PlaceOrderRequest};
+use orderflow_shared::http::{check_body_size, Problem, PROBLEM_JSON};
 use serde_json::{json, Value};
 
 fuzz_target!(|body: &[u8]| {
@@ -20,31 +20,11 @@ fuzz_target!(|body: &[u8]| {
     }
 });
 
-/// What `ValidateOrder::place` does with the body before it asks the catalog
-/// (functions/validate-order/src/handler.rs): keep the two in step.
+/// What `ValidateOrder::place` does with the body before it asks the catalog: the same
+/// `shared::http` functions the handler calls.
 fn place_order(body: &[u8]) -> Result<PlaceOrderRequest, Problem> {
-    if body.len() > api::MAX_BODY_BYTES {
-        return Err(Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body-too-large",
-            format!(
-                "the body is {} bytes; the limit is {} bytes",
-                body.len(),
-                api::MAX_BODY_BYTES
-            ),
-        ));
-    }
-    api::parse_place_order(body).map_err(|e| match e {
-        RequestError::Malformed(detail) => {
-            Problem::new(StatusCode::BAD_REQUEST, "malformed-json", detail)
-        }
-        RequestError::Invalid(issues) => Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid-request",
-            format!("{} field(s) are missing or invalid", issues.len()),
-        )
-        .with_errors(issues),
-    })
+    check_body_size(body)?;
+    api::parse_place_order(body).map_err(Problem::from)
 }
 
 /// An accepted body keeps the rules, and the request written back as JSON parses to itself.

@@ -104,6 +104,39 @@ impl Problem {
     }
 }
 
+/// `413` for a `POST /orders` body over [`crate::api::MAX_BODY_BYTES`], before it is parsed.
+pub fn check_body_size(body: &[u8]) -> Result<(), Problem> {
+    if body.len() > crate::api::MAX_BODY_BYTES {
+        return Err(Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body-too-large",
+            format!(
+                "the body is {} bytes; the limit is {} bytes",
+                body.len(),
+                crate::api::MAX_BODY_BYTES
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The `400` a request body that does not parse gets (every field problem listed).
+impl From<crate::api::RequestError> for Problem {
+    fn from(e: crate::api::RequestError) -> Problem {
+        match e {
+            crate::api::RequestError::Malformed(detail) => {
+                Problem::new(StatusCode::BAD_REQUEST, "malformed-json", detail)
+            }
+            crate::api::RequestError::Invalid(issues) => Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid-request",
+                format!("{} field(s) are missing or invalid", issues.len()),
+            )
+            .with_errors(issues),
+        }
+    }
+}
+
 /// A JSON response with the given status.
 pub fn json_response<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
     match serde_json::to_string(value) {

@@ -4,10 +4,10 @@
 use chrono::Utc;
 use lambda_http::http::{header, HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
-use orderflow_shared::api::{self, FieldIssue, OrderAccepted, RequestError};
+use orderflow_shared::api::{self, FieldIssue, OrderAccepted};
 use orderflow_shared::domain::{DomainError, Order, OrderId, OrderLine, OrderStatus};
 use orderflow_shared::events::{DomainEvent, Envelope, OrderPlaced};
-use orderflow_shared::http::{caller, json_response, Access, Problem};
+use orderflow_shared::http::{caller, check_body_size, json_response, Access, Problem};
 use orderflow_shared::idempotency::{order_id_for_key, run_once, Once, OnceError, Policy};
 use orderflow_shared::ports::{
     Catalog, EventPublisher, IdempotencyStore, OrderRepository, OrderWriteError,
@@ -47,30 +47,10 @@ where
             ));
         }
         let body = body_bytes(request.body());
-        if body.len() > api::MAX_BODY_BYTES {
-            return Err(Problem::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body-too-large",
-                format!(
-                    "the body is {} bytes; the limit is {} bytes",
-                    body.len(),
-                    api::MAX_BODY_BYTES
-                ),
-            ));
-        }
+        check_body_size(body)?;
         let caller = caller(&request, self.access)?;
         check_content_type(&request)?;
-        let parsed = api::parse_place_order_for(body, caller.as_ref()).map_err(|e| match e {
-            RequestError::Malformed(detail) => {
-                Problem::new(StatusCode::BAD_REQUEST, "malformed-json", detail)
-            }
-            RequestError::Invalid(issues) => Problem::new(
-                StatusCode::BAD_REQUEST,
-                "invalid-request",
-                format!("{} field(s) are missing or invalid", issues.len()),
-            )
-            .with_errors(issues),
-        })?;
+        let parsed = api::parse_place_order_for(body, caller.as_ref()).map_err(Problem::from)?;
         if let Some(caller) = &caller {
             if parsed.customer_id != *caller {
                 return Err(Problem::new(

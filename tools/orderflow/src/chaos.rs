@@ -10,11 +10,11 @@
 //! empty and every customer has been told; count.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use orderflow_shared::adapters::dynamodb::{DynamoStore, TableNames};
+use orderflow_shared::adapters::dynamodb::DynamoStore;
 use orderflow_shared::domain::{Currency, Money, OrderId, Sku};
 use orderflow_shared::faults::Faults;
 use orderflow_shared::ports::{Catalog, ChargeOutcome, PaymentLedger, Product};
@@ -542,21 +542,6 @@ pub fn read_log(text: &str) -> LogFacts {
 // ---------------------------------------------------------------------------------------------
 // The run
 
-fn stack_tables(stack: &str) -> TableNames {
-    TableNames {
-        orders: format!("{stack}-OrdersTable"),
-        inventory: format!("{stack}-InventoryTable"),
-        payments: format!("{stack}-PaymentsTable"),
-        idempotency: format!("{stack}-IdempotencyTable"),
-    }
-}
-
-fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
 fn say(line: &str) {
     eprintln!("chaos | {line}");
 }
@@ -579,14 +564,14 @@ pub async fn run(options: &ChaosOptions) -> Result<Report, ChaosError> {
         }
         (None, _) => {
             let seed_path = options.state_dir.join("chaos-catalog.json");
-            write_catalog(&seed_path, &catalog)?;
+            local::write_seed(&seed_path, &catalog)?;
             let fault_seed = options.seed.to_string();
             let parse = |spec: &str| {
                 Faults::parse(spec, &fault_seed).map_err(|e| ChaosError::Setup(e.to_string()))
             };
             let up = local::UpOptions {
                 api_port: 0,
-                aws_port: free_port()?,
+                aws_port: local::free_port()?,
                 template: options.template.clone(),
                 seed: seed_path,
                 bin_dir: options.bin_dir.clone(),
@@ -675,21 +660,6 @@ fn provider_mismatches(statuses: &BTreeMap<String, String>, facts: &LogFacts) ->
     charged_not_confirmed + confirmed_not_charged
 }
 
-fn write_catalog(path: &Path, catalog: &[Product]) -> std::io::Result<()> {
-    let items: Vec<Value> = catalog
-        .iter()
-        .map(|p| {
-            json!({
-                "sku": p.sku.as_str(),
-                "name": p.name,
-                "price": {"amount": p.price.amount, "currency": p.price.currency},
-                "stock": p.stock,
-            })
-        })
-        .collect();
-    std::fs::write(path, serde_json::to_vec_pretty(&items)?)
-}
-
 fn setup(what: &str) -> impl Fn(&dyn std::fmt::Display) -> ChaosError + '_ {
     move |e| ChaosError::Setup(format!("{what}: {e}"))
 }
@@ -724,7 +694,7 @@ async fn drive(run: &Run<'_>) -> Result<(Report, BTreeMap<String, String>), Chao
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let store = DynamoStore::new(
         aws_sdk_dynamodb::Client::new(&sdk),
-        stack_tables(&options.stack),
+        local::stack_tables(&options.stack),
     );
     if cloud.is_none() {
         for p in catalog {

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use orderflow_shared::adapters::dynamodb::{DynamoStore, TableNames};
+use orderflow_shared::adapters::dynamodb::DynamoStore;
 use orderflow_shared::domain::{Currency, Money, Sku};
 use orderflow_shared::ports::{Catalog, Product};
 use serde::Serialize;
@@ -337,36 +337,6 @@ fn progress_bar(len: usize, visible: bool) -> ProgressBar {
 // ---------------------------------------------------------------------------------------------
 // The run
 
-fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
-fn stack_tables(stack: &str) -> TableNames {
-    TableNames {
-        orders: format!("{stack}-OrdersTable"),
-        inventory: format!("{stack}-InventoryTable"),
-        payments: format!("{stack}-PaymentsTable"),
-        idempotency: format!("{stack}-IdempotencyTable"),
-    }
-}
-
-fn write_catalog(path: &std::path::Path, catalog: &[Product]) -> std::io::Result<()> {
-    let items: Vec<Value> = catalog
-        .iter()
-        .map(|p| {
-            json!({
-                "sku": p.sku.as_str(),
-                "name": p.name,
-                "price": {"amount": p.price.amount, "currency": p.price.currency},
-                "stock": p.stock,
-            })
-        })
-        .collect();
-    std::fs::write(path, serde_json::to_vec_pretty(&items)?)
-}
-
 /// Waits until the count of `aws call` lines in the log has not moved for 2 s (the last
 /// notifications are sent after their orders are final), at most 30 s.
 async fn settled_calls(log_path: &std::path::Path) -> BTreeMap<String, u64> {
@@ -403,10 +373,10 @@ pub async fn run(options: &LoadOptions) -> Result<LoadReport, LoadError> {
         }
         (None, _) => {
             let seed_path = options.state_dir.join("load-catalog.json");
-            write_catalog(&seed_path, &catalog)?;
+            local::write_seed(&seed_path, &catalog)?;
             let up = local::UpOptions {
                 api_port: 0,
-                aws_port: free_port()?,
+                aws_port: local::free_port()?,
                 template: options.template.clone(),
                 seed: seed_path,
                 bin_dir: options.bin_dir.clone(),
@@ -449,7 +419,7 @@ async fn drive(
     cloud: Option<&local::LocalCloud>,
 ) -> Result<LoadReport, LoadError> {
     let sdk = local::sdk_config(endpoint).await;
-    let tables = stack_tables(&options.stack);
+    let tables = local::stack_tables(&options.stack);
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), tables.clone());
     if cloud.is_none() {
         for p in catalog {

@@ -152,6 +152,39 @@ pub fn read_seed(path: &std::path::Path) -> Result<Vec<Product>, UpError> {
         .collect()
 }
 
+/// Writes a catalog in the form `read_seed` reads (for runs that seed their own products).
+pub fn write_seed(path: &std::path::Path, catalog: &[Product]) -> std::io::Result<()> {
+    let items: Vec<serde_json::Value> = catalog
+        .iter()
+        .map(|p| {
+            serde_json::json!({
+                "sku": p.sku.as_str(),
+                "name": p.name,
+                "price": {"amount": p.price.amount, "currency": p.price.currency},
+                "stock": p.stock,
+            })
+        })
+        .collect();
+    std::fs::write(path, serde_json::to_vec_pretty(&items)?)
+}
+
+/// The tables of a local stack: physical names are `<stack>-<LogicalId>`.
+pub fn stack_tables(stack: &str) -> TableNames {
+    TableNames {
+        orders: format!("{stack}-OrdersTable"),
+        inventory: format!("{stack}-InventoryTable"),
+        payments: format!("{stack}-PaymentsTable"),
+        idempotency: format!("{stack}-IdempotencyTable"),
+    }
+}
+
+/// A free loopback port (for a run that starts its own local cloud).
+pub fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
 /// The AWS configuration every local client and function uses: the endpoint, a fixed region
 /// and dummy credentials (moto accepts any).
 pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
