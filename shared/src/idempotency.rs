@@ -71,6 +71,43 @@ pub fn payload_hash(payload: &[u8]) -> String {
         .collect()
 }
 
+/// What [`claim`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claimed {
+    /// The caller holds the key: run the effect, then complete the key (alone, or inside the
+    /// write that records the effect) or release it on failure.
+    Acquired,
+    /// An earlier call ran the effect; here is its stored result.
+    Done(String),
+}
+
+/// Claims `key` for `payload` under `policy`: the first half of [`run_once`], for callers that
+/// complete the key in a write of their own (process-payment's settlement).
+pub async fn claim<S, E>(
+    store: &S,
+    key: &str,
+    payload: &[u8],
+    policy: Policy,
+) -> Result<Claimed, OnceError<E>>
+where
+    S: IdempotencyStore + ?Sized,
+{
+    let now = Utc::now();
+    let times = ClaimTimes {
+        now,
+        lock_until: now + policy.lock_for,
+        expires_at: now + policy.keep_for,
+    };
+    let hash = payload_hash(payload);
+    match store.claim(key, &hash, times).await {
+        Ok(Claim::Acquired) => Ok(Claimed::Acquired),
+        Ok(Claim::Completed(result)) => Ok(Claimed::Done(result)),
+        Ok(Claim::InProgress) | Err(IdempotencyError::NotHeld) => Err(OnceError::InProgress),
+        Err(IdempotencyError::PayloadMismatch) => Err(OnceError::PayloadMismatch),
+        Err(IdempotencyError::Store(e)) => Err(OnceError::Store(e)),
+    }
+}
+
 pub async fn run_once<S, F, Fut, E>(
     store: &S,
     key: &str,
@@ -83,20 +120,8 @@ where
     F: FnOnce() -> Fut,
     Fut: Future<Output = Result<String, E>>,
 {
-    let now = Utc::now();
-    let times = ClaimTimes {
-        now,
-        lock_until: now + policy.lock_for,
-        expires_at: now + policy.keep_for,
-    };
-    let hash = payload_hash(payload);
-    match store.claim(key, &hash, times).await {
-        Ok(Claim::Acquired) => {}
-        Ok(Claim::Completed(result)) => return Ok(Once::AlreadyDone(result)),
-        Ok(Claim::InProgress) => return Err(OnceError::InProgress),
-        Err(IdempotencyError::PayloadMismatch) => return Err(OnceError::PayloadMismatch),
-        Err(IdempotencyError::NotHeld) => return Err(OnceError::InProgress),
-        Err(IdempotencyError::Store(e)) => return Err(OnceError::Store(e)),
+    if let Claimed::Done(result) = claim(store, key, payload, policy).await? {
+        return Ok(Once::AlreadyDone(result));
     }
     match effect().await {
         Ok(result) => match store.complete(key, &result).await {

@@ -5,10 +5,11 @@
 use std::future::Future;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
-use tracing::{error, info_span, warn, Instrument};
+use tracing::{error, info_span, warn, Instrument, Span};
 
 use crate::events::{envelope_from_eventbridge_json, Envelope};
 use crate::faults::{Fault, Faults};
+use crate::ports::EventPublisher;
 
 /// Why one record failed. Both kinds are reported as batch item failures; the kind decides
 /// how loudly it is logged (a permanent failure will end in the DLQ).
@@ -37,17 +38,82 @@ where
     F: Fn(Envelope) -> Fut,
     Fut: Future<Output = Result<(), RecordError>>,
 {
-    let mut failures = Vec::new();
+    run_batch(event, faults, None, |envelope| {
+        let done = handle(envelope);
+        async move { done.await.map(|()| Vec::new()) }
+    })
+    .await
+}
+
+/// Like [`process_batch`] for a handler whose records lead to events: `handle` does a record's
+/// state change and returns the events that follow from it, and the whole batch's events are
+/// published together, in as few `PutEvents` calls as the bus allows (10 entries each), after
+/// every record was handled. If publishing fails, every record that produced an event fails
+/// (its redelivery finds its step done and produces the event again); records that produced
+/// none are unaffected.
+pub async fn process_batch_then_publish<F, Fut, P>(
+    event: SqsEvent,
+    faults: &Faults,
+    events: &P,
+    handle: F,
+) -> SqsBatchResponse
+where
+    F: Fn(Envelope) -> Fut,
+    Fut: Future<Output = Result<Vec<Envelope>, RecordError>>,
+    P: EventPublisher,
+{
+    run_batch(event, faults, Some(events), handle).await
+}
+
+/// One record on its way through the batch.
+struct Handled {
+    message_id: String,
+    span: Span,
+    fault_key: Option<String>,
+    result: Result<Vec<Envelope>, RecordError>,
+}
+
+async fn run_batch<F, Fut>(
+    event: SqsEvent,
+    faults: &Faults,
+    events: Option<&dyn EventPublisher>,
+    handle: F,
+) -> SqsBatchResponse
+where
+    F: Fn(Envelope) -> Fut,
+    Fut: Future<Output = Result<Vec<Envelope>, RecordError>>,
+{
+    let mut handled = Vec::with_capacity(event.records.len());
     for record in event.records {
         let message_id = record.message_id.clone().unwrap_or_default();
         let span = info_span!("record", message_id = %message_id, correlation_id = tracing::field::Empty, event_type = tracing::field::Empty);
-        let outcome = process_record(record, faults, &handle)
-            .instrument(span)
+        let (fault_key, result) = handle_record(record, faults, &handle)
+            .instrument(span.clone())
             .await;
+        handled.push(Handled {
+            message_id,
+            span,
+            fault_key,
+            result,
+        });
+    }
+    if let Some(events) = events {
+        publish_all(events, &mut handled).await;
+    }
+    let mut failures = Vec::new();
+    for record in handled {
+        let outcome = {
+            let _entered = record.span.enter();
+            finish_record(
+                record.result.map(|_| ()),
+                faults,
+                record.fault_key.as_deref(),
+            )
+        };
         if outcome.is_err() {
             // A record without an id cannot be reported; AWS always sets one.
             let mut failure = BatchItemFailure::default();
-            failure.item_identifier = message_id;
+            failure.item_identifier = record.message_id;
             failures.push(failure);
         }
     }
@@ -56,22 +122,46 @@ where
     response
 }
 
-async fn process_record<F, Fut>(
+/// Publishes the events of every handled record at once; on failure, fails those records.
+async fn publish_all(events: &dyn EventPublisher, handled: &mut [Handled]) {
+    let batch: Vec<Envelope> = handled
+        .iter()
+        .filter_map(|h| h.result.as_ref().ok())
+        .flatten()
+        .cloned()
+        .collect();
+    if batch.is_empty() {
+        return;
+    }
+    if let Err(e) = events.publish(&batch).await {
+        for h in handled.iter_mut() {
+            if h.result.as_ref().is_ok_and(|produced| !produced.is_empty()) {
+                h.result = Err(RecordError::Transient(format!(
+                    "the batch's events were not published: {e}"
+                )));
+            }
+        }
+    }
+}
+
+/// Parses the record, injects the faults before the effect, and runs `handle`. Returns the
+/// record's fault key (`None` for a malformed record) with the outcome.
+async fn handle_record<F, Fut>(
     record: SqsMessage,
     faults: &Faults,
     handle: &F,
-) -> Result<(), RecordError>
+) -> (Option<String>, Result<Vec<Envelope>, RecordError>)
 where
     F: Fn(Envelope) -> Fut,
-    Fut: Future<Output = Result<(), RecordError>>,
+    Fut: Future<Output = Result<Vec<Envelope>, RecordError>>,
 {
-    let span = tracing::Span::current();
+    let span = Span::current();
     let body = record.body.as_deref().unwrap_or_default();
     let envelope = match envelope_from_eventbridge_json(body) {
         Ok(envelope) => envelope,
         Err(e) => {
             error!(reason = %e, "malformed message; it will reach the DLQ after maxReceiveCount");
-            return Err(RecordError::permanent(e));
+            return (None, Err(RecordError::permanent(e)));
         }
     };
     span.record("correlation_id", envelope.metadata.correlation_id.as_str());
@@ -97,22 +187,34 @@ where
         if faults.hits(Fault::ErrorBefore, &fault_key) {
             let reason = "injected fault before the effect";
             warn!(fault = "error_before", %reason, "injected fault");
-            return Err(RecordError::Transient(reason.into()));
+            return (Some(fault_key), Err(RecordError::Transient(reason.into())));
         }
     }
     let result = handle(envelope).await;
-    if result.is_ok() && faults.is_active() {
-        if faults.hits(Fault::Crash, &fault_key) {
-            error!(
-                fault = "crash",
-                "injected fault: the process exits mid-batch, after the effect"
-            );
-            std::process::exit(70);
-        }
-        if faults.hits(Fault::ErrorAfter, &fault_key) {
-            let reason = "injected fault after the effect";
-            warn!(fault = "error_after", %reason, "injected fault");
-            return Err(RecordError::Transient(reason.into()));
+    (Some(fault_key), result)
+}
+
+/// After the effect (and the batch's publish): the faults that strike after it, and the log
+/// line that says how the record ended.
+fn finish_record(
+    result: Result<(), RecordError>,
+    faults: &Faults,
+    fault_key: Option<&str>,
+) -> Result<(), RecordError> {
+    if let (Ok(()), Some(fault_key)) = (&result, fault_key) {
+        if faults.is_active() {
+            if faults.hits(Fault::Crash, fault_key) {
+                error!(
+                    fault = "crash",
+                    "injected fault: the process exits mid-batch, after the effect"
+                );
+                std::process::exit(70);
+            }
+            if faults.hits(Fault::ErrorAfter, fault_key) {
+                let reason = "injected fault after the effect";
+                warn!(fault = "error_after", %reason, "injected fault");
+                return Err(RecordError::Transient(reason.into()));
+            }
         }
     }
     match &result {
@@ -150,6 +252,77 @@ mod tests {
         .await;
         assert_eq!(failed(&response), ["msg-0002"], "the malformed one");
         assert_eq!(calls.load(Ordering::SeqCst), 2);
+    }
+
+    /// A publisher that counts its calls and can refuse them.
+    #[derive(Default)]
+    struct Bus {
+        calls: AtomicUsize,
+        published: std::sync::Mutex<Vec<Envelope>>,
+        refuse: bool,
+    }
+
+    #[async_trait::async_trait]
+    impl EventPublisher for Bus {
+        async fn publish(&self, events: &[Envelope]) -> Result<(), crate::ports::PublishError> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            if self.refuse {
+                return Err(crate::ports::PublishError::Unavailable("refused".into()));
+            }
+            self.published
+                .lock()
+                .unwrap()
+                .extend(events.iter().cloned());
+            Ok(())
+        }
+    }
+
+    /// Each record leads to one event.
+    async fn follow(envelope: Envelope) -> Result<Vec<Envelope>, RecordError> {
+        Ok(vec![envelope.caused(envelope.event.clone())])
+    }
+
+    #[tokio::test]
+    async fn the_events_of_a_whole_batch_are_published_in_one_call() {
+        let bus = Bus::default();
+        let response = process_batch_then_publish(batch(), &Faults::none(), &bus, follow).await;
+        assert_eq!(failed(&response), ["msg-0002"], "only the malformed one");
+        assert_eq!(bus.calls.load(Ordering::SeqCst), 1);
+        assert_eq!(bus.published.lock().unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_refused_publish_fails_exactly_the_records_that_produced_events() {
+        let bus = Bus {
+            refuse: true,
+            ..Bus::default()
+        };
+        // The first valid record leads to an event, the second to none.
+        let handled = AtomicUsize::new(0);
+        let response = process_batch_then_publish(batch(), &Faults::none(), &bus, |e| {
+            let first = handled.fetch_add(1, Ordering::SeqCst) == 0;
+            async move {
+                if first {
+                    follow(e).await
+                } else {
+                    Ok(Vec::new())
+                }
+            }
+        })
+        .await;
+        assert_eq!(failed(&response), ["msg-0001", "msg-0002"]);
+        assert_eq!(bus.calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_batch_whose_records_lead_to_no_event_publishes_nothing() {
+        let bus = Bus::default();
+        let response = process_batch_then_publish(batch(), &Faults::none(), &bus, |_| async {
+            Ok(Vec::new())
+        })
+        .await;
+        assert_eq!(failed(&response), ["msg-0002"]);
+        assert_eq!(bus.calls.load(Ordering::SeqCst), 0);
     }
 
     #[tokio::test]

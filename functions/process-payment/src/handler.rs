@@ -9,12 +9,13 @@ use orderflow_shared::events::{
     DomainEvent, Envelope, InventoryReserved, PaymentFailed, PaymentSucceeded,
 };
 use orderflow_shared::faults::Faults;
-use orderflow_shared::idempotency::{run_once, OnceError, Policy};
+use orderflow_shared::idempotency::{claim, Claimed, OnceError, Policy};
 use orderflow_shared::ports::{
-    ChargeOutcome, ChargeRecord, ChargeRequest, EventPublisher, IdempotencyStore, OrderRepository,
-    OrderWriteError, PaymentGateway, PaymentLedger, Recorded,
+    ChargeOutcome, ChargeRecord, ChargeRequest, EventPublisher, IdempotencyError, IdempotencyStore,
+    OrderRepository, OrderWriteError, PaymentGateway, PaymentLedger, Recorded, SettleError,
+    Settlement,
 };
-use orderflow_shared::sqs_batch::{process_batch, RecordError};
+use orderflow_shared::sqs_batch::{process_batch_then_publish, RecordError};
 use tracing::{info, warn};
 
 pub struct ProcessPayment<S, G, E> {
@@ -33,10 +34,14 @@ where
     E: EventPublisher,
 {
     pub async fn handle_batch(&self, event: SqsEvent) -> SqsBatchResponse {
-        process_batch(event, &self.faults, |envelope| self.handle(envelope)).await
+        process_batch_then_publish(event, &self.faults, &self.events, |envelope| {
+            self.handle(envelope)
+        })
+        .await
     }
 
-    pub async fn handle(&self, envelope: Envelope) -> Result<(), RecordError> {
+    /// Handles one record; returns the event that follows from it, for the batch to publish.
+    pub async fn handle(&self, envelope: Envelope) -> Result<Vec<Envelope>, RecordError> {
         match &envelope.event {
             DomainEvent::InventoryReserved(e) => self.pay(&envelope, e).await,
             other => Err(RecordError::Permanent(format!(
@@ -46,30 +51,45 @@ where
         }
     }
 
-    async fn pay(&self, cause: &Envelope, e: &InventoryReserved) -> Result<(), RecordError> {
-        let outcome = self.charge_once(e).await?;
-        let (target, next) = match &outcome {
-            ChargeOutcome::Approved { charge_id } => (
-                OrderStatus::Confirmed,
+    async fn pay(
+        &self,
+        cause: &Envelope,
+        e: &InventoryReserved,
+    ) -> Result<Vec<Envelope>, RecordError> {
+        let (outcome, settled) = self.charge_once(e).await?;
+        let target = target_of(&outcome);
+        let next = match outcome {
+            ChargeOutcome::Approved { charge_id } => {
                 DomainEvent::PaymentSucceeded(PaymentSucceeded {
                     order_id: e.order_id.clone(),
                     customer_id: e.customer_id.clone(),
                     email: e.email.clone(),
                     total: e.total,
-                    charge_id: charge_id.clone(),
-                }),
-            ),
-            ChargeOutcome::Declined { reason } => (
-                OrderStatus::PaymentFailed,
-                DomainEvent::PaymentFailed(PaymentFailed {
-                    order_id: e.order_id.clone(),
-                    customer_id: e.customer_id.clone(),
-                    email: e.email.clone(),
-                    total: e.total,
-                    reason: reason.clone(),
-                }),
-            ),
+                    charge_id,
+                })
+            }
+            ChargeOutcome::Declined { reason } => DomainEvent::PaymentFailed(PaymentFailed {
+                order_id: e.order_id.clone(),
+                customer_id: e.customer_id.clone(),
+                email: e.email.clone(),
+                total: e.total,
+                reason,
+            }),
         };
+        if settled {
+            info!(status = %target, "order moved after payment");
+        } else {
+            self.move_order(e, target).await?;
+        }
+        Ok(vec![cause.caused(next)])
+    }
+
+    /// The order's move after a charge settled earlier or step by step (a redelivery).
+    async fn move_order(
+        &self,
+        e: &InventoryReserved,
+        target: OrderStatus,
+    ) -> Result<(), RecordError> {
         match self
             .store
             .transition(&e.order_id, OrderStatus::Reserved, target, Utc::now())
@@ -82,66 +102,29 @@ where
             Err(OrderWriteError::Store(err)) => return Err(RecordError::transient(err)),
             Err(other) => return Err(RecordError::permanent(other)),
         }
-        self.events
-            .publish(&[cause.caused(next)])
-            .await
-            .map_err(RecordError::transient)
+        Ok(())
     }
 
-    /// The ledger is the truth: if the order has an entry, that is the outcome. Otherwise the
-    /// provider is called under an idempotency lock and the entry written before the lock is
-    /// completed, so two deliveries can never both charge.
-    async fn charge_once(&self, e: &InventoryReserved) -> Result<ChargeOutcome, RecordError> {
-        if let Some(existing) = self
-            .store
-            .charge_for(&e.order_id)
-            .await
-            .map_err(RecordError::transient)?
-        {
-            info!("order already has a ledger entry; not charging again");
-            return Ok(existing.outcome);
-        }
+    /// Charges the order at most once and returns the outcome, and whether the order was moved
+    /// here too. The charge's idempotency key is claimed first: a completed key holds the
+    /// outcome, and nothing is charged. Otherwise the provider is called (with the order id as
+    /// its own idempotency key), and the ledger entry, the key's completion and the order's move
+    /// are written in one transaction, so no entry exists without its completed key. If that
+    /// transaction is refused (an earlier delivery got part of the way), the ledger decides.
+    async fn charge_once(
+        &self,
+        e: &InventoryReserved,
+    ) -> Result<(ChargeOutcome, bool), RecordError> {
         let key = format!("charge#{}", e.order_id);
         let payload = format!("{}|{}|{}", e.order_id, e.total.amount, e.total.currency);
-        let request = ChargeRequest {
-            order_id: e.order_id.clone(),
-            amount: e.total,
-            token: e.payment_token.clone(),
-            idempotency_key: e.order_id.to_string(),
-        };
-        let once = run_once(
-            &self.store,
-            &key,
-            payload.as_bytes(),
-            self.idempotency,
-            || async {
-                let outcome = self
-                    .gateway
-                    .charge(&request)
-                    .await
-                    .map_err(RecordError::transient)?;
-                let record = ChargeRecord {
-                    order_id: e.order_id.clone(),
-                    amount: e.total,
-                    outcome,
-                    at: Utc::now(),
-                };
-                let stored = match self
-                    .store
-                    .record(&record)
-                    .await
-                    .map_err(RecordError::transient)?
-                {
-                    Recorded::New => record,
-                    Recorded::Existing(existing) => existing,
-                };
-                serde_json::to_string(&stored.outcome).map_err(RecordError::permanent)
-            },
-        )
-        .await;
-        let result = match once {
-            Ok(once) => once.result().to_owned(),
-            Err(OnceError::Effect(err)) => return Err(err),
+        match claim::<_, RecordError>(&self.store, &key, payload.as_bytes(), self.idempotency).await
+        {
+            Ok(Claimed::Acquired) => {}
+            Ok(Claimed::Done(result)) => {
+                info!("order was charged before; not charging again");
+                let outcome = serde_json::from_str(&result).map_err(RecordError::permanent)?;
+                return Ok((outcome, false));
+            }
             Err(OnceError::InProgress) => {
                 warn!("another delivery is charging this order; will retry");
                 return Err(RecordError::Transient(
@@ -155,8 +138,86 @@ where
                 )))
             }
             Err(OnceError::Store(err)) => return Err(RecordError::transient(err)),
+            Err(OnceError::Effect(err)) => return Err(err),
+        }
+        let request = ChargeRequest {
+            order_id: e.order_id.clone(),
+            amount: e.total,
+            token: e.payment_token.clone(),
+            idempotency_key: e.order_id.to_string(),
         };
-        serde_json::from_str(&result).map_err(RecordError::permanent)
+        let outcome = match self.gateway.charge(&request).await {
+            Ok(outcome) => outcome,
+            Err(err) => {
+                self.give_up(&key).await;
+                return Err(RecordError::transient(err));
+            }
+        };
+        let settlement = Settlement {
+            record: ChargeRecord {
+                order_id: e.order_id.clone(),
+                amount: e.total,
+                outcome: outcome.clone(),
+                at: Utc::now(),
+            },
+            result: serde_json::to_string(&outcome).map_err(RecordError::permanent)?,
+            key,
+            to: target_of(&outcome),
+        };
+        match self.store.settle(&settlement, Utc::now()).await {
+            Ok(()) => Ok((outcome, true)),
+            Err(SettleError::Refused(why)) => {
+                info!(%why, "settling step by step");
+                self.settle_step_by_step(settlement)
+                    .await
+                    .map(|o| (o, false))
+            }
+            Err(SettleError::Store(err)) => {
+                // Nothing was written. The provider keeps the charge under the order id, so the
+                // retry that claims the key again gets the same charge, not a second one.
+                self.give_up(&settlement.key).await;
+                Err(RecordError::transient(err))
+            }
+        }
+    }
+
+    /// The ledger is the truth: its entry (ours, or an earlier delivery's) is the outcome.
+    async fn settle_step_by_step(
+        &self,
+        settlement: Settlement,
+    ) -> Result<ChargeOutcome, RecordError> {
+        let stored = match self
+            .store
+            .record(&settlement.record)
+            .await
+            .map_err(RecordError::transient)?
+        {
+            Recorded::New => settlement.record,
+            Recorded::Existing(existing) => {
+                info!("order already has a ledger entry; keeping it");
+                existing
+            }
+        };
+        let result = serde_json::to_string(&stored.outcome).map_err(RecordError::permanent)?;
+        match self.store.complete(&settlement.key, &result).await {
+            Ok(()) | Err(IdempotencyError::NotHeld) => Ok(stored.outcome),
+            Err(err) => Err(RecordError::transient(err)),
+        }
+    }
+
+    /// Releases the charge's key after a failure, so a retry can claim it at once.
+    async fn give_up(&self, key: &str) {
+        if let Err(err) = self.store.release(key).await {
+            warn!(key, error = %err, "lock not released; it expires on its own");
+        }
+    }
+}
+
+/// Where the order goes after a charge.
+fn target_of(outcome: &ChargeOutcome) -> OrderStatus {
+    match outcome {
+        ChargeOutcome::Approved { .. } => OrderStatus::Confirmed,
+        ChargeOutcome::Declined { .. } => OrderStatus::PaymentFailed,
     }
 }
 
@@ -170,7 +231,7 @@ mod tests {
         Currency, CustomerId, Email, Money, Order, OrderId, OrderLine, PaymentToken, Quantity, Sku,
     };
     use orderflow_shared::events::EventType;
-    use orderflow_shared::ports::{GatewayError, Inventory};
+    use orderflow_shared::ports::{GatewayError, Inventory, PaymentLedger};
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     const ORDER_ID: &str = "6f1a2b3c-4d5e-4f60-8a7b-9c0d1e2f3a4b";
@@ -340,6 +401,35 @@ mod tests {
         assert!(retry.batch_item_failures.is_empty());
         assert_eq!(f.gateway.0.load(Ordering::SeqCst), 1);
         assert_eq!(published_types(&f), [EventType::PaymentSucceeded]);
+    }
+
+    #[tokio::test]
+    async fn an_earlier_ledger_entry_decides_the_outcome_when_the_settlement_is_refused() {
+        let f = function_with_reserved(&[ORDER_ID]).await;
+        // An earlier delivery wrote the entry and then lost its key (settled step by step).
+        let earlier = ChargeRecord {
+            order_id: OrderId::parse(ORDER_ID).unwrap(),
+            amount: Money::new(5248, Currency::EUR),
+            outcome: ChargeOutcome::Declined {
+                reason: "card declined".into(),
+            },
+            at: Utc::now(),
+        };
+        f.store.record(&earlier).await.unwrap();
+
+        let response = f.handle_batch(fixture("sqs-inventory-reserved.json")).await;
+
+        assert!(response.batch_item_failures.is_empty());
+        assert_eq!(f.store.ledger_entries(), vec![earlier]);
+        assert_eq!(status(&f, ORDER_ID), OrderStatus::PaymentFailed);
+        assert_eq!(published_types(&f), [EventType::PaymentFailed]);
+        let again = f.handle_batch(fixture("sqs-inventory-reserved.json")).await;
+        assert!(again.batch_item_failures.is_empty());
+        assert_eq!(
+            f.gateway.0.load(Ordering::SeqCst),
+            1,
+            "the key was completed with the ledger's outcome"
+        );
     }
 
     #[tokio::test]

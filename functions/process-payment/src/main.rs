@@ -42,7 +42,9 @@ async fn main() -> Result<(), Error> {
         gateway: SimulatedGateway,
         events: EventBridgePublisher::new(aws::eventbridge_client(&sdk), config.event_bus),
         // The lock outlives the function timeout (20 s), so a live holder is never taken over.
-        idempotency: Policy::new(Duration::seconds(60), Duration::days(7)),
+        // A completed charge is remembered longer than SQS keeps any message (14 days), so no
+        // redelivery can find its key forgotten and ask the provider again.
+        idempotency: Policy::new(Duration::seconds(60), Duration::days(15)),
     };
     let function = &function;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {

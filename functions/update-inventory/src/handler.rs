@@ -15,7 +15,7 @@ use orderflow_shared::ports::{
     Catalog, EventPublisher, Inventory, OrderRepository, OrderWriteError, ReleaseError,
     ReserveError,
 };
-use orderflow_shared::sqs_batch::{process_batch, RecordError};
+use orderflow_shared::sqs_batch::{process_batch_then_publish, RecordError};
 use tracing::info;
 
 pub struct UpdateInventory<S, E> {
@@ -31,10 +31,14 @@ where
     E: EventPublisher,
 {
     pub async fn handle_batch(&self, event: SqsEvent) -> SqsBatchResponse {
-        process_batch(event, &self.faults, |envelope| self.handle(envelope)).await
+        process_batch_then_publish(event, &self.faults, &self.events, |envelope| {
+            self.handle(envelope)
+        })
+        .await
     }
 
-    pub async fn handle(&self, envelope: Envelope) -> Result<(), RecordError> {
+    /// Handles one record; returns the event that follows from it, for the batch to publish.
+    pub async fn handle(&self, envelope: Envelope) -> Result<Vec<Envelope>, RecordError> {
         match &envelope.event {
             DomainEvent::OrderPlaced(e) => self.reserve(&envelope, e).await,
             DomainEvent::PaymentFailed(e) => self.release(&envelope, e).await,
@@ -45,7 +49,11 @@ where
         }
     }
 
-    async fn reserve(&self, cause: &Envelope, e: &OrderPlaced) -> Result<(), RecordError> {
+    async fn reserve(
+        &self,
+        cause: &Envelope,
+        e: &OrderPlaced,
+    ) -> Result<Vec<Envelope>, RecordError> {
         let outcome = self
             .store
             .reserve_stock(&e.order_id, &e.lines, Utc::now())
@@ -63,7 +71,7 @@ where
             }) => {
                 // Rejected by an earlier delivery that may have stopped before publishing.
                 let shortages = self.current_shortages(e).await?;
-                return self.publish_rejection(cause, e, shortages).await;
+                return Self::rejection(cause, e, shortages);
             }
             Err(ReserveError::OrderNotPending { actual }) => {
                 return Err(RecordError::Permanent(format!(
@@ -74,17 +82,16 @@ where
             }
             Err(ReserveError::Store(err)) => return Err(RecordError::transient(err)),
         }
-        self.publish(
-            cause.caused(DomainEvent::InventoryReserved(InventoryReserved {
+        Ok(vec![cause.caused(DomainEvent::InventoryReserved(
+            InventoryReserved {
                 order_id: e.order_id.clone(),
                 customer_id: e.customer_id.clone(),
                 email: e.email.clone(),
                 lines: e.lines.clone(),
                 total: e.total,
                 payment_token: e.payment_token.clone(),
-            })),
-        )
-        .await
+            },
+        ))])
     }
 
     async fn reject(
@@ -92,7 +99,7 @@ where
         cause: &Envelope,
         e: &OrderPlaced,
         shortages: Vec<Shortage>,
-    ) -> Result<(), RecordError> {
+    ) -> Result<Vec<Envelope>, RecordError> {
         match self
             .store
             .transition(
@@ -114,24 +121,23 @@ where
             Err(OrderWriteError::Store(err)) => return Err(RecordError::transient(err)),
             Err(other) => return Err(RecordError::permanent(other)),
         }
-        self.publish_rejection(cause, e, shortages).await
+        Self::rejection(cause, e, shortages)
     }
 
-    async fn publish_rejection(
-        &self,
+    /// The `InventoryRejected` that follows from a rejection, for the batch to publish.
+    fn rejection(
         cause: &Envelope,
         e: &OrderPlaced,
         shortages: Vec<Shortage>,
-    ) -> Result<(), RecordError> {
-        self.publish(
-            cause.caused(DomainEvent::InventoryRejected(InventoryRejected {
+    ) -> Result<Vec<Envelope>, RecordError> {
+        Ok(vec![cause.caused(DomainEvent::InventoryRejected(
+            InventoryRejected {
                 order_id: e.order_id.clone(),
                 customer_id: e.customer_id.clone(),
                 email: e.email.clone(),
                 shortages,
-            })),
-        )
-        .await
+            },
+        ))])
     }
 
     /// The lines that stock cannot cover now (for re-publishing a rejection).
@@ -147,7 +153,11 @@ where
         }))
     }
 
-    async fn release(&self, cause: &Envelope, e: &PaymentFailed) -> Result<(), RecordError> {
+    async fn release(
+        &self,
+        cause: &Envelope,
+        e: &PaymentFailed,
+    ) -> Result<Vec<Envelope>, RecordError> {
         let lines = match self.store.release_stock(&e.order_id, Utc::now()).await {
             Ok(lines) => {
                 let units: u32 = lines.iter().map(|l| l.quantity.get()).sum();
@@ -181,22 +191,14 @@ where
             }
             Err(ReleaseError::Store(err)) => return Err(RecordError::transient(err)),
         };
-        self.publish(
-            cause.caused(DomainEvent::InventoryReleased(InventoryReleased {
+        Ok(vec![cause.caused(DomainEvent::InventoryReleased(
+            InventoryReleased {
                 order_id: e.order_id.clone(),
                 customer_id: e.customer_id.clone(),
                 email: e.email.clone(),
                 lines,
-            })),
-        )
-        .await
-    }
-
-    async fn publish(&self, event: Envelope) -> Result<(), RecordError> {
-        self.events
-            .publish(std::slice::from_ref(&event))
-            .await
-            .map_err(RecordError::transient)
+            },
+        ))])
     }
 }
 

@@ -8,25 +8,21 @@ use orderflow_shared::api::{self, FieldIssue, OrderAccepted};
 use orderflow_shared::domain::{DomainError, Order, OrderId, OrderLine, OrderStatus};
 use orderflow_shared::events::{DomainEvent, Envelope, OrderPlaced};
 use orderflow_shared::http::{caller, check_body_size, json_response, Access, Problem};
-use orderflow_shared::idempotency::{order_id_for_key, run_once, Once, OnceError, Policy};
-use orderflow_shared::ports::{
-    Catalog, EventPublisher, IdempotencyStore, OrderRepository, OrderWriteError,
-};
+use orderflow_shared::idempotency::order_id_for_key;
+use orderflow_shared::ports::{Catalog, EventPublisher, OrderRepository, OrderWriteError};
 use tracing::{error, info, warn};
 
 /// The ports this function uses, lent to every invocation.
 pub struct ValidateOrder<S, E> {
     pub store: S,
     pub events: E,
-    /// How long an `Idempotency-Key` is locked while its request runs, and remembered after.
-    pub idempotency: Policy,
     /// Whether the customer comes from the authorizer's token (deployed) or the body (open API).
     pub access: Access,
 }
 
 impl<S, E> ValidateOrder<S, E>
 where
-    S: OrderRepository + Catalog + IdempotencyStore,
+    S: OrderRepository + Catalog,
     E: EventPublisher,
 {
     pub async fn handle(&self, request: Request) -> Response<Body> {
@@ -119,42 +115,7 @@ where
             ),
         })?;
 
-        let accepted = match key {
-            None => self.accept(&order).await?,
-            Some(key) => {
-                let store_key = format!("order#{}#{key}", order.customer_id);
-                let once = run_once(&self.store, &store_key, body, self.idempotency, || async {
-                    let accepted = self.accept(&order).await?;
-                    serde_json::to_string(&accepted).map_err(|e| unavailable(e.to_string()))
-                })
-                .await;
-                let stored = match once {
-                    Ok(Once::Ran(json)) => json,
-                    Ok(Once::AlreadyDone(json)) => {
-                        info!(order_id = %order.order_id, "repeated request: answering as the first time");
-                        json
-                    }
-                    Err(OnceError::Effect(problem)) => return Err(problem),
-                    Err(OnceError::InProgress) => {
-                        return Err(Problem::new(
-                            StatusCode::CONFLICT,
-                            "idempotency-key-in-use",
-                            "a request with this Idempotency-Key is being processed; retry in a moment",
-                        ))
-                    }
-                    Err(OnceError::PayloadMismatch) => {
-                        return Err(Problem::new(
-                            StatusCode::CONFLICT,
-                            "idempotency-key-reused",
-                            "this Idempotency-Key was used with a different body; use a new key for a new order",
-                        ))
-                    }
-                    Err(OnceError::Store(e)) => return Err(unavailable(e)),
-                };
-                serde_json::from_str(&stored)
-                    .map_err(|e| unavailable(format!("stored answer unreadable: {e}")))?
-            }
-        };
+        let accepted = self.accept(&order, key.is_some()).await?;
 
         let location = format!("/orders/{}", accepted.order_id);
         let mut response = json_response(StatusCode::ACCEPTED, &accepted);
@@ -164,21 +125,35 @@ where
         Ok(response)
     }
 
-    /// Stores the order `PENDING` and publishes `OrderPlaced`. Retried with the same order id
-    /// (an `Idempotency-Key` retry), it finds the stored order and publishes it again if it is
-    /// still pending, so a failure between the two steps heals instead of leaving an orphan.
-    async fn accept(&self, order: &Order) -> Result<OrderAccepted, Problem> {
+    /// Stores the order `PENDING` and publishes `OrderPlaced`. The stored order is the
+    /// `Idempotency-Key`'s record: its id is derived from (customer, key), so a repeated request
+    /// finds it in the same conditional write. The same request again is answered as the first
+    /// time, and publishes `OrderPlaced` again while the order is still `PENDING` (so a failure
+    /// between the two steps heals instead of leaving an orphan; consumers ignore the duplicate);
+    /// another request under the same key is a `409`.
+    async fn accept(&self, order: &Order, keyed: bool) -> Result<OrderAccepted, Problem> {
         let order = match self.store.create(order).await {
             Ok(()) => order.clone(),
-            Err(OrderWriteError::AlreadyExists(id)) => {
-                let existing = self.store.get(&id).await.map_err(unavailable)?;
-                match existing {
-                    Some(existing) if existing.status != OrderStatus::Pending => {
-                        return Ok(accepted_body(&existing));
-                    }
-                    Some(existing) => existing,
-                    None => return Err(unavailable("order vanished between writes")),
+            Err(OrderWriteError::AlreadyExists(existing)) => {
+                if !keyed {
+                    // A fresh random id that is taken: practically impossible; a retry draws anew.
+                    return Err(unavailable(format!(
+                        "order id {} is taken",
+                        existing.order_id
+                    )));
                 }
+                if !same_request(&existing, order) {
+                    return Err(Problem::new(
+                        StatusCode::CONFLICT,
+                        "idempotency-key-reused",
+                        "this Idempotency-Key was used with a different body; use a new key for a new order",
+                    ));
+                }
+                info!(order_id = %existing.order_id, "repeated request: answering as the first time");
+                if existing.status != OrderStatus::Pending {
+                    return Ok(accepted_body(&existing));
+                }
+                *existing
             }
             Err(e) => {
                 error!(error = %e, "order could not be stored");
@@ -204,6 +179,21 @@ where
         info!(order_id = %order.order_id, total = %order.total, lines = order.lines.len(), "order accepted");
         Ok(accepted_body(&order))
     }
+}
+
+/// Whether a stored order came from the same request as a new one: the same customer, email,
+/// payment token and lines (SKU and quantity; prices are the catalog's and may have moved).
+fn same_request(stored: &Order, new: &Order) -> bool {
+    let items = |o: &Order| {
+        o.lines
+            .iter()
+            .map(|l| (l.sku.clone(), l.quantity))
+            .collect::<Vec<_>>()
+    };
+    stored.customer_id == new.customer_id
+        && stored.email == new.email
+        && stored.payment_token == new.payment_token
+        && items(stored) == items(new)
 }
 
 fn accepted_body(order: &Order) -> OrderAccepted {
@@ -314,7 +304,6 @@ mod tests {
         ValidateOrder {
             store: catalog(),
             events: MemoryEvents::new(),
-            idempotency: Policy::new(chrono::Duration::seconds(30), chrono::Duration::hours(24)),
             access: Access::Token,
         }
     }
@@ -572,6 +561,25 @@ mod tests {
             second.headers()[header::LOCATION]
         );
         assert_eq!(f.store.orders().len(), 1);
+        // Still PENDING: published again, in case the first publish was lost.
+        let published = f.events.published();
+        assert_eq!(published.len(), 2);
+        assert!(published.iter().all(|e| e.event == published[0].event));
+    }
+
+    #[tokio::test]
+    async fn a_repeat_after_the_order_moved_on_is_answered_without_publishing_again() {
+        use orderflow_shared::ports::OrderRepository;
+        let f = function();
+        let first = call(&f, with_key(fixture("apigw-post-order.json"), "key-2")).await;
+        let id = f.store.orders()[0].order_id.clone();
+        f.store
+            .transition(&id, OrderStatus::Pending, OrderStatus::Rejected, Utc::now())
+            .await
+            .unwrap();
+        let second = call(&f, with_key(fixture("apigw-post-order.json"), "key-2")).await;
+        assert_eq!(second.status(), 202);
+        assert_eq!(body_json(&first), body_json(&second));
         assert_eq!(f.events.published().len(), 1);
     }
 
@@ -608,13 +616,12 @@ mod tests {
             });
         }
         let statuses = tasks.join_all().await;
-        assert!(statuses.iter().any(|s| *s == 202));
-        assert!(
-            statuses.iter().all(|s| *s == 202 || *s == 409),
-            "{statuses:?}"
-        );
+        assert!(statuses.iter().all(|s| *s == 202), "{statuses:?}");
         assert_eq!(f.store.orders().len(), 1);
-        assert_eq!(f.events.published().len(), 1);
+        // Each repeat that found the order PENDING published it again: one order, many copies.
+        let published = f.events.published();
+        assert!(!published.is_empty());
+        assert!(published.iter().all(|e| e.event == published[0].event));
     }
 
     #[tokio::test]
@@ -647,33 +654,6 @@ mod tests {
             400,
             "invalid-idempotency-key",
         );
-    }
-
-    #[tokio::test]
-    async fn a_request_while_its_idempotency_key_is_still_running_is_a_409_problem() {
-        use orderflow_shared::idempotency::payload_hash;
-        use orderflow_shared::ports::{Claim, ClaimTimes};
-        let f = function();
-        let request = with_key(fixture("apigw-post-order.json"), "key-busy");
-        // Another invocation holds the key: claimed, not yet completed.
-        let now = Utc::now();
-        let claim = f
-            .store
-            .claim(
-                "order#cust-42#key-busy",
-                &payload_hash(body_bytes(request.body())),
-                ClaimTimes {
-                    now,
-                    lock_until: now + chrono::Duration::seconds(30),
-                    expires_at: now + chrono::Duration::hours(1),
-                },
-            )
-            .await
-            .unwrap();
-        assert_eq!(claim, Claim::Acquired);
-        assert_problem(&call(&f, request).await, 409, "idempotency-key-in-use");
-        assert!(f.store.orders().is_empty());
-        assert!(f.events.published().is_empty());
     }
 
     #[tokio::test]

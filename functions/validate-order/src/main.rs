@@ -1,11 +1,9 @@
 //! validate-order: `POST /orders` behind API Gateway (HTTP API).
 
-use chrono::Duration;
 use lambda_http::{service_fn, Error, Request};
 use orderflow_shared::adapters::dynamodb::{DynamoStore, TableNames};
 use orderflow_shared::adapters::eventbridge::EventBridgePublisher;
 use orderflow_shared::config::{required, ConfigError};
-use orderflow_shared::idempotency::Policy;
 use orderflow_shared::{aws, telemetry};
 use validate_order::handler::ValidateOrder;
 
@@ -20,7 +18,8 @@ impl Config {
             tables: TableNames {
                 orders: required("ORDERS_TABLE", "name of the Orders table")?,
                 inventory: required("INVENTORY_TABLE", "name of the Inventory table")?,
-                idempotency: required("IDEMPOTENCY_TABLE", "name of the Idempotency table")?,
+                // The order is the Idempotency-Key's record (its id is derived from the key).
+                idempotency: "(idempotency table: not used by validate-order)".into(),
                 payments: "(payments table: not used by validate-order)".into(),
             },
             event_bus: required("EVENT_BUS_NAME", "name of the orderflow EventBridge bus")?,
@@ -36,8 +35,6 @@ async fn main() -> Result<(), Error> {
     let function = ValidateOrder {
         store: DynamoStore::new(aws::dynamodb_client(&sdk), config.tables),
         events: EventBridgePublisher::new(aws::eventbridge_client(&sdk), config.event_bus),
-        // Locked past the function timeout (10 s); a key is remembered for a day.
-        idempotency: Policy::new(Duration::seconds(30), Duration::hours(24)),
         access: orderflow_shared::http::Access::from_env(),
     };
     let function = &function;

@@ -35,7 +35,7 @@ use crate::events::Shortage;
 use crate::ports::{
     Catalog, ChargeRecord, Claim, ClaimTimes, IdempotencyError, IdempotencyStore, Inventory,
     OrderRepository, OrderWriteError, PaymentLedger, Product, Recorded, ReleaseError, ReserveError,
-    StoreError,
+    SettleError, Settlement, StoreError,
 };
 
 /// DynamoDB's limit on the items of one `TransactWriteItems`.
@@ -272,12 +272,24 @@ impl OrderRepository for DynamoStore {
             .table_name(&self.tables.orders)
             .set_item(Some(order_to_item(order)))
             .condition_expression("attribute_not_exists(orderId)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
-        match result.map_err(|e| failed_condition("PutItem (order)", e)) {
-            Ok(_) => Ok(()),
-            Err(Ok(_)) => Err(OrderWriteError::AlreadyExists(order.order_id.clone())),
-            Err(Err(e)) => Err(e.into()),
+        let returned = match result {
+            Ok(_) => return Ok(()),
+            Err(e) => failed_condition("PutItem (order)", e)?,
+        };
+        let existing = match returned {
+            Some(item) => Some(order_from_item(&item)?),
+            None => self.get(&order.order_id).await?,
+        };
+        match existing {
+            Some(existing) => Err(OrderWriteError::AlreadyExists(Box::new(existing))),
+            None => Err(StoreError::Unavailable(format!(
+                "order {} was refused as existing but cannot be read; retry",
+                order.order_id
+            ))
+            .into()),
         }
     }
 
@@ -640,6 +652,64 @@ impl PaymentLedger for DynamoStore {
             .await?;
         item.map(|item| charge_from_item(&item)).transpose()
     }
+
+    async fn settle(&self, settlement: &Settlement, at: DateTime<Utc>) -> Result<(), SettleError> {
+        let order_id = &settlement.record.order_id;
+        OrderStatus::Reserved
+            .transition(settlement.to)
+            .map_err(|e| {
+                SettleError::Store(StoreError::Corrupt(format!(
+                    "settlement of {order_id}: {e}"
+                )))
+            })?;
+        let ledger = Put::builder()
+            .table_name(&self.tables.payments)
+            .set_item(Some(charge_to_item(&settlement.record)))
+            .condition_expression("attribute_not_exists(orderId)")
+            .build()
+            .map_err(build_error)?;
+        let complete = Update::builder()
+            .table_name(&self.tables.idempotency)
+            .key("id", s(&settlement.key))
+            .update_expression(COMPLETE_UPDATE)
+            .condition_expression("#status = :in_progress")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#result", "result")
+            .set_expression_attribute_values(Some(complete_values(&settlement.result)))
+            .build()
+            .map_err(build_error)?;
+        let items = vec![
+            TransactWriteItem::builder().put(ledger).build(),
+            TransactWriteItem::builder().update(complete).build(),
+            TransactWriteItem::builder()
+                .update(self.order_transition_update(
+                    order_id,
+                    OrderStatus::Reserved,
+                    settlement.to,
+                    at,
+                )?)
+                .build(),
+        ];
+        let reasons = match self.transact(items).await {
+            Ok(()) => return Ok(()),
+            Err(TransactError::Store(e)) => return Err(e.into()),
+            Err(TransactError::Cancelled(reasons)) => reasons,
+        };
+        let refused: Vec<&str> = [
+            "the order has a ledger entry",
+            "the key is not held",
+            "the order is not RESERVED",
+        ]
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| reasons.condition_failed(*i).is_some())
+        .map(|(_, why)| why)
+        .collect();
+        if refused.is_empty() {
+            return Err(reasons.into_unavailable("settlement cancelled").into());
+        }
+        Err(SettleError::Refused(refused.join("; ")))
+    }
 }
 
 #[async_trait]
@@ -720,13 +790,11 @@ impl IdempotencyStore for DynamoStore {
             .update_item()
             .table_name(&self.tables.idempotency)
             .key("id", s(key))
-            .update_expression("SET #status = :completed, #result = :result")
+            .update_expression(COMPLETE_UPDATE)
             .condition_expression("#status = :in_progress")
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#result", "result")
-            .expression_attribute_values(":completed", s(COMPLETED))
-            .expression_attribute_values(":in_progress", s(IN_PROGRESS))
-            .expression_attribute_values(":result", s(result))
+            .set_expression_attribute_values(Some(complete_values(result)))
             .send()
             .await;
         match outcome.map_err(|e| failed_condition("UpdateItem (idempotency complete)", e)) {
@@ -753,6 +821,16 @@ impl IdempotencyStore for DynamoStore {
             Err(Err(e)) => Err(e.into()),
         }
     }
+}
+
+const COMPLETE_UPDATE: &str = "SET #status = :completed, #result = :result";
+
+fn complete_values(result: &str) -> HashMap<String, AttributeValue> {
+    HashMap::from([
+        (":completed".to_owned(), s(COMPLETED)),
+        (":in_progress".to_owned(), s(IN_PROGRESS)),
+        (":result".to_owned(), s(result)),
+    ])
 }
 
 impl DynamoStore {

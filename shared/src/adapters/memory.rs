@@ -13,7 +13,7 @@ use crate::events::{Envelope, Notification, Shortage};
 use crate::ports::{
     Catalog, ChargeRecord, Claim, ClaimTimes, IdempotencyError, IdempotencyStore, Inventory,
     Notifier, NotifyError, OrderRepository, OrderWriteError, PaymentLedger, Product, PublishError,
-    Recorded, ReleaseError, ReserveError, StoreError,
+    Recorded, ReleaseError, ReserveError, SettleError, Settlement, StoreError,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,8 +112,8 @@ impl MemoryStore {
 impl OrderRepository for MemoryStore {
     async fn create(&self, order: &Order) -> Result<(), OrderWriteError> {
         let mut state = self.begin()?;
-        if state.orders.contains_key(&order.order_id) {
-            return Err(OrderWriteError::AlreadyExists(order.order_id.clone()));
+        if let Some(existing) = state.orders.get(&order.order_id) {
+            return Err(OrderWriteError::AlreadyExists(Box::new(existing.clone())));
         }
         state.orders.insert(order.order_id.clone(), order.clone());
         Ok(())
@@ -248,6 +248,48 @@ impl PaymentLedger for MemoryStore {
 
     async fn charge_for(&self, order_id: &OrderId) -> Result<Option<ChargeRecord>, StoreError> {
         Ok(self.begin()?.ledger.get(order_id).cloned())
+    }
+
+    async fn settle(&self, settlement: &Settlement, at: DateTime<Utc>) -> Result<(), SettleError> {
+        let order_id = &settlement.record.order_id;
+        OrderStatus::Reserved
+            .transition(settlement.to)
+            .map_err(|e| {
+                SettleError::Store(StoreError::Corrupt(format!(
+                    "settlement of {order_id}: {e}"
+                )))
+            })?;
+        let mut state = self.begin()?;
+        // Every condition first, as DynamoDB does, then every write.
+        let mut refused = Vec::new();
+        if state.ledger.contains_key(order_id) {
+            refused.push("the order has a ledger entry");
+        }
+        let held = state
+            .idempotency
+            .get(&settlement.key)
+            .is_some_and(|r| r.result.is_none());
+        if !held {
+            refused.push("the key is not held");
+        }
+        if state.orders.get(order_id).map(|o| o.status) != Some(OrderStatus::Reserved) {
+            refused.push("the order is not RESERVED");
+        }
+        if !refused.is_empty() {
+            return Err(SettleError::Refused(refused.join("; ")));
+        }
+        state
+            .ledger
+            .insert(order_id.clone(), settlement.record.clone());
+        if let Some(record) = state.idempotency.get_mut(&settlement.key) {
+            record.result = Some(settlement.result.clone());
+        }
+        if let Some(order) = state.orders.get_mut(order_id) {
+            order
+                .apply(settlement.to, at)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        }
+        Ok(())
     }
 }
 
@@ -440,7 +482,7 @@ mod tests {
         let order = store.order(&id).unwrap();
         assert_eq!(
             store.create(&order).await,
-            Err(OrderWriteError::AlreadyExists(id))
+            Err(OrderWriteError::AlreadyExists(Box::new(order.clone())))
         );
     }
 
@@ -597,6 +639,75 @@ mod tests {
         let again = store.record(&entry("ch_2")).await.unwrap();
         assert!(matches!(again, Recorded::Existing(r) if r.outcome == entry("ch_1").outcome));
         assert_eq!(store.ledger_entries().len(), 1);
+    }
+
+    fn settlement(order_id: &OrderId) -> Settlement {
+        Settlement {
+            record: ChargeRecord {
+                order_id: order_id.clone(),
+                amount: Money::new(1000, Currency::EUR),
+                outcome: ChargeOutcome::Approved {
+                    charge_id: "ch_1".into(),
+                },
+                at: Utc::now(),
+            },
+            key: format!("charge#{order_id}"),
+            result: "approved".into(),
+            to: OrderStatus::Confirmed,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_settlement_writes_the_entry_completes_the_key_and_confirms_the_order_at_once() {
+        let store = MemoryStore::with_products([product("SKU-A", 5)]);
+        let id = pending_order(&store, vec![line("SKU-A", 1)]).await;
+        store
+            .reserve_stock(&id, &[line("SKU-A", 1)], Utc::now())
+            .await
+            .unwrap();
+        let settle = settlement(&id);
+        let now = Utc::now();
+        store.claim(&settle.key, "h", times(now)).await.unwrap();
+
+        store.settle(&settle, now).await.unwrap();
+
+        assert_eq!(store.ledger_entries(), vec![settle.record.clone()]);
+        assert_eq!(store.order(&id).unwrap().status, OrderStatus::Confirmed);
+        assert_eq!(
+            store.claim(&settle.key, "h", times(now)).await.unwrap(),
+            Claim::Completed("approved".into())
+        );
+        let again = store.settle(&settle, now).await.unwrap_err();
+        assert_eq!(
+            again,
+            SettleError::Refused(
+                "the order has a ledger entry; the key is not held; the order is not RESERVED"
+                    .into()
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_settlement_writes_nothing() {
+        let store = MemoryStore::with_products([product("SKU-A", 5)]);
+        let id = pending_order(&store, vec![line("SKU-A", 1)]).await;
+        let settle = settlement(&id);
+        let now = Utc::now();
+        store.claim(&settle.key, "h", times(now)).await.unwrap();
+
+        let refused = store.settle(&settle, now).await.unwrap_err();
+
+        assert_eq!(
+            refused,
+            SettleError::Refused("the order is not RESERVED".into())
+        );
+        assert!(store.ledger_entries().is_empty());
+        assert_eq!(store.order(&id).unwrap().status, OrderStatus::Pending);
+        assert_eq!(
+            store.claim(&settle.key, "h", times(now)).await.unwrap(),
+            Claim::InProgress,
+            "the key is still held, not completed"
+        );
     }
 
     fn times(now: DateTime<Utc>) -> ClaimTimes {

@@ -19,8 +19,10 @@ pub enum StoreError {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OrderWriteError {
-    #[error("order {0} already exists")]
-    AlreadyExists(OrderId),
+    /// The id is taken; here is the stored order (read in the same call), so a retry of the
+    /// same request can answer as the first time without another read.
+    #[error("order {} already exists", .0.order_id)]
+    AlreadyExists(Box<Order>),
     #[error("order {0} not found")]
     NotFound(OrderId),
     #[error("order is {actual}, expected {expected}")]
@@ -136,11 +138,36 @@ pub enum Recorded {
     Existing(ChargeRecord),
 }
 
+/// Everything that follows from one charge, written at once by [`PaymentLedger::settle`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settlement {
+    /// The ledger entry; written only if the order has none yet.
+    pub record: ChargeRecord,
+    /// The charge's idempotency key, held `IN_PROGRESS` by the caller: completed with `result`.
+    pub key: String,
+    pub result: String,
+    /// The order moves `RESERVED → to` (`CONFIRMED` or `PAYMENT_FAILED`).
+    pub to: OrderStatus,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettleError {
+    /// A condition did not hold (the order has a ledger entry, the key is no longer held, or
+    /// the order is not `RESERVED`) and nothing was written: settle step by step instead.
+    #[error("settlement refused, nothing written: {0}")]
+    Refused(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 #[async_trait]
 pub trait PaymentLedger: Send + Sync {
     /// Writes the entry unless the order already has one (conditional write).
     async fn record(&self, record: &ChargeRecord) -> Result<Recorded, StoreError>;
     async fn charge_for(&self, order_id: &OrderId) -> Result<Option<ChargeRecord>, StoreError>;
+    /// Atomically (one transaction): writes the ledger entry, completes the charge's
+    /// idempotency key with its result and moves the order out of `RESERVED`. All or nothing.
+    async fn settle(&self, settlement: &Settlement, at: DateTime<Utc>) -> Result<(), SettleError>;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,8 +13,9 @@ use orderflow_shared::domain::{
 };
 use orderflow_shared::events::Shortage;
 use orderflow_shared::ports::{
-    Catalog, ChargeOutcome, ChargeRecord, Inventory, OrderRepository, OrderWriteError,
-    PaymentLedger, Product, Recorded, ReleaseError, ReserveError, StoreError,
+    Catalog, ChargeOutcome, ChargeRecord, Claim, ClaimTimes, IdempotencyStore, Inventory,
+    OrderRepository, OrderWriteError, PaymentLedger, Product, Recorded, ReleaseError, ReserveError,
+    SettleError, Settlement, StoreError,
 };
 
 use crate::support::{self, Moto};
@@ -111,9 +112,12 @@ async fn an_order_is_created_once_and_read_back_unchanged() {
         f.store.get(&order.order_id).await.unwrap(),
         Some(order.clone())
     );
+    // Another order under the same id is refused, and the stored one comes back with the refusal.
+    let mut other = new_order(vec![line("SKU-C", 5)]);
+    other.order_id = order.order_id.clone();
     assert_eq!(
-        f.store.create(&order).await,
-        Err(OrderWriteError::AlreadyExists(order.order_id.clone()))
+        f.store.create(&other).await,
+        Err(OrderWriteError::AlreadyExists(Box::new(order.clone())))
     );
     assert_eq!(f.store.get(&OrderId::new()).await.unwrap(), None);
 }
@@ -469,6 +473,109 @@ async fn the_ledger_keeps_the_first_entry_per_order() {
         Recorded::Existing(first.clone())
     );
     assert_eq!(f.store.charge_for(&order_id).await.unwrap(), Some(first));
+}
+
+fn settlement(order_id: &OrderId, to: OrderStatus) -> Settlement {
+    Settlement {
+        record: ChargeRecord {
+            order_id: order_id.clone(),
+            amount: eur(1000),
+            outcome: ChargeOutcome::Approved {
+                charge_id: "ch_1".into(),
+            },
+            at: Utc::now(),
+        },
+        key: format!("charge#{order_id}"),
+        result: r#"{"result":"APPROVED","chargeId":"ch_1"}"#.into(),
+        to,
+    }
+}
+
+fn claim_times() -> ClaimTimes {
+    let now = Utc::now();
+    ClaimTimes {
+        now,
+        lock_until: now + Duration::seconds(30),
+        expires_at: now + Duration::hours(1),
+    }
+}
+
+#[tokio::test]
+async fn a_settlement_writes_the_entry_completes_the_key_and_moves_the_order_in_one_transaction() {
+    let f = fixture().await;
+    f.seed(&[product("SKU-A", 5)]).await;
+    let order = f.pending_order(vec![line("SKU-A", 1)]).await;
+    let id = &order.order_id;
+    f.store
+        .reserve_stock(id, &order.lines, Utc::now())
+        .await
+        .unwrap();
+    let settle = settlement(id, OrderStatus::Confirmed);
+    assert_eq!(
+        f.store
+            .claim(&settle.key, "h", claim_times())
+            .await
+            .unwrap(),
+        Claim::Acquired
+    );
+
+    f.store.settle(&settle, Utc::now()).await.unwrap();
+
+    assert_eq!(
+        f.store.charge_for(id).await.unwrap(),
+        Some(settle.record.clone())
+    );
+    let stored = f.store.get(id).await.unwrap().unwrap();
+    assert_eq!(stored.status, OrderStatus::Confirmed);
+    assert_eq!(
+        stored.history.iter().map(|h| h.status).collect::<Vec<_>>(),
+        [
+            OrderStatus::Pending,
+            OrderStatus::Reserved,
+            OrderStatus::Confirmed
+        ]
+    );
+    assert_eq!(
+        f.store
+            .claim(&settle.key, "h", claim_times())
+            .await
+            .unwrap(),
+        Claim::Completed(settle.result.clone())
+    );
+    assert_eq!(
+        f.store.settle(&settle, Utc::now()).await,
+        Err(SettleError::Refused(
+            "the order has a ledger entry; the key is not held; the order is not RESERVED".into()
+        ))
+    );
+}
+
+#[tokio::test]
+async fn a_refused_settlement_writes_nothing_and_names_the_condition() {
+    let f = fixture().await;
+    let order = f.pending_order(vec![line("SKU-A", 1)]).await;
+    let id = &order.order_id;
+    let settle = settlement(id, OrderStatus::PaymentFailed);
+    f.store
+        .claim(&settle.key, "h", claim_times())
+        .await
+        .unwrap();
+
+    assert_eq!(
+        f.store.settle(&settle, Utc::now()).await,
+        Err(SettleError::Refused("the order is not RESERVED".into()))
+    );
+
+    assert_eq!(f.store.charge_for(id).await.unwrap(), None);
+    assert_eq!(f.status(id).await, OrderStatus::Pending);
+    assert_eq!(
+        f.store
+            .claim(&settle.key, "h", claim_times())
+            .await
+            .unwrap(),
+        Claim::InProgress,
+        "the key is still held, not completed"
+    );
 }
 
 #[tokio::test]

@@ -333,13 +333,7 @@ async fn place(http: &reqwest::Client, api: &str, p: &Planned, token: Option<&st
                 }
                 last = format!("{status} without an orderId: {body}");
             }
-            // In use by the twin request, throttled, or a transient failure: retry, same key.
-            409 if body["type"]
-                .as_str()
-                .is_some_and(|t| t.ends_with("idempotency-key-in-use")) =>
-            {
-                last = format!("{status}: {body}");
-            }
+            // Throttled, or a transient failure: retry, same key.
             429 | 500..=599 => last = format!("{status}: {body}"),
             _ => return Placed::Refused(format!("{status}: {body}")),
         }

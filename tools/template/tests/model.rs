@@ -94,7 +94,6 @@ fn function_environments_name_the_resources_the_code_reads() {
         with_auth(expect(&[
             ("ORDERS_TABLE", "OrdersTable"),
             ("INVENTORY_TABLE", "InventoryTable"),
-            ("IDEMPOTENCY_TABLE", "IdempotencyTable"),
             ("EVENT_BUS_NAME", "OrderEventBus"),
         ]))
     );
