@@ -65,6 +65,58 @@ where
     run_batch(event, faults, Some(events), handle).await
 }
 
+/// For a handler that does one thing for a whole batch (send-notification: one claim, one
+/// publish and one completion for all its records): every record is parsed and put through the
+/// faults before the effect, then `handle_all` gets the surviving envelopes at once and answers
+/// one result per envelope, in order; then each record ends as in [`process_batch`].
+pub async fn process_batch_together<F, Fut>(
+    event: SqsEvent,
+    faults: &Faults,
+    handle_all: F,
+) -> SqsBatchResponse
+where
+    F: FnOnce(Vec<Envelope>) -> Fut,
+    Fut: Future<Output = Vec<Result<(), RecordError>>>,
+{
+    let mut handled = Vec::with_capacity(event.records.len());
+    let mut envelopes = Vec::new();
+    let mut owners = Vec::new();
+    for record in event.records {
+        let message_id = record.message_id.clone().unwrap_or_default();
+        let span = info_span!("record", message_id = %message_id, correlation_id = tracing::field::Empty, event_type = tracing::field::Empty);
+        let (fault_key, prepared) = prepare_record(record, faults)
+            .instrument(span.clone())
+            .await;
+        let result = match prepared {
+            Ok(envelope) => {
+                owners.push(handled.len());
+                envelopes.push(envelope);
+                Ok(Vec::new())
+            }
+            Err(e) => Err(e),
+        };
+        handled.push(Handled {
+            message_id,
+            span,
+            fault_key,
+            result,
+        });
+    }
+    let expected = owners.len();
+    let mut results = handle_all(envelopes).await.into_iter();
+    for owner in owners {
+        let result = results.next().unwrap_or_else(|| {
+            Err(RecordError::Transient(format!(
+                "the batch handler answered fewer than its {expected} records"
+            )))
+        });
+        if let Some(h) = handled.get_mut(owner) {
+            h.result = result.map(|()| Vec::new());
+        }
+    }
+    finish_batch(handled, faults)
+}
+
 /// One record on its way through the batch.
 struct Handled {
     message_id: String,
@@ -87,9 +139,14 @@ where
     for record in event.records {
         let message_id = record.message_id.clone().unwrap_or_default();
         let span = info_span!("record", message_id = %message_id, correlation_id = tracing::field::Empty, event_type = tracing::field::Empty);
-        let (fault_key, result) = handle_record(record, faults, &handle)
-            .instrument(span.clone())
-            .await;
+        let (fault_key, result) = async {
+            match prepare_record(record, faults).await {
+                (key, Ok(envelope)) => (key, handle(envelope).await),
+                (key, Err(e)) => (key, Err(e)),
+            }
+        }
+        .instrument(span.clone())
+        .await;
         handled.push(Handled {
             message_id,
             span,
@@ -100,6 +157,11 @@ where
     if let Some(events) = events {
         publish_all(events, &mut handled).await;
     }
+    finish_batch(handled, faults)
+}
+
+/// Ends every record (the faults after the effect, the log line) and reports the failed ones.
+fn finish_batch(handled: Vec<Handled>, faults: &Faults) -> SqsBatchResponse {
     let mut failures = Vec::new();
     for record in handled {
         let outcome = {
@@ -144,17 +206,12 @@ async fn publish_all(events: &dyn EventPublisher, handled: &mut [Handled]) {
     }
 }
 
-/// Parses the record, injects the faults before the effect, and runs `handle`. Returns the
-/// record's fault key (`None` for a malformed record) with the outcome.
-async fn handle_record<F, Fut>(
+/// Parses the record and injects the faults before the effect. Returns the record's fault key
+/// (`None` for a malformed record) with its envelope, or why it failed already.
+async fn prepare_record(
     record: SqsMessage,
     faults: &Faults,
-    handle: &F,
-) -> (Option<String>, Result<Vec<Envelope>, RecordError>)
-where
-    F: Fn(Envelope) -> Fut,
-    Fut: Future<Output = Result<Vec<Envelope>, RecordError>>,
-{
+) -> (Option<String>, Result<Envelope, RecordError>) {
     let span = Span::current();
     let body = record.body.as_deref().unwrap_or_default();
     let envelope = match envelope_from_eventbridge_json(body) {
@@ -190,8 +247,7 @@ where
             return (Some(fault_key), Err(RecordError::Transient(reason.into())));
         }
     }
-    let result = handle(envelope).await;
-    (Some(fault_key), result)
+    (Some(fault_key), Ok(envelope))
 }
 
 /// After the effect (and the batch's publish): the faults that strike after it, and the log
@@ -323,6 +379,42 @@ mod tests {
         .await;
         assert_eq!(failed(&response), ["msg-0002"]);
         assert_eq!(bus.calls.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn a_batch_handled_together_gets_every_valid_record_at_once_and_answers_each() {
+        let seen = AtomicUsize::new(0);
+        let response = process_batch_together(batch(), &Faults::none(), |envelopes| {
+            seen.store(envelopes.len(), Ordering::SeqCst);
+            async { vec![Ok(()), Err(RecordError::Transient("second".into()))] }
+        })
+        .await;
+        assert_eq!(
+            seen.load(Ordering::SeqCst),
+            2,
+            "the malformed one is left out"
+        );
+        assert_eq!(failed(&response), ["msg-0002", "msg-0003"]);
+    }
+
+    #[tokio::test]
+    async fn a_record_the_batch_handler_did_not_answer_fails() {
+        let response =
+            process_batch_together(batch(), &Faults::none(), |_| async { vec![Ok(())] }).await;
+        assert_eq!(failed(&response), ["msg-0002", "msg-0003"]);
+    }
+
+    #[tokio::test]
+    async fn a_fault_before_the_effect_keeps_the_record_from_the_batch_handler() {
+        let faults = Faults::parse("error_before=1000", "1").unwrap();
+        let seen = AtomicUsize::new(0);
+        let response = process_batch_together(batch(), &faults, |envelopes| {
+            seen.store(envelopes.len(), Ordering::SeqCst);
+            async { Vec::new() }
+        })
+        .await;
+        assert_eq!(seen.load(Ordering::SeqCst), 0);
+        assert_eq!(failed(&response), ["msg-0001", "msg-0002", "msg-0003"]);
     }
 
     #[tokio::test]

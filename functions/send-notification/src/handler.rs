@@ -3,12 +3,13 @@
 //! the event is delivered.
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use chrono::Utc;
 use orderflow_shared::events::{DomainEvent, Envelope, Notification, NotificationKind};
 use orderflow_shared::faults::Faults;
-use orderflow_shared::idempotency::{run_once, Once, OnceError, Policy};
-use orderflow_shared::ports::{IdempotencyStore, Notifier};
-use orderflow_shared::sqs_batch::{process_batch, RecordError};
-use tracing::info;
+use orderflow_shared::idempotency::{payload_hash, Policy};
+use orderflow_shared::ports::{Claim, ClaimTimes, IdempotencyError, IdempotencyStore, Notifier};
+use orderflow_shared::sqs_batch::{process_batch_together, RecordError};
+use tracing::{error, info, warn};
 
 pub struct SendNotification<S, N> {
     pub store: S,
@@ -73,54 +74,104 @@ where
     N: Notifier,
 {
     pub async fn handle_batch(&self, event: SqsEvent) -> SqsBatchResponse {
-        process_batch(event, &self.faults, |envelope| self.handle(envelope)).await
+        process_batch_together(event, &self.faults, |envelopes| self.notify_all(envelopes)).await
     }
 
-    pub async fn handle(&self, envelope: Envelope) -> Result<(), RecordError> {
-        let Some(notification) = render(&envelope.event) else {
-            return Err(RecordError::Permanent(format!(
-                "send-notification does not handle {}; check the notification rule's event pattern",
-                envelope.metadata.event_type
-            )));
-        };
-        // One notification per order and outcome, whatever the number of deliveries.
-        let key = format!(
-            "notify#{}#{}",
-            notification.order_id,
-            notification.kind.as_str()
-        );
-        let payload = format!("{}|{}", notification.order_id, notification.kind.as_str());
-        let once = run_once(
-            &self.store,
-            &key,
-            payload.as_bytes(),
-            self.idempotency,
-            || async {
-                self.notifier
-                    .notify(&notification)
-                    .await
-                    .map_err(RecordError::transient)
-            },
-        )
-        .await;
-        match once {
-            Ok(Once::Ran(message_id)) => {
-                info!(kind = notification.kind.as_str(), sns_message_id = %message_id, "customer notified");
-                Ok(())
+    /// Tells each outcome once, for a whole batch at a time: the batch's keys (one per order
+    /// and outcome) are claimed together, the notifications published together, and the keys
+    /// completed together — three calls for a batch where nothing was sent before. One answer
+    /// per envelope, in order.
+    pub async fn notify_all(&self, envelopes: Vec<Envelope>) -> Vec<Result<(), RecordError>> {
+        let mut answers: Vec<Result<(), RecordError>> = Vec::with_capacity(envelopes.len());
+        // (answer slot, notification, key) of each envelope that tells the customer something.
+        let mut wanted = Vec::new();
+        for envelope in &envelopes {
+            match render(&envelope.event) {
+                Some(notification) => {
+                    let key = format!(
+                        "notify#{}#{}",
+                        notification.order_id,
+                        notification.kind.as_str()
+                    );
+                    wanted.push((answers.len(), notification, key));
+                    answers.push(Ok(()));
+                }
+                None => answers.push(Err(RecordError::Permanent(format!(
+                    "send-notification does not handle {}; check the notification rule's event pattern",
+                    envelope.metadata.event_type
+                )))),
             }
-            Ok(Once::AlreadyDone(message_id)) => {
-                info!(kind = notification.kind.as_str(), sns_message_id = %message_id, "customer was already notified");
-                Ok(())
-            }
-            Err(OnceError::Effect(e)) => Err(e),
-            Err(OnceError::InProgress) => Err(RecordError::Transient(
-                "another delivery is sending this notification".into(),
-            )),
-            Err(OnceError::PayloadMismatch) => Err(RecordError::Permanent(format!(
-                "idempotency key {key} reused"
-            ))),
-            Err(OnceError::Store(e)) => Err(RecordError::transient(e)),
         }
+        let claims: Vec<(String, String)> = wanted
+            .iter()
+            .map(|(_, n, key)| {
+                let payload = format!("{}|{}", n.order_id, n.kind.as_str());
+                (key.clone(), payload_hash(payload.as_bytes()))
+            })
+            .collect();
+        let now = Utc::now();
+        let times = ClaimTimes {
+            now,
+            lock_until: now + self.idempotency.lock_for,
+            expires_at: now + self.idempotency.keep_for,
+        };
+        let claimed = self.store.claim_many(&claims, times).await;
+        let mut to_send = Vec::new();
+        for ((slot, notification, key), claim) in wanted.into_iter().zip(claimed) {
+            let order_id = notification.order_id.clone();
+            let kind = notification.kind.as_str();
+            let answer = match claim {
+                Ok(Claim::Acquired) => {
+                    to_send.push((slot, notification, key));
+                    continue;
+                }
+                Ok(Claim::Completed(message_id)) => {
+                    info!(%order_id, kind, sns_message_id = %message_id, "customer was already notified");
+                    Ok(())
+                }
+                Ok(Claim::InProgress) | Err(IdempotencyError::NotHeld) => Err(
+                    RecordError::Transient("another delivery is sending this notification".into()),
+                ),
+                Err(IdempotencyError::PayloadMismatch) => Err(RecordError::Permanent(format!(
+                    "idempotency key {key} reused"
+                ))),
+                Err(IdempotencyError::Store(e)) => Err(RecordError::transient(e)),
+            };
+            set(&mut answers, slot, answer);
+        }
+        let notifications: Vec<Notification> = to_send.iter().map(|(_, n, _)| n.clone()).collect();
+        let sent = self.notifier.notify_many(&notifications).await;
+        let mut done = Vec::new();
+        for ((slot, notification, key), outcome) in to_send.into_iter().zip(sent) {
+            match outcome {
+                Ok(message_id) => {
+                    info!(order_id = %notification.order_id, kind = notification.kind.as_str(), sns_message_id = %message_id, "customer notified");
+                    done.push((key, message_id));
+                }
+                Err(e) => {
+                    if let Err(release) = self.store.release(&key).await {
+                        warn!(key, error = %release, "lock not released; it expires on its own");
+                    }
+                    set(&mut answers, slot, Err(RecordError::transient(e)));
+                }
+            }
+        }
+        let completed = self.store.complete_many(&done).await;
+        for ((key, _), outcome) in done.iter().zip(completed) {
+            if let Err(e) = outcome {
+                // Sent but not remembered. The record is still acknowledged: a redelivery would
+                // find the key locked, wait out the lock and send again. Left alone, the key only
+                // matters if the event is published again after the lock ends.
+                error!(key, error = %e, "customer notified but the key was not completed");
+            }
+        }
+        answers
+    }
+}
+
+fn set(answers: &mut [Result<(), RecordError>], slot: usize, answer: Result<(), RecordError>) {
+    if let Some(a) = answers.get_mut(slot) {
+        *a = answer;
     }
 }
 
@@ -195,6 +246,36 @@ mod tests {
         let retry = f.handle_batch(fixture("sqs-payment-succeeded.json")).await;
         assert!(retry.batch_item_failures.is_empty());
         assert_eq!(f.notifier.sent().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_batch_is_told_together_and_a_duplicate_inside_it_waits_for_the_first() {
+        let f = function();
+        let mut batch = fixture("sqs-payment-succeeded.json");
+        let rejected = fixture("sqs-inventory-rejected.json").records.remove(0);
+        let mut duplicate = batch.records[0].clone();
+        duplicate.message_id = Some("dup-1".into());
+        batch.records.push(rejected);
+        batch.records.push(duplicate.clone());
+
+        let response = f.handle_batch(batch).await;
+
+        let failed: Vec<_> = response
+            .batch_item_failures
+            .iter()
+            .map(|x| x.item_identifier.as_str())
+            .collect();
+        assert_eq!(failed, ["dup-1"], "claimed by the first copy in the same batch");
+        let kinds: Vec<_> = f.notifier.sent().iter().map(|n| n.kind).collect();
+        assert_eq!(
+            kinds,
+            [NotificationKind::OrderConfirmed, NotificationKind::OrderRejected]
+        );
+        let mut again = fixture("sqs-payment-succeeded.json");
+        again.records = vec![duplicate];
+        let retry = f.handle_batch(again).await;
+        assert!(retry.batch_item_failures.is_empty());
+        assert_eq!(f.notifier.sent().len(), 2, "the duplicate was already told");
     }
 
     #[tokio::test]

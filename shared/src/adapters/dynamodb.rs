@@ -722,32 +722,16 @@ impl IdempotencyStore for DynamoStore {
     ) -> Result<Claim, IdempotencyError> {
         let now_secs = times.now.timestamp();
         let now_ms = times.now.timestamp_millis();
-        let item = HashMap::from([
-            ("id".to_owned(), s(key)),
-            ("payloadHash".to_owned(), s(payload_hash)),
-            ("status".to_owned(), s(IN_PROGRESS)),
-            (
-                "lockUntil".to_owned(),
-                n(times.lock_until.timestamp_millis()),
-            ),
-            ("expiresAt".to_owned(), n(times.expires_at.timestamp())),
-        ]);
+        let item = claim_item(key, payload_hash, times);
         for _ in 0..CLAIM_ATTEMPTS {
-            // Free, expired (TTL deletes lazily), or held past its lock by the same payload.
             let result = self
                 .client
                 .put_item()
                 .table_name(&self.tables.idempotency)
                 .set_item(Some(item.clone()))
-                .condition_expression(
-                    "attribute_not_exists(id) OR expiresAt < :now_secs \
-                     OR (#status = :in_progress AND lockUntil < :now_ms AND payloadHash = :hash)",
-                )
+                .condition_expression(CLAIM_CONDITION)
                 .expression_attribute_names("#status", "status")
-                .expression_attribute_values(":now_secs", n(now_secs))
-                .expression_attribute_values(":now_ms", n(now_ms))
-                .expression_attribute_values(":in_progress", s(IN_PROGRESS))
-                .expression_attribute_values(":hash", s(payload_hash))
+                .set_expression_attribute_values(Some(claim_values(payload_hash, times)))
                 .return_values_on_condition_check_failure(
                     ReturnValuesOnConditionCheckFailure::AllOld,
                 )
@@ -804,6 +788,75 @@ impl IdempotencyStore for DynamoStore {
         }
     }
 
+    /// One transaction claims every key when none is taken (the usual case: 1 call for the
+    /// batch). If any condition fails, or the transaction cannot run (a key twice, a conflict,
+    /// throttling), nothing was written and each key is claimed on its own instead.
+    async fn claim_many(
+        &self,
+        claims: &[(String, String)],
+        times: ClaimTimes,
+    ) -> Vec<Result<Claim, IdempotencyError>> {
+        if claims.len() > 1 && claims.len() <= MAX_TRANSACTION_ITEMS {
+            let items: Result<Vec<TransactWriteItem>, StoreError> = claims
+                .iter()
+                .map(|(key, hash)| {
+                    let put = Put::builder()
+                        .table_name(&self.tables.idempotency)
+                        .set_item(Some(claim_item(key, hash, times)))
+                        .condition_expression(CLAIM_CONDITION)
+                        .expression_attribute_names("#status", "status")
+                        .set_expression_attribute_values(Some(claim_values(hash, times)))
+                        .build()
+                        .map_err(build_error)?;
+                    Ok(TransactWriteItem::builder().put(put).build())
+                })
+                .collect();
+            if let Ok(items) = items {
+                if self.transact(items).await.is_ok() {
+                    return claims.iter().map(|_| Ok(Claim::Acquired)).collect();
+                }
+            }
+        }
+        let mut answers = Vec::with_capacity(claims.len());
+        for (key, hash) in claims {
+            answers.push(self.claim(key, hash, times).await);
+        }
+        answers
+    }
+
+    /// One transaction completes every key while all are still held; otherwise each is
+    /// completed on its own, so a key taken over meanwhile is reported as `NotHeld` alone.
+    async fn complete_many(&self, done: &[(String, String)]) -> Vec<Result<(), IdempotencyError>> {
+        if done.len() > 1 && done.len() <= MAX_TRANSACTION_ITEMS {
+            let items: Result<Vec<TransactWriteItem>, StoreError> = done
+                .iter()
+                .map(|(key, result)| {
+                    let update = Update::builder()
+                        .table_name(&self.tables.idempotency)
+                        .key("id", s(key))
+                        .update_expression(COMPLETE_UPDATE)
+                        .condition_expression("#status = :in_progress")
+                        .expression_attribute_names("#status", "status")
+                        .expression_attribute_names("#result", "result")
+                        .set_expression_attribute_values(Some(complete_values(result)))
+                        .build()
+                        .map_err(build_error)?;
+                    Ok(TransactWriteItem::builder().update(update).build())
+                })
+                .collect();
+            if let Ok(items) = items {
+                if self.transact(items).await.is_ok() {
+                    return done.iter().map(|_| Ok(())).collect();
+                }
+            }
+        }
+        let mut answers = Vec::with_capacity(done.len());
+        for (key, result) in done {
+            answers.push(self.complete(key, result).await);
+        }
+        answers
+    }
+
     async fn release(&self, key: &str) -> Result<(), IdempotencyError> {
         let outcome = self
             .client
@@ -821,6 +874,33 @@ impl IdempotencyStore for DynamoStore {
             Err(Err(e)) => Err(e.into()),
         }
     }
+}
+
+/// A key may be claimed when free, expired (TTL deletes lazily), or held past its lock by the
+/// same payload.
+const CLAIM_CONDITION: &str = "attribute_not_exists(id) OR expiresAt < :now_secs \
+     OR (#status = :in_progress AND lockUntil < :now_ms AND payloadHash = :hash)";
+
+fn claim_item(key: &str, payload_hash: &str, times: ClaimTimes) -> Item {
+    HashMap::from([
+        ("id".to_owned(), s(key)),
+        ("payloadHash".to_owned(), s(payload_hash)),
+        ("status".to_owned(), s(IN_PROGRESS)),
+        (
+            "lockUntil".to_owned(),
+            n(times.lock_until.timestamp_millis()),
+        ),
+        ("expiresAt".to_owned(), n(times.expires_at.timestamp())),
+    ])
+}
+
+fn claim_values(payload_hash: &str, times: ClaimTimes) -> HashMap<String, AttributeValue> {
+    HashMap::from([
+        (":now_secs".to_owned(), n(times.now.timestamp())),
+        (":now_ms".to_owned(), n(times.now.timestamp_millis())),
+        (":in_progress".to_owned(), s(IN_PROGRESS)),
+        (":hash".to_owned(), s(payload_hash)),
+    ])
 }
 
 const COMPLETE_UPDATE: &str = "SET #status = :completed, #result = :result";

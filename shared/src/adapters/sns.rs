@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_sns::error::DisplayErrorContext;
-use aws_sdk_sns::types::MessageAttributeValue;
+use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
 use aws_sdk_sns::Client;
 
 use crate::events::Notification;
@@ -49,12 +49,109 @@ fn string_attribute(value: &str) -> Result<MessageAttributeValue, NotifyError> {
         .map_err(|e| NotifyError::Unavailable(format!("invalid SNS message attribute: {e}")))
 }
 
+/// SNS's limit on the entries of one `PublishBatch`.
+pub const MAX_BATCH_ENTRIES: usize = 10;
+
+fn message_of(notification: &Notification) -> Result<String, NotifyError> {
+    serde_json::to_string(notification)
+        .map_err(|e| NotifyError::Unavailable(format!("notification cannot be serialised: {e}")))
+}
+
+impl SnsNotifier {
+    /// One `PublishBatch` of at most ten; one answer per notification, in order.
+    async fn publish_batch(&self, chunk: &[Notification]) -> Vec<Result<String, NotifyError>> {
+        let mut entries = Vec::with_capacity(chunk.len());
+        for (i, notification) in chunk.iter().enumerate() {
+            let entry = message_of(notification).and_then(|message| {
+                PublishBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .set_subject(sns_subject(&notification.subject))
+                    .message(message)
+                    .message_attributes("kind", string_attribute(notification.kind.as_str())?)
+                    .message_attributes("channel", string_attribute(CHANNEL)?)
+                    .build()
+                    .map_err(|e| NotifyError::Unavailable(format!("invalid SNS batch entry: {e}")))
+            });
+            match entry {
+                Ok(entry) => entries.push(entry),
+                // Only a bug gets here; the whole chunk is retried one by one.
+                Err(e) => return chunk.iter().map(|_| Err(e.clone())).collect(),
+            }
+        }
+        let out = match self
+            .client
+            .publish_batch()
+            .topic_arn(&self.topic_arn)
+            .set_publish_batch_request_entries(Some(entries))
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(e) => {
+                let reason = format!(
+                    "SNS PublishBatch to {}: {}",
+                    self.topic_arn,
+                    DisplayErrorContext(&e)
+                );
+                return chunk
+                    .iter()
+                    .map(|_| Err(NotifyError::Unavailable(reason.clone())))
+                    .collect();
+            }
+        };
+        let mut answers: Vec<Result<String, NotifyError>> = chunk
+            .iter()
+            .map(|_| {
+                Err(NotifyError::Unavailable(
+                    "SNS PublishBatch did not answer for this entry".into(),
+                ))
+            })
+            .collect();
+        for ok in out.successful() {
+            let Some(slot) = ok.id().and_then(|id| id.parse::<usize>().ok()) else {
+                continue;
+            };
+            if let (Some(answer), Some(message_id)) = (answers.get_mut(slot), ok.message_id()) {
+                *answer = Ok(message_id.to_owned());
+            }
+        }
+        for failed in out.failed() {
+            if let Some(answer) = failed
+                .id()
+                .parse::<usize>()
+                .ok()
+                .and_then(|slot| answers.get_mut(slot))
+            {
+                *answer = Err(NotifyError::Unavailable(format!(
+                    "SNS PublishBatch refused the entry: {} {}",
+                    failed.code(),
+                    failed.message().unwrap_or_default()
+                )));
+            }
+        }
+        answers
+    }
+}
+
 #[async_trait]
 impl Notifier for SnsNotifier {
+    /// `PublishBatch` in chunks of ten (one call for a whole SQS batch of notifications).
+    async fn notify_many(
+        &self,
+        notifications: &[Notification],
+    ) -> Vec<Result<String, NotifyError>> {
+        if let [single] = notifications {
+            return vec![self.notify(single).await];
+        }
+        let mut answers = Vec::with_capacity(notifications.len());
+        for chunk in notifications.chunks(MAX_BATCH_ENTRIES) {
+            answers.extend(self.publish_batch(chunk).await);
+        }
+        answers
+    }
+
     async fn notify(&self, notification: &Notification) -> Result<String, NotifyError> {
-        let message = serde_json::to_string(notification).map_err(|e| {
-            NotifyError::Unavailable(format!("notification cannot be serialised: {e}"))
-        })?;
+        let message = message_of(notification)?;
         let out = self
             .client
             .publish()

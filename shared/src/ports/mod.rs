@@ -218,6 +218,19 @@ pub enum NotifyError {
 pub trait Notifier: Send + Sync {
     /// Publishes one notification; returns the channel's message id.
     async fn notify(&self, notification: &Notification) -> Result<String, NotifyError>;
+
+    /// Publishes several, in as few calls as the channel allows; one answer per notification,
+    /// in order. The default publishes them one by one.
+    async fn notify_many(
+        &self,
+        notifications: &[Notification],
+    ) -> Vec<Result<String, NotifyError>> {
+        let mut answers = Vec::with_capacity(notifications.len());
+        for n in notifications {
+            answers.push(self.notify(n).await);
+        }
+        answers
+    }
 }
 
 /// What a claim on an idempotency key found.
@@ -262,4 +275,28 @@ pub trait IdempotencyStore: Send + Sync {
     async fn complete(&self, key: &str, result: &str) -> Result<(), IdempotencyError>;
     /// Gives the key up after a failed effect so a retry can claim it at once.
     async fn release(&self, key: &str) -> Result<(), IdempotencyError>;
+
+    /// Claims several `(key, payload_hash)` at once; one answer per key, in order, each as
+    /// [`claim`](Self::claim) would give it. The default claims one by one.
+    async fn claim_many(
+        &self,
+        claims: &[(String, String)],
+        times: ClaimTimes,
+    ) -> Vec<Result<Claim, IdempotencyError>> {
+        let mut answers = Vec::with_capacity(claims.len());
+        for (key, hash) in claims {
+            answers.push(self.claim(key, hash, times).await);
+        }
+        answers
+    }
+
+    /// Completes several held `(key, result)` at once; one answer per key, in order. The
+    /// default completes one by one.
+    async fn complete_many(&self, done: &[(String, String)]) -> Vec<Result<(), IdempotencyError>> {
+        let mut answers = Vec::with_capacity(done.len());
+        for (key, result) in done {
+            answers.push(self.complete(key, result).await);
+        }
+        answers
+    }
 }

@@ -159,3 +159,69 @@ async fn concurrent_claims_on_one_key_leave_exactly_one_acquired() {
         );
     }
 }
+
+fn keys(names: &[&str]) -> Vec<(String, String)> {
+    names
+        .iter()
+        .map(|k| ((*k).to_owned(), "h".to_owned()))
+        .collect()
+}
+
+#[tokio::test]
+async fn fresh_keys_are_claimed_together_and_completed_together() {
+    let f = fixture().await;
+    let s = &f.store;
+    let now = Utc::now();
+    let claimed = s.claim_many(&keys(&["a", "b", "c"]), times(now)).await;
+    assert_eq!(
+        claimed.into_iter().map(Result::unwrap).collect::<Vec<_>>(),
+        [Claim::Acquired, Claim::Acquired, Claim::Acquired]
+    );
+    let done: Vec<(String, String)> = ["a", "b", "c"]
+        .iter()
+        .map(|k| ((*k).to_owned(), format!("msg-{k}")))
+        .collect();
+    assert!(s.complete_many(&done).await.iter().all(Result::is_ok));
+    for k in ["a", "b", "c"] {
+        assert_eq!(
+            s.claim(k, "h", times(now)).await.unwrap(),
+            Claim::Completed(format!("msg-{k}"))
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_batch_claim_with_a_taken_key_answers_each_key_on_its_own() {
+    let f = fixture().await;
+    let s = &f.store;
+    let now = Utc::now();
+    s.claim("done", "h", times(now)).await.unwrap();
+    s.complete("done", "msg-1").await.unwrap();
+    s.claim("busy", "h", times(now)).await.unwrap();
+
+    let claimed = s
+        .claim_many(&keys(&["new", "done", "busy", "new"]), times(now))
+        .await;
+
+    assert_eq!(
+        claimed,
+        vec![
+            Ok(Claim::Acquired),
+            Ok(Claim::Completed("msg-1".into())),
+            Ok(Claim::InProgress),
+            Ok(Claim::InProgress),
+        ],
+        "the same key twice in one batch: the second waits for the first"
+    );
+    let completed = s
+        .complete_many(&[
+            ("new".to_owned(), "msg-2".to_owned()),
+            ("done".to_owned(), "again".to_owned()),
+        ])
+        .await;
+    assert_eq!(completed, vec![Ok(()), Err(IdempotencyError::NotHeld)]);
+    assert_eq!(
+        s.claim("new", "h", times(now)).await.unwrap(),
+        Claim::Completed("msg-2".into())
+    );
+}

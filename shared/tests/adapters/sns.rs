@@ -141,3 +141,82 @@ async fn publishing_to_a_missing_topic_is_unavailable_with_the_cause() {
     assert!(message.contains("no-such-topic"), "{message}");
     assert!(message.contains("NotFound"), "the cause is kept: {message}");
 }
+
+#[tokio::test]
+async fn many_notifications_go_out_in_batches_of_ten_each_with_its_own_message_id_and_attributes() {
+    let moto = support::moto();
+    let config = moto.sdk_config().await;
+    let sns = aws_sdk_sns::Client::new(&config);
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let topic_arn = sns
+        .create_topic()
+        .name(support::unique("customer-notifications"))
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+    let (url, arn) = support::sqs::create_queue(&sqs, &support::unique("all"), &[]).await;
+    sns.subscribe()
+        .topic_arn(&topic_arn)
+        .protocol("sqs")
+        .endpoint(arn)
+        .send()
+        .await
+        .unwrap();
+    let notifier = SnsNotifier::new(sns.clone(), &topic_arn);
+    let sent: Vec<Notification> = (0..12)
+        .map(|i| {
+            let kind = if i % 2 == 0 {
+                NotificationKind::OrderConfirmed
+            } else {
+                NotificationKind::OrderRejected
+            };
+            notification(kind, &format!("Order {i}"))
+        })
+        .collect();
+
+    let answers = notifier.notify_many(&sent).await;
+
+    let ids: Vec<String> = answers.into_iter().map(Result::unwrap).collect();
+    assert_eq!(ids.len(), 12);
+    assert_eq!(
+        ids.iter().collect::<std::collections::HashSet<_>>().len(),
+        12
+    );
+    let bodies = support::sqs::receive_bodies(&sqs, &url, 12, Duration::from_secs(10)).await;
+    assert_eq!(bodies.len(), 12);
+    for body in bodies {
+        let envelope: Value = serde_json::from_str(&body).unwrap();
+        let received: Notification =
+            serde_json::from_str(envelope["Message"].as_str().unwrap()).unwrap();
+        let i = sent.iter().position(|n| *n == received).unwrap();
+        assert_eq!(
+            envelope["MessageId"],
+            ids[i].as_str(),
+            "ids answer in order"
+        );
+        assert_eq!(envelope["Subject"], format!("Order {i}"));
+        assert_eq!(
+            envelope["MessageAttributes"]["kind"]["Value"],
+            sent[i].kind.as_str()
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_batch_to_a_missing_topic_fails_every_entry() {
+    let moto = support::moto();
+    let config = moto.sdk_config().await;
+    let notifier = SnsNotifier::new(
+        aws_sdk_sns::Client::new(&config),
+        "arn:aws:sns:us-east-1:123456789012:missing",
+    );
+    let sent = vec![
+        notification(NotificationKind::OrderConfirmed, "a"),
+        notification(NotificationKind::OrderConfirmed, "b"),
+    ];
+    let answers = notifier.notify_many(&sent).await;
+    assert_eq!(answers.len(), 2);
+    assert!(answers.iter().all(Result::is_err), "{answers:?}");
+}
