@@ -54,12 +54,20 @@ use rustls::pki_types::CertificateDer;
 /// `SSL_CERT_DIR` and the platform's certificate store are not used, nor are
 /// `HTTPS_PROXY`/`HTTP_PROXY`.
 pub async fn sdk_config() -> SdkConfig {
+    with_http_client(aws_config::defaults(BehaviorVersion::latest()))
+        .load()
+        .await
+}
+
+/// `loader` with this module's HTTP client (trusting Mozilla's roots and `SSL_CERT_FILE`, see
+/// [`sdk_config`]). The local cloud and the tests build their configs through this too, so no
+/// crate of the workspace needs the SDK's stock client (and its aws-lc).
+pub fn with_http_client(loader: aws_config::ConfigLoader) -> aws_config::ConfigLoader {
     let extra = std::env::var_os(SSL_CERT_FILE);
     let (roots, warning) = root_certificates(extra.as_deref().map(Path::new));
     if let Some(warning) = warning {
         tracing::warn!(file = ?extra, "{SSL_CERT_FILE}: {warning}");
     }
-    let loader = aws_config::defaults(BehaviorVersion::latest());
     match https_client(roots) {
         Ok(client) => loader.http_client(client),
         Err(e) => {
@@ -69,8 +77,6 @@ pub async fn sdk_config() -> SdkConfig {
             loader
         }
     }
-    .load()
-    .await
 }
 
 /// The variable naming a PEM file of extra trusted certificates (see [`sdk_config`]).

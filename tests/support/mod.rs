@@ -177,14 +177,16 @@ impl Cloud {
     }
 
     pub async fn sdk(&self) -> aws_config::SdkConfig {
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
-            .endpoint_url(&self.endpoint)
-            .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-                "test", "test", None, None, "e2e",
-            ))
-            .load()
-            .await
+        orderflow_shared::aws::with_http_client(aws_config::defaults(
+            aws_config::BehaviorVersion::latest(),
+        ))
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(&self.endpoint)
+        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+            "test", "test", None, None, "e2e",
+        ))
+        .load()
+        .await
     }
 
     pub async fn sqs(&self) -> aws_sdk_sqs::Client {

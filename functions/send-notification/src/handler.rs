@@ -265,11 +265,18 @@ mod tests {
             .iter()
             .map(|x| x.item_identifier.as_str())
             .collect();
-        assert_eq!(failed, ["dup-1"], "claimed by the first copy in the same batch");
+        assert_eq!(
+            failed,
+            ["dup-1"],
+            "claimed by the first copy in the same batch"
+        );
         let kinds: Vec<_> = f.notifier.sent().iter().map(|n| n.kind).collect();
         assert_eq!(
             kinds,
-            [NotificationKind::OrderConfirmed, NotificationKind::OrderRejected]
+            [
+                NotificationKind::OrderConfirmed,
+                NotificationKind::OrderRejected
+            ]
         );
         let mut again = fixture("sqs-payment-succeeded.json");
         again.records = vec![duplicate];

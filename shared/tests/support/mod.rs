@@ -189,7 +189,7 @@ impl Moto {
 
     /// An SDK configuration aimed at this server: region us-east-1, static dummy credentials.
     pub async fn sdk_config(&self) -> SdkConfig {
-        aws_config::defaults(BehaviorVersion::latest())
+        orderflow_shared::aws::with_http_client(aws_config::defaults(BehaviorVersion::latest()))
             .endpoint_url(&self.endpoint)
             .region(Region::new("us-east-1"))
             .test_credentials()

@@ -188,18 +188,20 @@ pub fn free_port() -> std::io::Result<u16> {
 /// The AWS configuration every local client and function uses: the endpoint, a fixed region
 /// and dummy credentials (moto accepts any).
 pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new(REGION))
-        .endpoint_url(endpoint)
-        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-            "test",
-            "test",
-            None,
-            None,
-            "orderflow-local",
-        ))
-        .load()
-        .await
+    orderflow_shared::aws::with_http_client(aws_config::defaults(
+        aws_config::BehaviorVersion::latest(),
+    ))
+    .region(aws_config::Region::new(REGION))
+    .endpoint_url(endpoint)
+    .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+        "test",
+        "test",
+        None,
+        None,
+        "orderflow-local",
+    ))
+    .load()
+    .await
 }
 
 /// The running local cloud; dropping it (or `shutdown`) stops every process it started.
