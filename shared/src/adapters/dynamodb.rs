@@ -655,29 +655,14 @@ impl PaymentLedger for DynamoStore {
 
     async fn settle(&self, settlement: &Settlement, at: DateTime<Utc>) -> Result<(), SettleError> {
         let order_id = &settlement.record.order_id;
-        OrderStatus::Reserved
-            .transition(settlement.to)
-            .map_err(|e| {
-                SettleError::Store(StoreError::Corrupt(format!(
-                    "settlement of {order_id}: {e}"
-                )))
-            })?;
+        settlement.check()?;
         let ledger = Put::builder()
             .table_name(&self.tables.payments)
             .set_item(Some(charge_to_item(&settlement.record)))
             .condition_expression("attribute_not_exists(orderId)")
             .build()
             .map_err(build_error)?;
-        let complete = Update::builder()
-            .table_name(&self.tables.idempotency)
-            .key("id", s(&settlement.key))
-            .update_expression(COMPLETE_UPDATE)
-            .condition_expression("#status = :in_progress")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_names("#result", "result")
-            .set_expression_attribute_values(Some(complete_values(&settlement.result)))
-            .build()
-            .map_err(build_error)?;
+        let complete = self.complete_update(&settlement.key, &settlement.result)?;
         let items = vec![
             TransactWriteItem::builder().put(ledger).build(),
             TransactWriteItem::builder().update(complete).build(),
@@ -796,8 +781,8 @@ impl IdempotencyStore for DynamoStore {
         claims: &[(String, String)],
         times: ClaimTimes,
     ) -> Vec<Result<Claim, IdempotencyError>> {
-        if claims.len() > 1 && claims.len() <= MAX_TRANSACTION_ITEMS {
-            let items: Result<Vec<TransactWriteItem>, StoreError> = claims
+        let items = || {
+            claims
                 .iter()
                 .map(|(key, hash)| {
                     let put = Put::builder()
@@ -810,12 +795,10 @@ impl IdempotencyStore for DynamoStore {
                         .map_err(build_error)?;
                     Ok(TransactWriteItem::builder().put(put).build())
                 })
-                .collect();
-            if let Ok(items) = items {
-                if self.transact(items).await.is_ok() {
-                    return claims.iter().map(|_| Ok(Claim::Acquired)).collect();
-                }
-            }
+                .collect()
+        };
+        if self.all_at_once(claims.len(), items).await {
+            return claims.iter().map(|_| Ok(Claim::Acquired)).collect();
         }
         let mut answers = Vec::with_capacity(claims.len());
         for (key, hash) in claims {
@@ -827,28 +810,17 @@ impl IdempotencyStore for DynamoStore {
     /// One transaction completes every key while all are still held; otherwise each is
     /// completed on its own, so a key taken over meanwhile is reported as `NotHeld` alone.
     async fn complete_many(&self, done: &[(String, String)]) -> Vec<Result<(), IdempotencyError>> {
-        if done.len() > 1 && done.len() <= MAX_TRANSACTION_ITEMS {
-            let items: Result<Vec<TransactWriteItem>, StoreError> = done
-                .iter()
+        let items = || {
+            done.iter()
                 .map(|(key, result)| {
-                    let update = Update::builder()
-                        .table_name(&self.tables.idempotency)
-                        .key("id", s(key))
-                        .update_expression(COMPLETE_UPDATE)
-                        .condition_expression("#status = :in_progress")
-                        .expression_attribute_names("#status", "status")
-                        .expression_attribute_names("#result", "result")
-                        .set_expression_attribute_values(Some(complete_values(result)))
-                        .build()
-                        .map_err(build_error)?;
-                    Ok(TransactWriteItem::builder().update(update).build())
+                    Ok(TransactWriteItem::builder()
+                        .update(self.complete_update(key, result)?)
+                        .build())
                 })
-                .collect();
-            if let Ok(items) = items {
-                if self.transact(items).await.is_ok() {
-                    return done.iter().map(|_| Ok(())).collect();
-                }
-            }
+                .collect()
+        };
+        if self.all_at_once(done.len(), items).await {
+            return done.iter().map(|_| Ok(())).collect();
         }
         let mut answers = Vec::with_capacity(done.len());
         for (key, result) in done {
@@ -914,6 +886,36 @@ fn complete_values(result: &str) -> HashMap<String, AttributeValue> {
 }
 
 impl DynamoStore {
+    /// Writes `count` items (built by `items`) in one transaction when there are several and
+    /// they fit one; `false` when nothing was written (the caller goes one by one).
+    async fn all_at_once(
+        &self,
+        count: usize,
+        items: impl FnOnce() -> Result<Vec<TransactWriteItem>, StoreError>,
+    ) -> bool {
+        if !(2..=MAX_TRANSACTION_ITEMS).contains(&count) {
+            return false;
+        }
+        match items() {
+            Ok(items) => self.transact(items).await.is_ok(),
+            Err(_) => false,
+        }
+    }
+
+    /// An idempotency key's completion with `result`, while it is still `IN_PROGRESS`.
+    fn complete_update(&self, key: &str, result: &str) -> Result<Update, StoreError> {
+        Update::builder()
+            .table_name(&self.tables.idempotency)
+            .key("id", s(key))
+            .update_expression(COMPLETE_UPDATE)
+            .condition_expression("#status = :in_progress")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#result", "result")
+            .set_expression_attribute_values(Some(complete_values(result)))
+            .build()
+            .map_err(build_error)
+    }
+
     async fn idempotency_record(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
         let item = self
             .get_item(

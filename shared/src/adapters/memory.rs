@@ -252,13 +252,7 @@ impl PaymentLedger for MemoryStore {
 
     async fn settle(&self, settlement: &Settlement, at: DateTime<Utc>) -> Result<(), SettleError> {
         let order_id = &settlement.record.order_id;
-        OrderStatus::Reserved
-            .transition(settlement.to)
-            .map_err(|e| {
-                SettleError::Store(StoreError::Corrupt(format!(
-                    "settlement of {order_id}: {e}"
-                )))
-            })?;
+        settlement.check()?;
         let mut state = self.begin()?;
         // Every condition first, as DynamoDB does, then every write.
         let mut refused = Vec::new();

@@ -150,6 +150,21 @@ pub struct Settlement {
     pub to: OrderStatus,
 }
 
+impl Settlement {
+    /// Refuses a settlement whose move out of `RESERVED` is not a legal transition.
+    pub fn check(&self) -> Result<(), SettleError> {
+        OrderStatus::Reserved
+            .transition(self.to)
+            .map(|_| ())
+            .map_err(|e| {
+                SettleError::Store(StoreError::Corrupt(format!(
+                    "settlement of {}: {e}",
+                    self.record.order_id
+                )))
+            })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SettleError {
     /// A condition did not hold (the order has a ledger entry, the key is no longer held, or
