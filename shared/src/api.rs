@@ -363,6 +363,17 @@ impl From<&Product> for ProductView {
     }
 }
 
+/// A `Content-Type`'s media type without its parameters, lower-cased:
+/// `"Application/JSON; charset=utf-8"` → `"application/json"`.
+pub fn media_type(content_type: &str) -> String {
+    content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -511,5 +522,15 @@ mod tests {
         let named = br#"{"customerId":"cust-other","email":"a@example.com","items":[{"sku":"SKU-MUG","quantity":1}],"paymentToken":"tok_visa"}"#;
         let parsed = parse_place_order_for(named, Some(&caller)).unwrap();
         assert_eq!(parsed.customer_id.as_str(), "cust-other");
+    }
+
+    #[test]
+    fn a_media_type_loses_its_parameters_and_case() {
+        assert_eq!(
+            media_type("Application/JSON; charset=utf-8"),
+            "application/json"
+        );
+        assert_eq!(media_type(" text/plain "), "text/plain");
+        assert_eq!(media_type(""), "");
     }
 }

@@ -30,3 +30,79 @@ pub fn sqs_fixture(name: &str) -> Result<SqsEvent, String> {
 pub fn http_fixture(name: &str) -> Result<lambda_http::Request, String> {
     lambda_http::request::from_str(&fixture_text(name)?).map_err(|e| format!("{name}: {e}"))
 }
+
+/// The order every single-order SQS fixture (`sqs-order-placed.json`,
+/// `sqs-inventory-reserved.json`, `sqs-payment-succeeded.json`, ...) is about.
+pub const FIXTURE_ORDER_ID: &str = "6f1a2b3c-4d5e-4f60-8a7b-9c0d1e2f3a4b";
+
+/// A batch of `name`'s first record, once per id, each about its own order and with its own
+/// message id: the consumers' benches use it to handle a full batch of different orders.
+pub fn sqs_batch_for(name: &str, ids: &[crate::domain::OrderId]) -> Result<SqsEvent, String> {
+    let mut event = sqs_fixture(name)?;
+    let record = event
+        .records
+        .first()
+        .cloned()
+        .ok_or(format!("{name}: no record"))?;
+    let body = record
+        .body
+        .clone()
+        .ok_or(format!("{name}: a record without body"))?;
+    event.records = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let mut r = record.clone();
+            r.message_id = Some(format!("msg-bench-{i}"));
+            r.body = Some(body.replace(FIXTURE_ORDER_ID, id.as_str()));
+            r
+        })
+        .collect();
+    Ok(event)
+}
+
+/// A store holding the fixtures' catalog (T-shirt M and mug, ample stock) and, for each id, the
+/// fixtures' order (two T-shirts and a mug for cust-42) `PENDING`.
+pub async fn store_with_fixture_orders(
+    ids: &[crate::domain::OrderId],
+) -> Result<crate::adapters::memory::MemoryStore, String> {
+    use crate::domain::{
+        Currency, CustomerId, Email, Money, Order, OrderLine, PaymentToken, Quantity, Sku,
+    };
+    use crate::ports::{OrderRepository, Product};
+    let err = |e: &dyn std::fmt::Display| e.to_string();
+    let sku = |s: &str| Sku::parse(s).map_err(|e| err(&e));
+    let product = |s: &str, name: &str, cents: i64| -> Result<Product, String> {
+        Ok(Product {
+            sku: sku(s)?,
+            name: name.into(),
+            price: Money::new(cents, Currency::EUR),
+            stock: 1_000_000,
+        })
+    };
+    let line = |s: &str, qty: u32, cents: i64| -> Result<OrderLine, String> {
+        Ok(OrderLine {
+            sku: sku(s)?,
+            quantity: Quantity::new(qty).map_err(|e| err(&e))?,
+            unit_price: Money::new(cents, Currency::EUR),
+        })
+    };
+    let store = crate::adapters::memory::MemoryStore::with_products([
+        product("SKU-TSHIRT-M", "T-shirt M", 1999)?,
+        product("SKU-MUG", "Mug", 1250)?,
+    ]);
+    let lines = vec![line("SKU-TSHIRT-M", 2, 1999)?, line("SKU-MUG", 1, 1250)?];
+    for id in ids {
+        let order = Order::place(
+            id.clone(),
+            CustomerId::parse("cust-42").map_err(|e| err(&e))?,
+            Email::parse("ana@example.com").map_err(|e| err(&e))?,
+            PaymentToken::parse("tok_visa").map_err(|e| err(&e))?,
+            lines.clone(),
+            chrono::Utc::now(),
+        )
+        .map_err(|e| err(&e))?;
+        store.create(&order).await.map_err(|e| err(&e))?;
+    }
+    Ok(store)
+}

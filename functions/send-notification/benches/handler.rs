@@ -4,39 +4,19 @@
 
 use std::cell::Cell;
 
-use aws_lambda_events::sqs::SqsEvent;
 use chrono::Duration;
 use criterion::{BatchSize, Criterion, Throughput};
 use orderflow_shared::adapters::memory::{MemoryNotifier, MemoryStore};
 use orderflow_shared::domain::OrderId;
 use orderflow_shared::faults::Faults;
 use orderflow_shared::idempotency::Policy;
+use orderflow_shared::testing::sqs_batch_for;
 use send_notification::handler::SendNotification;
 
 type Error = Box<dyn std::error::Error>;
 type Function = SendNotification<MemoryStore, MemoryNotifier>;
 
 const BATCH: usize = 10;
-/// The order of `events/sqs-payment-succeeded.json`; each record of the batch gets its own.
-const FIXTURE_ORDER_ID: &str = "6f1a2b3c-4d5e-4f60-8a7b-9c0d1e2f3a4b";
-
-/// `fixture`'s one record, repeated for each order.
-fn batch_of(fixture: &str, ids: &[OrderId]) -> Result<SqsEvent, Error> {
-    let mut event = orderflow_shared::testing::sqs_fixture(fixture)?;
-    let record = event.records.first().cloned().ok_or("empty fixture")?;
-    let body = record.body.clone().ok_or("fixture record without body")?;
-    event.records = ids
-        .iter()
-        .enumerate()
-        .map(|(i, id)| {
-            let mut r = record.clone();
-            r.message_id = Some(format!("msg-bench-{i}"));
-            r.body = Some(body.replace(FIXTURE_ORDER_ID, id.as_str()));
-            r
-        })
-        .collect();
-    Ok(event)
-}
 
 fn function() -> Function {
     SendNotification {
@@ -52,7 +32,7 @@ fn main() -> Result<(), Error> {
         .enable_all()
         .build()?;
     let ids: Vec<OrderId> = (0..BATCH).map(|_| OrderId::new()).collect();
-    let batch = batch_of("sqs-payment-succeeded.json", &ids)?;
+    let batch = sqs_batch_for("sqs-payment-succeeded.json", &ids)?;
 
     // The batch must do the real work: one notification per order, nothing failed.
     let f = function();

@@ -760,7 +760,7 @@ impl IdempotencyStore for DynamoStore {
             .table_name(&self.tables.idempotency)
             .key("id", s(key))
             .update_expression(COMPLETE_UPDATE)
-            .condition_expression("#status = :in_progress")
+            .condition_expression(HELD_CONDITION)
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#result", "result")
             .set_expression_attribute_values(Some(complete_values(result)))
@@ -835,7 +835,7 @@ impl IdempotencyStore for DynamoStore {
             .delete_item()
             .table_name(&self.tables.idempotency)
             .key("id", s(key))
-            .condition_expression("#status = :in_progress")
+            .condition_expression(HELD_CONDITION)
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":in_progress", s(IN_PROGRESS))
             .send()
@@ -876,6 +876,8 @@ fn claim_values(payload_hash: &str, times: ClaimTimes) -> HashMap<String, Attrib
 }
 
 const COMPLETE_UPDATE: &str = "SET #status = :completed, #result = :result";
+/// Completing or releasing a key needs it still `IN_PROGRESS`.
+const HELD_CONDITION: &str = "#status = :in_progress";
 
 fn complete_values(result: &str) -> HashMap<String, AttributeValue> {
     HashMap::from([
@@ -908,7 +910,7 @@ impl DynamoStore {
             .table_name(&self.tables.idempotency)
             .key("id", s(key))
             .update_expression(COMPLETE_UPDATE)
-            .condition_expression("#status = :in_progress")
+            .condition_expression(HELD_CONDITION)
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#result", "result")
             .set_expression_attribute_values(Some(complete_values(result)))

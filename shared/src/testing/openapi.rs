@@ -248,12 +248,7 @@ impl Contract {
             .as_object()
             .ok_or("content is not a map of media types")?;
         let raw = answer.header("content-type").unwrap_or("");
-        let essence = raw
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
+        let essence = crate::api::media_type(raw);
         let media = declared
             .iter()
             .find(|(name, _)| name.to_ascii_lowercase() == essence)
