@@ -53,6 +53,10 @@ test: $(VENV_STAMP) check template-lint checkov ## everything: fmt, clippy, temp
 	cargo nextest run --workspace --all-features --no-fail-fast
 	$(MAKE) fuzz-smoke
 
+.PHONY: moto-tests
+moto-tests: $(VENV_STAMP) ## the harsh cloud's rules, each against a real moto with the patch (infra/moto/tests)
+	$(VENV)/bin/pytest -q infra/moto/tests
+
 .PHONY: fuzz fuzz-smoke
 FUZZ_TARGETS   := parse_place_order event_parsing
 FUZZ_SECONDS   ?= 600

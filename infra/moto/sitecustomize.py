@@ -13,6 +13,9 @@ harness and `orderflow local up` (which embeds this file). Real DynamoDB needs n
    writes meanwhile, so checking every condition first and then applying the writes is the
    same all-or-nothing transaction; the items about to change are copied in case a write
    fails half-way, and put back if one does.
+4. With `ORDERFLOW_HARSH_FILE` set, installs the harsh cloud (the `harsh` package beside this
+   file): DynamoDB's transaction conflicts and per-item write rate, EventBridge's duplicate and
+   late deliveries. Unset, nothing of it is installed.
 """
 
 import sys
@@ -143,3 +146,7 @@ def _patch_transactions():
 
 
 _patch()
+
+import harsh  # noqa: E402  (after the patches above, which the harsh cloud wraps)
+
+harsh.install()
