@@ -310,7 +310,7 @@ pub async fn up(options: &UpOptions, logs: LogSink) -> Result<LocalCloud, UpErro
             (endpoint, None)
         }
         None => {
-            let m = moto::start(options.aws_port, &options.state_dir).await?;
+            let m = moto::start(options.aws_port, &options.state_dir, None).await?;
             let log = options.state_dir.join("moto.log");
             logs.line(
                 "orderflow",
