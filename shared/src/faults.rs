@@ -27,6 +27,8 @@ pub enum Fault {
     Throttle,
     /// The AWS endpoint answers 503 (local cloud's fault proxy).
     Unavailable,
+    /// The AWS endpoint applies the call, then its answer is lost (local cloud's fault proxy).
+    LostResponse,
 }
 
 impl Fault {
@@ -39,6 +41,7 @@ impl Fault {
             Fault::Duplicate => "duplicate",
             Fault::Throttle => "throttle",
             Fault::Unavailable => "unavailable",
+            Fault::LostResponse => "lost_response",
         }
     }
 }
@@ -54,6 +57,7 @@ pub struct Faults {
     duplicate: u32,
     throttle: u32,
     unavailable: u32,
+    lost_response: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -106,6 +110,7 @@ impl Faults {
                 "duplicate" => f.duplicate = per_mille()?,
                 "throttle" => f.throttle = per_mille()?,
                 "unavailable" => f.unavailable = per_mille()?,
+                "lost_response" => f.lost_response = per_mille()?,
                 other => return Err(FaultConfigError(format!("unknown fault {other:?}"))),
             }
         }
@@ -121,6 +126,7 @@ impl Faults {
             self.duplicate,
             self.throttle,
             self.unavailable,
+            self.lost_response,
         ]
         .iter()
         .any(|r| *r > 0)
@@ -139,6 +145,7 @@ impl Faults {
             Fault::Duplicate => self.duplicate,
             Fault::Throttle => self.throttle,
             Fault::Unavailable => self.unavailable,
+            Fault::LostResponse => self.lost_response,
         }
     }
 
