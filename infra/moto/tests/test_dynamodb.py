@@ -10,8 +10,8 @@ from botocore.exceptions import ClientError
 from support import create_table, writes_until_refused
 
 # Long windows, so that the second request surely lands inside the first one's.
-WINDOW_SPEC = "conflict_ms=1500,item_wcu=0"
-MIN_WINDOW_S = 0.75  # conflict_ms x 0.5
+WINDOW_SPEC = "conflict_ms=2000,item_wcu=0"
+MIN_WINDOW_S = 1.0  # conflict_ms x 0.5
 CONFLICT_REASON = "Transaction is ongoing for the item."
 
 

@@ -365,6 +365,9 @@ mod tests {
         );
         assert!(plain_log.contains("Running on"), "{plain_log}");
         assert!(!plain_log.contains("orderflow-harsh"), "{plain_log}");
+        for log in [&harsh_log, &plain_log] {
+            assert!(!log.contains("Error in sitecustomize"), "{log}");
+        }
         std::fs::remove_dir_all(dir).unwrap();
     }
 
