@@ -122,7 +122,9 @@ def _single_write(original: Callable, op: str, spec_file: SpecFile) -> Callable:
             return original(self)
         now = time.monotonic()
         if spec.conflict_ms and _model.held([target.item_id], now)[0]:
-            log.injected("transaction_conflict", op=op, table=target.table.name, item=target.key_json)
+            log.injected(
+                "transaction_conflict", op=op, table=target.table.name, item=target.key_json
+            )
             raise TransactionConflict()
         units = target.units(transactional=False)
         if not _model.admit([(target.item_id, units)], now)[0]:
@@ -152,7 +154,9 @@ def _transaction(original: Callable, spec_file: SpecFile) -> Callable:
         if spec.conflict_ms:
             held = _model.held([t.item_id for t in targets], now)
             if any(held):
-                _refuse(targets, held, "transaction_conflict", "TransactionConflict", CONFLICT_REASON)
+                _refuse(
+                    targets, held, "transaction_conflict", "TransactionConflict", CONFLICT_REASON
+                )
         writes = [i for i, t in enumerate(targets) if t.writes]
         charges = [(targets[i].item_id, targets[i].units(transactional=True)) for i in writes]
         admitted = _model.admit(charges, now)

@@ -47,7 +47,8 @@ def _at_least_once(deliver: Callable, spec_file: SpecFile) -> Callable:
                 deliver(self, resource_id, body, group_id)
                 continue
             log.injected("eventbridge_delay", **where, copy=n, delay_ms=delay_ms)
-            timer = threading.Timer(delay_ms / 1000, _late, (deliver, self, resource_id, body, group_id))
+            late = (deliver, self, resource_id, body, group_id)
+            timer = threading.Timer(delay_ms / 1000, _late, late)
             timer.daemon = True
             timer.start()
 

@@ -55,7 +55,9 @@ class InFlight:
         return self
 
 
-def test_a_transaction_overlapping_another_on_one_item_is_cancelled_at_its_index_and_writes_nothing(harsh):
+def test_a_transaction_overlapping_another_on_one_item_is_cancelled_at_its_index_and_writes_nothing(
+    harsh,
+):
     harsh.set_spec(WINDOW_SPEC)
     dynamodb = harsh.client("dynamodb")
     table = create_table(dynamodb)
@@ -152,9 +154,7 @@ def test_writes_past_item_wcu_per_second_are_throttled_until_the_bucket_refills(
     assert len(harsh.injected("throttle", f"op=PutItem table={table} wcu=1 ")) == 1
 
 
-def test_a_transactional_write_costs_twice_a_standard_one_and_a_throttled_transaction_writes_nothing(
-    harsh,
-):
+def test_a_transactional_write_costs_twice_a_standard_one_and_a_throttled_one_writes_nothing(harsh):
     harsh.set_spec("conflict_ms=0,item_wcu=10")
     dynamodb = harsh.client("dynamodb")
     table = create_table(dynamodb)
