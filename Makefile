@@ -148,7 +148,7 @@ ministack: $(MINISTACK_STAMP) ## MiniStack (an independent AWS emulator) on 127.
 
 # Deploys what `make package` built (.aws-sam/build) to the MiniStack at AWS_ENDPOINT_URL with
 # `sam deploy --config-env local`, seeds the catalog and prints the stack's outputs.
-ministack-deploy: $(VENV_STAMP) ## deploy .aws-sam/build to the MiniStack at $$AWS_ENDPOINT_URL (samconfig env `local`), seed the catalog
+ministack-deploy: $(VENV_STAMP) ## deploy .aws-sam/build to the MiniStack at AWS_ENDPOINT_URL (samconfig env `local`), seed the catalog
 	@test -n "$${AWS_ENDPOINT_URL:-}" || { echo "set AWS_ENDPOINT_URL to the MiniStack endpoint (make ministack prints it)"; exit 2; }
 	@test -f .aws-sam/build/template.yaml || { echo "nothing built: run make package first"; exit 2; }
 	$(VENV)/bin/python infra/deploy/ministack_deploy.py --config-file $(CURDIR)/infra/samconfig.toml \
