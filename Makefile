@@ -131,11 +131,13 @@ $(MINISTACK_STAMP): infra/requirements-ministack.txt
 .PHONY: ministack ministack-deploy workflow-lint
 # Empty: a free port is picked. MiniStack hands AWS_ENDPOINT_URL to the bootstraps it runs
 # (provided.al2023 functions get no endpoint otherwise) and keeps its scratch files in TMPDIR.
-# AUTH=true: each function calls with its own role's credentials and MiniStack enforces the
-# role's policies (and queue policies on SNS deliveries), as AWS does; clients then must sign
-# with the access key `test` (any secret).
+# MINISTACK_AUTH=true makes each function call with its own role's credentials and MiniStack
+# enforce the role's policies, as AWS does (clients must then sign with the access key `test`),
+# but it refuses SNS PublishBatch unless the role allows `sns:PublishBatch`, an action AWS does
+# not have (its `sns:Publish` covers both): notifications fail. Off by default for that reason
+# (docs/DEPLOY-NOTES.md §4).
 MINISTACK_PORT ?=
-MINISTACK_AUTH ?= true
+MINISTACK_AUTH ?= false
 MINISTACK_STATE := .orderflow/ministack
 ministack: $(MINISTACK_STAMP) ## MiniStack (an independent AWS emulator) on 127.0.0.1:$(MINISTACK_PORT) (free port if empty); Ctrl-C stops it
 	@port='$(MINISTACK_PORT)'; \
