@@ -120,3 +120,48 @@ dev: $(VENV_STAMP) ## the local cloud: moto + every function + the HTTP API on 1
 clean: ## remove build output (keeps .venv)
 	cargo clean
 	rm -rf .aws-sam
+
+# ---------------------------------------------------------------- MiniStack (deploy it, locally)
+# MiniStack lives in its own virtualenv: it pins botocore==1.43.106 exactly, and the boto3 that
+# aws-sam-cli brings into .venv needs botocore>=1.43.108.
+MINISTACK_VENV  := .venv-ministack
+MINISTACK_STAMP := $(MINISTACK_VENV)/.installed
+$(MINISTACK_STAMP): infra/requirements-ministack.txt
+	python3 -m venv $(MINISTACK_VENV)
+	$(MINISTACK_VENV)/bin/pip install --quiet --disable-pip-version-check --upgrade pip
+	$(MINISTACK_VENV)/bin/pip install --quiet --disable-pip-version-check -r infra/requirements-ministack.txt
+	touch $@
+
+.PHONY: ministack ministack-deploy workflow-lint
+# Empty: a free port is picked. MiniStack hands AWS_ENDPOINT_URL to the bootstraps it runs
+# (provided.al2023 functions get no endpoint otherwise) and keeps its scratch files in TMPDIR.
+# MINISTACK_AUTH=true makes each function call with its own role's credentials and MiniStack
+# enforce the role's policies, as AWS does (clients must then sign with the access key `test`),
+# but it refuses SNS PublishBatch unless the role allows `sns:PublishBatch`, an action AWS does
+# not have (its `sns:Publish` covers both): notifications fail. Off by default for that reason
+# (docs/DEPLOY-NOTES.md §4).
+MINISTACK_PORT ?=
+MINISTACK_AUTH ?= false
+MINISTACK_STATE := .orderflow/ministack
+ministack: $(MINISTACK_STAMP) ## MiniStack (an independent AWS emulator) on 127.0.0.1:$(MINISTACK_PORT) (free port if empty); Ctrl-C stops it
+	@port='$(MINISTACK_PORT)'; \
+	if [ -z "$$port" ]; then port=$$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'); fi; \
+	mkdir -p $(MINISTACK_STATE); \
+	echo "MiniStack: http://127.0.0.1:$$port  (AWS_ENDPOINT_URL=http://127.0.0.1:$$port AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test make package ministack-deploy)"; \
+	exec env GATEWAY_PORT=$$port BIND_HOST=127.0.0.1 MINISTACK_HOST=127.0.0.1 AUTH=$(MINISTACK_AUTH) \
+	  AWS_ENDPOINT_URL=http://127.0.0.1:$$port TMPDIR=$(CURDIR)/$(MINISTACK_STATE) \
+	  $(MINISTACK_VENV)/bin/ministack
+
+# Deploys what `make package` built (.aws-sam/build) to the MiniStack at AWS_ENDPOINT_URL with
+# `sam deploy --config-env local`, seeds the catalog and prints the stack's outputs.
+ministack-deploy: $(VENV_STAMP) ## deploy .aws-sam/build to the MiniStack at AWS_ENDPOINT_URL (samconfig env `local`), seed the catalog
+	@test -n "$${AWS_ENDPOINT_URL:-}" || { echo "set AWS_ENDPOINT_URL to the MiniStack endpoint (make ministack prints it)"; exit 2; }
+	@test -f .aws-sam/build/template.yaml || { echo "nothing built: run make package first"; exit 2; }
+	$(VENV)/bin/python infra/deploy/ministack_deploy.py --config-file $(CURDIR)/infra/samconfig.toml \
+	  --config-env local --seed infra/seed/catalog.json
+
+# Offline linters from infra/requirements-dev.txt: actionlint (syntax, expressions, action
+# inputs, shellcheck on every run: step) and zizmor (security: pinning, permissions, injection).
+workflow-lint: $(VENV_STAMP) ## actionlint + shellcheck + zizmor on .github/ (offline)
+	shellcheck infra/deploy/*.sh
+	infra/deploy/workflow-lint.sh
