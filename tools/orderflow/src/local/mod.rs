@@ -2,9 +2,11 @@
 
 pub mod api_gateway;
 pub mod auth;
+pub mod command;
 pub mod esm;
 pub mod fault_proxy;
 pub mod logs;
+pub mod messages;
 pub mod moto;
 pub mod resources;
 pub mod runtime;
@@ -28,6 +30,9 @@ use resources::{Clients, Deployment};
 use runtime::{FunctionHandle, FunctionSpec};
 
 pub const REGION: &str = "us-east-1";
+
+/// The stack name of a local cloud unless told otherwise: physical names are `<stack>-<LogicalId>`.
+pub const DEFAULT_STACK: &str = "orderflow-local";
 
 /// Faults the local cloud itself injects (the AWS proxy, the event source mappings), with a
 /// switch to stop them mid-run (`orderflow chaos` stops faults before it redrives the DLQs).
@@ -62,8 +67,11 @@ impl FaultSwitch {
     }
 }
 
-/// The variables that switch on the functions' own fault injection.
-pub const FUNCTION_FAULT_VARIABLES: [&str; 2] = ["ORDERFLOW_FAULTS", "ORDERFLOW_FAULT_SEED"];
+/// The variables that switch on the functions' own fault injection: which faults, per mille,
+/// and the seed of their choices.
+pub const FAULTS_VARIABLE: &str = "ORDERFLOW_FAULTS";
+pub const FAULT_SEED_VARIABLE: &str = "ORDERFLOW_FAULT_SEED";
+pub const FUNCTION_FAULT_VARIABLES: [&str; 2] = [FAULTS_VARIABLE, FAULT_SEED_VARIABLE];
 
 /// Resolves once the local cloud is told to stop (the watch's guard is not held).
 pub async fn stopped(shutdown: &mut watch::Receiver<bool>) {

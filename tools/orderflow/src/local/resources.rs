@@ -138,6 +138,11 @@ impl Deployment {
     }
 }
 
+/// The queue subscribed to a topic so that what it published can be read back.
+pub fn inbox_queue_name(stack: &str, topic: &str) -> String {
+    format!("{stack}-{topic}-inbox")
+}
+
 pub struct Clients {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sqs: aws_sdk_sqs::Client,
@@ -261,7 +266,7 @@ pub async fn create_all(
         })
         .collect();
     for (topic_id, topic_arn) in topics {
-        let name = d.physical_name(&format!("{topic_id}-inbox"));
+        let name = inbox_queue_name(&d.stack, &topic_id);
         let url = clients
             .sqs
             .create_queue()

@@ -23,6 +23,7 @@ use tokio::process::{Child, Command};
 use tokio::sync::{mpsc, oneshot, watch, Mutex};
 
 use super::logs::LogSink;
+use super::messages::PROCESS_EXITED;
 
 /// Why an invocation produced no response.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -466,7 +467,7 @@ async fn supervise(
         if matches!(reason, InvokeError::Crashed(_)) && !replace {
             state
                 .logs
-                .line(&label, &format!("process exited ({reason}); restarting"));
+                .line(&label, &format!("{PROCESS_EXITED} ({reason}); restarting"));
         }
         state.retire(reason).await;
         restarts = if replace || started.elapsed() > Duration::from_secs(10) {

@@ -1,5 +1,8 @@
 //! `orderflow dlq list` and `orderflow dlq redrive`: see what failed, and send it back.
 //! Works against the local cloud and against AWS with the standard AWS configuration.
+//! [`command`] is the subcommand; this module reads queues, lists and moves messages.
+
+pub mod command;
 
 use std::collections::{BTreeMap, HashMap};
 
