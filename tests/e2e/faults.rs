@@ -2,15 +2,13 @@
 //! throttling and 503s from the AWS endpoint, duplicate delivery by the event source mapping):
 //! every order still ends in its right state, charged at most once, its customer told once,
 //! and the stock adds up.
-// Helpers outside #[test] functions may unwrap too: a failure there is a failed test.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use crate::support::{order_body, Cloud, CloudOptions};
 use orderflow_shared::domain::OrderId;
 use orderflow_shared::ports::{ChargeOutcome, PaymentLedger};
-use orderflow_tests::{order_body, Cloud, CloudOptions};
 
 const ORDERS: usize = 24;
 
@@ -24,16 +22,9 @@ async fn orders_survive_errors_and_crashes_in_the_consumers_with_nothing_lost_or
             ),
             ("ORDERFLOW_FAULT_SEED".into(), "7".into()),
         ],
-        extra_args: [
-            "--aws-faults",
-            "throttle=40,unavailable=20",
-            "--esm-faults",
-            "duplicate=80",
-            "--fault-seed",
-            "7",
-        ]
-        .map(String::from)
-        .to_vec(),
+        aws_faults: Some("throttle=40,unavailable=20".into()),
+        esm_faults: Some("duplicate=80".into()),
+        fault_seed: Some(7),
         ..CloudOptions::default()
     })
     .await;

@@ -1,10 +1,8 @@
 //! End to end over HTTP against the local cloud: the three outcomes of an order.
-// Helpers outside #[test] functions may unwrap too: a failure there is a failed test.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::Duration;
 
-use orderflow_tests::{order_body, Cloud};
+use crate::support::{order_body, Cloud};
 
 const WITHIN: Duration = Duration::from_secs(30);
 

@@ -1,9 +1,8 @@
 //! End to end: how the local cloud's event source mapping delivers, retries and dead-letters.
-// Helpers outside #[test] functions may unwrap too: a failure there is a failed test.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::{Duration, Instant};
 
+use crate::support::Cloud;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use chrono::Utc;
 use orderflow_shared::domain::{
@@ -11,7 +10,6 @@ use orderflow_shared::domain::{
 };
 use orderflow_shared::events::{DomainEvent, Envelope, OrderPlaced};
 use orderflow_shared::ports::OrderRepository;
-use orderflow_tests::Cloud;
 use serde_json::{json, Value};
 
 const MALFORMED: &str = r#"{"detail-type": "OrderPlaced", "detail": {"metadata": "#;

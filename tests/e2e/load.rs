@@ -1,12 +1,10 @@
 //! `orderflow load` end to end: a small flash sale against its own local cloud; nothing
 //! oversold, every order final, the AWS calls counted, the HTML report written. The large run
 //! is `make load`.
-// Helpers outside #[test] functions may unwrap too: a failure there is a failed test.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::process::Command;
 
-use orderflow_tests::repo_root;
+use crate::support::repo_root;
 use serde_json::Value;
 
 #[test]

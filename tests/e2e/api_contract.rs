@@ -3,15 +3,13 @@
 //! cloud's API, checking that no request gets a server error and that every answer's status,
 //! content type, headers and body are what the contract declares. Broken requests must be
 //! refused with a 4xx. Orders it places are real orders in this cloud.
-// Helpers outside #[test] functions may unwrap too: a failure there is a failed test.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use orderflow_tests::{repo_root, Cloud};
+use crate::support::{repo_root, Cloud};
 
 /// Test cases per operation and phase; with a fixed seed the run is repeatable and takes
 /// about a minute on two cores.

@@ -1,10 +1,8 @@
 //! End to end: a flash sale. Many concurrent buyers, little stock: exactly the stock is sold.
-// Helpers outside #[test] functions may unwrap too: a failure there is a failed test.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::{Duration, Instant};
 
-use orderflow_tests::{Cloud, CloudOptions};
+use crate::support::{Cloud, CloudOptions};
 use serde_json::json;
 
 const BUYERS: usize = 200;

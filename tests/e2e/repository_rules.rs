@@ -1,11 +1,9 @@
 //! Rules the whole repository keeps, checked by reading its files.
-// Helpers outside #[test] functions may unwrap too: a failure there is a failed test.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use orderflow_tests::repo_root;
+use crate::support::repo_root;
 
 const FUNCTIONS: [&str; 5] = [
     "validate-order",

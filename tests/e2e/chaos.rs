@@ -1,11 +1,9 @@
 //! `orderflow chaos` end to end: a few hundred mixed orders under every kind of injected fault,
 //! then the checker's counts. The large run is `make chaos`.
-// Helpers outside #[test] functions may unwrap too: a failure there is a failed test.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::process::Command;
 
-use orderflow_tests::repo_root;
+use crate::support::repo_root;
 use serde_json::Value;
 
 #[test]
