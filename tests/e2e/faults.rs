@@ -31,6 +31,44 @@ async fn orders_survive_errors_and_crashes_in_the_consumers_with_nothing_lost_or
     let sku = "SKU-SOCKS-3P";
     let before = cloud.stock(sku).await;
 
+    let expected = place_orders(&cloud, sku).await;
+    wait_until_each_ends_as_expected(&cloud, &expected).await;
+    check_faults_were_injected(&cloud);
+
+    let confirmed = expected.values().filter(|w| **w == "CONFIRMED").count() as u64;
+    assert_eq!(
+        cloud.stock(sku).await,
+        before - confirmed,
+        "confirmed orders took stock once; cancelled ones gave it back"
+    );
+
+    let store = cloud.store().await;
+    for (id, want) in &expected {
+        let entry = store
+            .charge_for(&OrderId::parse(id).unwrap())
+            .await
+            .unwrap()
+            .expect("a ledger entry");
+        match (*want, entry.outcome) {
+            ("CONFIRMED", ChargeOutcome::Approved { .. })
+            | ("CANCELLED", ChargeOutcome::Declined { .. }) => {}
+            (want, outcome) => panic!("{id}: {want} but ledger says {outcome:?}"),
+        }
+    }
+
+    let told = notifications_per_order(&cloud).await;
+    for id in expected.keys() {
+        assert_eq!(
+            told.get(id).copied().unwrap_or(0),
+            1,
+            "{id} told exactly once"
+        );
+    }
+}
+
+/// Places [`ORDERS`] orders, one in four with a declined card; returns each order's id and the
+/// status it must end in.
+async fn place_orders(cloud: &Cloud, sku: &str) -> HashMap<String, &'static str> {
     let mut expected = HashMap::new();
     for i in 0..ORDERS {
         let token = if i % 4 == 0 {
@@ -48,11 +86,17 @@ async fn orders_survive_errors_and_crashes_in_the_consumers_with_nothing_lost_or
         expected.insert(accepted["orderId"].as_str().unwrap().to_owned(), want);
     }
 
+    expected
+}
+
+/// Polls every order until it is in its expected state; a message unlucky five times in a row
+/// is in a DLQ, so the DLQs are redriven once, as operators would.
+async fn wait_until_each_ends_as_expected(cloud: &Cloud, expected: &HashMap<String, &'static str>) {
     let deadline = Instant::now() + Duration::from_secs(150);
     let mut redriven = false;
     loop {
         let mut open = 0;
-        for (id, want) in &expected {
+        for (id, want) in expected {
             let status = cloud.order(id).await["status"]
                 .as_str()
                 .unwrap_or("?")
@@ -68,7 +112,6 @@ async fn orders_survive_errors_and_crashes_in_the_consumers_with_nothing_lost_or
         if open == 0 {
             break;
         }
-        // A message unlucky five times in a row is in a DLQ: send it back once, as operators would.
         if !redriven && Instant::now() + Duration::from_secs(90) > deadline {
             for dlq in ["InventoryDLQ", "PaymentDLQ", "NotificationDLQ"] {
                 let out = cloud.cli(&["dlq", "redrive", dlq]);
@@ -87,7 +130,10 @@ async fn orders_survive_errors_and_crashes_in_the_consumers_with_nothing_lost_or
         );
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
+}
 
+/// Asserts that the run injected faults, and prints what it injected.
+fn check_faults_were_injected(cloud: &Cloud) {
     let injected = cloud
         .output()
         .iter()
@@ -112,28 +158,10 @@ async fn orders_survive_errors_and_crashes_in_the_consumers_with_nothing_lost_or
     eprintln!(
         "faults injected: {injected} (process crashes: {crashes}, AWS errors: {aws}, duplicate deliveries: {duplicates})"
     );
+}
 
-    let confirmed = expected.values().filter(|w| **w == "CONFIRMED").count() as u64;
-    assert_eq!(
-        cloud.stock(sku).await,
-        before - confirmed,
-        "confirmed orders took stock once; cancelled ones gave it back"
-    );
-
-    let store = cloud.store().await;
-    for (id, want) in &expected {
-        let entry = store
-            .charge_for(&OrderId::parse(id).unwrap())
-            .await
-            .unwrap()
-            .expect("a ledger entry");
-        match (*want, entry.outcome) {
-            ("CONFIRMED", ChargeOutcome::Approved { .. })
-            | ("CANCELLED", ChargeOutcome::Declined { .. }) => {}
-            (want, outcome) => panic!("{id}: {want} but ledger says {outcome:?}"),
-        }
-    }
-
+/// Notifications per order id: until every order was told, then 3 s more for duplicates.
+async fn notifications_per_order(cloud: &Cloud) -> HashMap<String, usize> {
     let mut told: HashMap<String, usize> = HashMap::new();
     let deadline = Instant::now() + Duration::from_secs(60);
     while told.len() < ORDERS && Instant::now() < deadline {
@@ -149,11 +177,5 @@ async fn orders_survive_errors_and_crashes_in_the_consumers_with_nothing_lost_or
             .entry(n["orderId"].as_str().unwrap_or("?").to_owned())
             .or_default() += 1;
     }
-    for id in expected.keys() {
-        assert_eq!(
-            told.get(id).copied().unwrap_or(0),
-            1,
-            "{id} told exactly once"
-        );
-    }
+    told
 }
