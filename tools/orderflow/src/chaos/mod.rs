@@ -3,7 +3,7 @@
 //! in the orders table, the payment ledger, the provider's own record of charges, the stock and
 //! the customer inbox.
 //!
-//! The run ([`run`]): start a local cloud with faults in the functions, in front of the AWS
+//! The run ([`run()`]): start a local cloud with faults in the functions, in front of the AWS
 //! endpoint and in the event source mappings (or use one at `--api-url`); place the workload,
 //! retrying the way a storefront does (same `Idempotency-Key`); wait until the orders settle;
 //! stop the faults; redrive the dead-letter queues; wait until every order is final, every

@@ -12,8 +12,11 @@ pub struct CloudArgs {
     /// The AWS endpoint of the cloud at --api-url.
     #[arg(long)]
     pub endpoint_url: Option<String>,
-    /// Physical names are "<stack>-<LogicalId>".
-    #[arg(long, default_value = "orderflow-local")]
+    #[arg(
+        long,
+        default_value = "orderflow-local",
+        help = "Physical names are \"<stack>-<LogicalId>\"."
+    )]
     pub stack: String,
     #[arg(long, default_value = "infra/template.yaml")]
     pub template: PathBuf,

@@ -1,6 +1,6 @@
 //! `orderflow load`: a flash sale against the local cloud, measured.
 //!
-//! The run ([`run`]): start a local cloud without faults, with the API's authorizer on and
+//! The run ([`run()`]): start a local cloud without faults, with the API's authorizer on and
 //! every function logging its AWS calls (`ORDERFLOW_COUNT_AWS_CALLS=1`); place `orders`
 //! orders, `concurrency` at a time, each one placed and then polled every 200 ms until it is
 //! final (CONFIRMED, REJECTED or CANCELLED), which gives its latency and the moment it

@@ -52,8 +52,7 @@ pub struct UpArgs {
     /// messages come back sooner, so retries and DLQ moves happen in seconds locally.
     #[arg(long)]
     visibility_timeout: Option<i32>,
-    /// Physical names are "<stack>-<LogicalId>".
-    #[arg(long, default_value = super::DEFAULT_STACK)]
+    #[arg(long, default_value = super::DEFAULT_STACK, help = "Physical names are \"<stack>-<LogicalId>\".")]
     stack: String,
     /// Extra environment variable for every function, KEY=VALUE (repeatable).
     #[arg(long = "function-env", value_parser = parse_key_value)]

@@ -46,7 +46,7 @@ const ALLOWED_ACTIONS: &[(&str, &str, &[&str])] = &[
 
 /// Rule 4: each function runs under a role of its own, declared in the template, with no
 /// managed policies (they grant on `"*"`), whose statements name only actions from
-/// [`ALLOWED_ACTIONS`] (no wildcards, no `NotAction`/`NotResource`), each on resources of the
+/// `ALLOWED_ACTIONS` (no wildcards, no `NotAction`/`NotResource`), each on resources of the
 /// matching type that the function itself uses: the ones its environment names, the queues it
 /// consumes and its log group.
 pub fn least_privilege(template: &Template) -> Vec<Violation> {
