@@ -1,7 +1,8 @@
 //! The repository's own tests, in one binary (one link instead of one per file): rules the
 //! whole repository keeps, and end to end against a local cloud of each test's own.
 //!
-//! - [`repository_rules`]: checked by reading the repository's files;
+//! - [`repository_rules`]: checked by reading the repository's files ([`function_length`]
+//!   measures functions);
 //! - [`order_flow`]: the three outcomes of an order, over HTTP; bad requests; auth;
 //! - [`flash_sale`]: many buyers, little stock: exactly the stock is sold;
 //! - [`delivery`]: how the event source mapping delivers, retries and dead-letters;
@@ -17,6 +18,7 @@ mod chaos;
 mod delivery;
 mod faults;
 mod flash_sale;
+mod function_length;
 mod load;
 mod order_flow;
 mod repository_rules;

@@ -3,6 +3,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use crate::function_length;
 use crate::support::repo_root;
 
 const FUNCTIONS: [&str; 5] = [
@@ -122,5 +123,39 @@ fn no_floating_point_type_appears_in_domain_or_handler_code() {
     assert!(
         offenders.is_empty(),
         "money and quantities are integers: {offenders:?}"
+    );
+}
+
+/// The tools' functions stay short enough to read at once (issue 16): `orderflow`, the template
+/// model and rules, and `make bench`.
+const TOOLS_LONGEST_FUNCTION: usize = 100;
+
+#[test]
+fn no_function_in_the_tools_runs_over_a_hundred_lines() {
+    let root = repo_root();
+    let mut measured = 0;
+    let mut offenders = Vec::new();
+    for dir in ["tools/orderflow", "tools/template", "tools/bench"] {
+        for path in rust_files(&root.join(dir)) {
+            let text = fs::read_to_string(&path).unwrap();
+            for f in function_length::functions(&text) {
+                measured += 1;
+                if f.lines > TOOLS_LONGEST_FUNCTION {
+                    offenders.push(format!(
+                        "{}:{} {} ({} lines)",
+                        path.display(),
+                        f.line,
+                        f.name,
+                        f.lines
+                    ));
+                }
+            }
+        }
+    }
+    assert!(measured > 300, "only {measured} functions found in tools/");
+    assert!(
+        offenders.is_empty(),
+        "functions over {TOOLS_LONGEST_FUNCTION} lines: split them into named steps:\n{}",
+        offenders.join("\n")
     );
 }
