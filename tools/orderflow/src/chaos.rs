@@ -486,6 +486,7 @@ pub struct LogFacts {
 
 /// Reads the local cloud's log: `<who> | <text>` lines, function lines being JSON.
 pub fn read_log(text: &str) -> LogFacts {
+    use orderflow_shared::telemetry::messages::{self, fault};
     let mut facts = LogFacts::default();
     for line in text.lines() {
         if orderflow_shared::telemetry::find_sensitive(line).is_some() {
@@ -510,17 +511,17 @@ pub fn read_log(text: &str) -> LogFacts {
         let Ok(v) = serde_json::from_str::<Value>(rest) else {
             continue;
         };
-        match v.get("fault").and_then(Value::as_str) {
-            Some("error_before") => facts.faults.error_before += 1,
-            Some("error_after") => facts.faults.error_after += 1,
-            Some("crash") => facts.faults.crash += 1,
-            Some("delay") => facts.faults.delay += 1,
+        match v.get(messages::FAULT).and_then(Value::as_str) {
+            Some(fault::ERROR_BEFORE) => facts.faults.error_before += 1,
+            Some(fault::ERROR_AFTER) => facts.faults.error_after += 1,
+            Some(fault::CRASH) => facts.faults.crash += 1,
+            Some(fault::DELAY) => facts.faults.delay += 1,
             _ => {}
         }
-        if v.get("message").and_then(Value::as_str) == Some("payment provider: charge approved") {
+        if v.get("message").and_then(Value::as_str) == Some(messages::PROVIDER_CHARGE_APPROVED) {
             if let (Some(order), Some(charge)) = (
-                v.get("order_id").and_then(Value::as_str),
-                v.get("charge_id").and_then(Value::as_str),
+                v.get(messages::ORDER_ID).and_then(Value::as_str),
+                v.get(messages::CHARGE_ID).and_then(Value::as_str),
             ) {
                 facts
                     .charges
