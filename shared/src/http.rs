@@ -19,10 +19,13 @@ pub enum Access {
 }
 
 impl Access {
+    /// The variable that opens the API.
+    pub const VARIABLE: &'static str = "REQUIRE_AUTH";
+
     /// `REQUIRE_AUTH=false` opens the API; anything else, or nothing, requires a token.
-    pub fn from_env() -> Access {
-        match std::env::var("REQUIRE_AUTH") {
-            Ok(v) if v.trim().eq_ignore_ascii_case("false") => Access::Open,
+    pub fn from_lookup(lookup: crate::config::Lookup<'_>) -> Access {
+        match lookup(Self::VARIABLE) {
+            Some(v) if v.trim().eq_ignore_ascii_case("false") => Access::Open,
             _ => Access::Token,
         }
     }

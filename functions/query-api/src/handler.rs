@@ -8,8 +8,10 @@ use orderflow_shared::http::{caller, json_response, Access, Problem};
 use orderflow_shared::ports::{Catalog, OrderRepository};
 use tracing::warn;
 
-pub struct QueryApi<S> {
-    pub store: S,
+/// The ports this function uses, lent to every invocation.
+pub struct QueryApi<O, C> {
+    pub orders: O,
+    pub catalog: C,
     /// Whether orders are read as the token's customer (deployed) or by anyone (open API).
     pub access: Access,
 }
@@ -19,7 +21,7 @@ enum Route {
     Products,
 }
 
-impl<S: OrderRepository + Catalog> QueryApi<S> {
+impl<O: OrderRepository, C: Catalog> QueryApi<O, C> {
     pub async fn handle(&self, request: Request) -> Response<Body> {
         match self.route(&request).await {
             Ok(response) => response,
@@ -79,7 +81,7 @@ impl<S: OrderRepository + Catalog> QueryApi<S> {
                 message: "must be a UUID such as 6f1a2b3c-4d5e-4f60-8a7b-9c0d1e2f3a4b".into(),
             }])
         })?;
-        let found = self.store.get(&id).await.map_err(unavailable)?;
+        let found = self.orders.get(&id).await.map_err(unavailable)?;
         match found.filter(|order| caller.is_none_or(|c| order.customer_id == *c)) {
             Some(order) => Ok(json_response(StatusCode::OK, &OrderView::from(&order))),
             None => Err(Problem::new(
@@ -91,7 +93,7 @@ impl<S: OrderRepository + Catalog> QueryApi<S> {
     }
 
     async fn products(&self) -> Result<Response<Body>, Problem> {
-        let products = self.store.all_products().await.map_err(unavailable)?;
+        let products = self.catalog.all_products().await.map_err(unavailable)?;
         Ok(json_response(
             StatusCode::OK,
             &ProductList {
@@ -122,6 +124,7 @@ mod tests {
     };
     use orderflow_shared::ports::Product;
     use orderflow_shared::testing::openapi::contract;
+    use orderflow_shared::testing::WithStore;
     use serde_json::{json, Value};
 
     const ORDER_ID: &str = "6f1a2b3c-4d5e-4f60-8a7b-9c0d1e2f3a4b";
@@ -131,7 +134,9 @@ mod tests {
     }
 
     /// Runs the handler and checks its answer against the API contract (infra/openapi.yaml).
-    async fn call(api: &QueryApi<MemoryStore>, request: Request) -> Response<Body> {
+    type Api = WithStore<QueryApi<MemoryStore, MemoryStore>>;
+
+    async fn call(api: &Api, request: Request) -> Response<Body> {
         let method = request.method().as_str().to_owned();
         let path = request.uri().path().to_owned();
         let response = api.handle(request).await;
@@ -143,7 +148,7 @@ mod tests {
     }
 
     /// For a request no operation of the contract matches: still a problem+json refusal.
-    async fn call_unrouted(api: &QueryApi<MemoryStore>, request: Request) -> Response<Body> {
+    async fn call_unrouted(api: &Api, request: Request) -> Response<Body> {
         let method = request.method().as_str().to_owned();
         let path = request.uri().path().to_owned();
         let response = api.handle(request).await;
@@ -161,7 +166,7 @@ mod tests {
         }
     }
 
-    async fn api_with_one_order() -> QueryApi<MemoryStore> {
+    async fn api_with_one_order() -> Api {
         let store = MemoryStore::with_products([
             Product {
                 sku: Sku::parse("SKU-TSHIRT-M").unwrap(),
@@ -199,9 +204,13 @@ mod tests {
             )
             .await
             .unwrap();
-        QueryApi {
+        WithStore {
+            function: QueryApi {
+                orders: store.clone(),
+                catalog: store.clone(),
+                access: Access::Token,
+            },
             store,
-            access: Access::Token,
         }
     }
 
@@ -224,10 +233,8 @@ mod tests {
         let api = api_with_one_order().await;
         let refused = call(&api, fixture("apigw-get-order-no-token.json")).await;
         assert_eq!(refused.status(), 401);
-        let open = QueryApi {
-            access: Access::Open,
-            ..api
-        };
+        let mut open = api;
+        open.access = Access::Open;
         let read = call(&open, fixture("apigw-get-order-no-token.json")).await;
         assert_eq!(read.status(), 200);
     }

@@ -3,20 +3,20 @@
 //! the event is delivered.
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
-use chrono::Utc;
 use orderflow_shared::events::{DomainEvent, Envelope, Notification, NotificationKind};
-use orderflow_shared::faults::Faults;
-use orderflow_shared::idempotency::{payload_hash, Policy};
-use orderflow_shared::ports::{Claim, ClaimTimes, IdempotencyError, IdempotencyStore, Notifier};
-use orderflow_shared::sqs_batch::{process_batch_together, RecordError};
+use orderflow_shared::idempotency::{claim_many, Claim, ClaimError, IdempotencyStore, Policy};
+use orderflow_shared::ports::Notifier;
+use orderflow_shared::sqs_batch::{BatchRunner, RecordError};
 use tracing::{error, info, warn};
 
-pub struct SendNotification<S, N> {
-    pub store: S,
+/// The ports this function uses, lent to every invocation.
+pub struct SendNotification<K, N> {
+    /// One key per order and outcome: each customer is told each outcome once.
+    pub keys: K,
     pub notifier: N,
-    pub idempotency: Policy,
-    /// Injected failures (off unless `ORDERFLOW_FAULTS` is set).
-    pub faults: Faults,
+    /// How long a key is locked while its notification is sent, and remembered after.
+    pub policy: Policy,
+    pub runner: BatchRunner,
 }
 
 /// Renders what the customer is told about an outcome; `None` for events that tell nothing.
@@ -68,13 +68,15 @@ pub fn render(event: &DomainEvent) -> Option<Notification> {
     Some(n)
 }
 
-impl<S, N> SendNotification<S, N>
+impl<K, N> SendNotification<K, N>
 where
-    S: IdempotencyStore,
+    K: IdempotencyStore,
     N: Notifier,
 {
     pub async fn handle_batch(&self, event: SqsEvent) -> SqsBatchResponse {
-        process_batch_together(event, &self.faults, |envelopes| self.notify_all(envelopes)).await
+        self.runner
+            .together(event, |envelopes| self.notify_all(envelopes))
+            .await
     }
 
     /// Tells each outcome once, for a whole batch at a time: the batch's keys (one per order
@@ -102,20 +104,14 @@ where
                 )))),
             }
         }
-        let claims: Vec<(String, String)> = wanted
+        let claims: Vec<(String, Vec<u8>)> = wanted
             .iter()
             .map(|(_, n, key)| {
                 let payload = format!("{}|{}", n.order_id, n.kind.as_str());
-                (key.clone(), payload_hash(payload.as_bytes()))
+                (key.clone(), payload.into_bytes())
             })
             .collect();
-        let now = Utc::now();
-        let times = ClaimTimes {
-            now,
-            lock_until: now + self.idempotency.lock_for,
-            expires_at: now + self.idempotency.keep_for,
-        };
-        let claimed = self.store.claim_many(&claims, times).await;
+        let claimed = claim_many(&self.keys, &claims, self.policy).await;
         let mut to_send = Vec::new();
         for ((slot, notification, key), claim) in wanted.into_iter().zip(claimed) {
             let order_id = notification.order_id.clone();
@@ -129,13 +125,13 @@ where
                     info!(%order_id, kind, sns_message_id = %message_id, "customer was already notified");
                     Ok(())
                 }
-                Ok(Claim::InProgress) | Err(IdempotencyError::NotHeld) => Err(
-                    RecordError::Transient("another delivery is sending this notification".into()),
-                ),
-                Err(IdempotencyError::PayloadMismatch) => Err(RecordError::Permanent(format!(
+                Ok(Claim::InProgress) => Err(RecordError::Transient(
+                    "another delivery is sending this notification".into(),
+                )),
+                Err(ClaimError::PayloadMismatch) => Err(RecordError::Permanent(format!(
                     "idempotency key {key} reused"
                 ))),
-                Err(IdempotencyError::Store(e)) => Err(RecordError::transient(e)),
+                Err(ClaimError::Store(e)) => Err(RecordError::transient(e)),
             };
             set(&mut answers, slot, answer);
         }
@@ -149,14 +145,14 @@ where
                     done.push((key, message_id));
                 }
                 Err(e) => {
-                    if let Err(release) = self.store.release(&key).await {
+                    if let Err(release) = self.keys.release(&key).await {
                         warn!(key, error = %release, "lock not released; it expires on its own");
                     }
                     set(&mut answers, slot, Err(RecordError::transient(e)));
                 }
             }
         }
-        let completed = self.store.complete_many(&done).await;
+        let completed = self.keys.complete_many(&done).await;
         for ((key, _), outcome) in done.iter().zip(completed) {
             if let Err(e) = outcome {
                 // Sent but not remembered. The record is still acknowledged: a redelivery would
@@ -189,10 +185,10 @@ mod tests {
 
     fn function() -> Function {
         SendNotification {
-            store: MemoryStore::new(),
+            keys: MemoryStore::new(),
             notifier: MemoryNotifier::new(),
-            idempotency: Policy::new(Duration::seconds(30), Duration::days(7)),
-            faults: Faults::none(),
+            policy: Policy::new(Duration::seconds(30), Duration::days(7)),
+            runner: BatchRunner::default(),
         }
     }
 

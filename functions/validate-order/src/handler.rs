@@ -8,21 +8,25 @@ use orderflow_shared::api::{self, FieldIssue, OrderAccepted};
 use orderflow_shared::domain::{DomainError, Order, OrderId, OrderLine, OrderStatus};
 use orderflow_shared::events::{DomainEvent, Envelope, OrderPlaced};
 use orderflow_shared::http::{caller, check_body_size, json_response, Access, Problem};
-use orderflow_shared::idempotency::order_id_for_key;
+use orderflow_shared::idempotency::IdempotencyKey;
 use orderflow_shared::ports::{Catalog, EventPublisher, OrderRepository, OrderWriteError};
 use tracing::{error, info, warn};
 
 /// The ports this function uses, lent to every invocation.
-pub struct ValidateOrder<S, E> {
-    pub store: S,
+pub struct ValidateOrder<O, C, E> {
+    /// Orders: the new order, which is also its `Idempotency-Key`'s record.
+    pub orders: O,
+    /// The catalog the lines are priced from.
+    pub catalog: C,
     pub events: E,
     /// Whether the customer comes from the authorizer's token (deployed) or the body (open API).
     pub access: Access,
 }
 
-impl<S, E> ValidateOrder<S, E>
+impl<O, C, E> ValidateOrder<O, C, E>
 where
-    S: OrderRepository + Catalog,
+    O: OrderRepository,
+    C: Catalog,
     E: EventPublisher,
 {
     pub async fn handle(&self, request: Request) -> Response<Body> {
@@ -62,7 +66,7 @@ where
         }
 
         let skus: Vec<_> = parsed.items.iter().map(|l| l.sku.clone()).collect();
-        let products = self.store.products(&skus).await.map_err(unavailable)?;
+        let products = self.catalog.products(&skus).await.map_err(unavailable)?;
         let mut lines = Vec::with_capacity(parsed.items.len());
         let mut unknown = Vec::new();
         for (i, item) in parsed.items.iter().enumerate() {
@@ -89,7 +93,7 @@ where
 
         let key = idempotency_key(&request)?;
         let order_id = match &key {
-            Some(k) => order_id_for_key(&parsed.customer_id, k),
+            Some(k) => k.order_id(&parsed.customer_id),
             None => OrderId::new(),
         };
         let order = Order::place(
@@ -132,7 +136,7 @@ where
     /// between the two steps heals instead of leaving an orphan; consumers ignore the duplicate);
     /// another request under the same key is a `409`.
     async fn accept(&self, order: &Order, keyed: bool) -> Result<OrderAccepted, Problem> {
-        let order = match self.store.create(order).await {
+        let order = match self.orders.create(order).await {
             Ok(()) => order.clone(),
             Err(OrderWriteError::AlreadyExists(existing)) => {
                 if !keyed {
@@ -205,13 +209,11 @@ fn accepted_body(order: &Order) -> OrderAccepted {
 }
 
 /// The optional `Idempotency-Key` header: 1 to 255 visible ASCII characters.
-fn idempotency_key(request: &Request) -> Result<Option<String>, Problem> {
+fn idempotency_key(request: &Request) -> Result<Option<IdempotencyKey>, Problem> {
     let Some(value) = request.headers().get("idempotency-key") else {
         return Ok(None);
     };
-    let key = value.to_str().unwrap_or("");
-    let valid = (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic());
-    if !valid {
+    let Ok(key) = IdempotencyKey::parse(value.to_str().unwrap_or("")) else {
         return Err(Problem::new(
             StatusCode::BAD_REQUEST,
             "invalid-idempotency-key",
@@ -221,8 +223,8 @@ fn idempotency_key(request: &Request) -> Result<Option<String>, Problem> {
             field: "Idempotency-Key".into(),
             message: "must be 1 to 255 visible ASCII characters".into(),
         }]));
-    }
-    Ok(Some(key.to_owned()))
+    };
+    Ok(Some(key))
 }
 
 fn body_bytes(body: &Body) -> &[u8] {
@@ -276,6 +278,7 @@ mod tests {
     use orderflow_shared::domain::{Currency, Money, OrderStatus, Sku};
     use orderflow_shared::ports::Product;
     use orderflow_shared::testing::openapi::contract;
+    use orderflow_shared::testing::WithStore;
     use serde_json::Value;
 
     fn catalog() -> MemoryStore {
@@ -295,11 +298,18 @@ mod tests {
         ])
     }
 
-    fn function() -> ValidateOrder<MemoryStore, MemoryEvents> {
-        ValidateOrder {
-            store: catalog(),
-            events: MemoryEvents::new(),
-            access: Access::Token,
+    type Function = WithStore<ValidateOrder<MemoryStore, MemoryStore, MemoryEvents>>;
+
+    fn function() -> Function {
+        let store = catalog();
+        WithStore {
+            function: ValidateOrder {
+                orders: store.clone(),
+                catalog: store.clone(),
+                events: MemoryEvents::new(),
+                access: Access::Token,
+            },
+            store,
         }
     }
 
@@ -309,10 +319,7 @@ mod tests {
 
     /// Runs the handler and checks its answer against the API contract (infra/openapi.yaml):
     /// every response of these tests is one the contract declares for `POST /orders`.
-    async fn call(
-        f: &ValidateOrder<MemoryStore, MemoryEvents>,
-        request: Request,
-    ) -> Response<Body> {
+    async fn call(f: &Function, request: Request) -> Response<Body> {
         let method = request.method().as_str().to_owned();
         let path = request.uri().path().to_owned();
         let response = f.handle(request).await;
@@ -723,10 +730,8 @@ mod tests {
 
     #[tokio::test]
     async fn an_open_api_takes_the_customer_from_the_body() {
-        let f = ValidateOrder {
-            access: Access::Open,
-            ..function()
-        };
+        let mut f = function();
+        f.access = Access::Open;
         let response = call(&f, fixture("apigw-post-order-no-token.json")).await;
         assert_eq!(response.status(), 202);
     }

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use orderflow_shared::domain::{OrderId, OrderStatus};
+use orderflow_shared::telemetry::messages::{self, fault};
 use serde_json::Value;
 
 use super::report::FaultCounts;
@@ -64,17 +65,17 @@ fn read_cloud_line(who: &str, rest: &str, faults: &mut FaultCounts) -> bool {
 
 /// A function's JSON line: a fault it injected into itself, or the provider approving a charge.
 fn read_function_line(v: &Value, facts: &mut LogFacts) {
-    match v.get("fault").and_then(Value::as_str) {
-        Some("error_before") => facts.faults.error_before += 1,
-        Some("error_after") => facts.faults.error_after += 1,
-        Some("crash") => facts.faults.crash += 1,
-        Some("delay") => facts.faults.delay += 1,
+    match v.get(messages::FAULT).and_then(Value::as_str) {
+        Some(fault::ERROR_BEFORE) => facts.faults.error_before += 1,
+        Some(fault::ERROR_AFTER) => facts.faults.error_after += 1,
+        Some(fault::CRASH) => facts.faults.crash += 1,
+        Some(fault::DELAY) => facts.faults.delay += 1,
         _ => {}
     }
-    if v.get("message").and_then(Value::as_str) == Some("payment provider: charge approved") {
+    if v.get("message").and_then(Value::as_str) == Some(messages::PROVIDER_CHARGE_APPROVED) {
         if let (Some(order), Some(charge)) = (
-            v.get("order_id").and_then(Value::as_str),
-            v.get("charge_id").and_then(Value::as_str),
+            v.get(messages::ORDER_ID).and_then(Value::as_str),
+            v.get(messages::CHARGE_ID).and_then(Value::as_str),
         ) {
             facts
                 .charges
