@@ -1,14 +1,16 @@
-//! `POST /orders`: parse and validate the request, price it from the catalog, store the order
-//! `PENDING`, publish `OrderPlaced`, answer `202`. Every refusal is a problem+json.
+//! `POST /orders`: the edge step reads the request (route, size, caller, content type, body,
+//! `Idempotency-Key`: `shared::http::edge::place_order`); this handler prices it from the
+//! catalog, stores the order `PENDING`, publishes `OrderPlaced` and answers `202`. Every
+//! refusal is a problem+json.
 
 use chrono::Utc;
-use lambda_http::http::{header, HeaderValue, Method, StatusCode};
+use lambda_http::http::{header, HeaderValue, StatusCode};
 use lambda_http::{Body, Request, Response};
-use orderflow_shared::api::{self, FieldIssue, OrderAccepted};
+use orderflow_shared::api::{FieldIssue, OrderAccepted, RequestedLine};
 use orderflow_shared::domain::{DomainError, Order, OrderId, OrderLine, OrderStatus};
 use orderflow_shared::events::{DomainEvent, Envelope, OrderPlaced};
-use orderflow_shared::http::{caller, check_body_size, json_response, Access, Problem};
-use orderflow_shared::idempotency::IdempotencyKey;
+use orderflow_shared::http::edge::{self, PlaceOrder};
+use orderflow_shared::http::{json_response, Access, Problem};
 use orderflow_shared::ports::{Catalog, EventPublisher, OrderRepository, OrderWriteError};
 use tracing::{error, info, warn};
 
@@ -30,46 +32,45 @@ where
     E: EventPublisher,
 {
     pub async fn handle(&self, request: Request) -> Response<Body> {
-        match self.place(request).await {
-            Ok(response) => response,
-            Err(problem) => problem.into_response(),
-        }
+        let placed = match edge::place_order(&request, self.access) {
+            Ok(command) => self.place(command).await,
+            Err(problem) => Err(problem),
+        };
+        placed.unwrap_or_else(Problem::into_response)
     }
 
-    async fn place(&self, request: Request) -> Result<Response<Body>, Problem> {
-        if request.method() != Method::POST
-            || request.uri().path().trim_end_matches('/') != "/orders"
-        {
-            return Err(Problem::new(
-                StatusCode::NOT_FOUND,
-                "not-found",
-                format!("no route for {} {}", request.method(), request.uri().path()),
-            ));
+    async fn place(&self, command: PlaceOrder) -> Result<Response<Body>, Problem> {
+        let PlaceOrder { key, order, .. } = command;
+        let lines = self.price(&order.items).await?;
+        let order_id = match &key {
+            Some(key) => key.order_id(&order.customer_id),
+            None => OrderId::new(),
+        };
+        let order = Order::place(
+            order_id,
+            order.customer_id,
+            order.email,
+            order.payment_token,
+            lines,
+            Utc::now(),
+        )
+        .map_err(unprocessable)?;
+        let accepted = self.accept(&order, key.is_some()).await?;
+        let location = format!("/orders/{}", accepted.order_id);
+        let mut response = json_response(StatusCode::ACCEPTED, &accepted);
+        if let Ok(location) = HeaderValue::from_str(&location) {
+            response.headers_mut().insert(header::LOCATION, location);
         }
-        let body = body_bytes(request.body());
-        check_body_size(body)?;
-        let caller = caller(&request, self.access)?;
-        check_content_type(&request)?;
-        let parsed = api::parse_place_order_for(body, caller.as_ref()).map_err(Problem::from)?;
-        if let Some(caller) = &caller {
-            if parsed.customer_id != *caller {
-                return Err(Problem::new(
-                    StatusCode::FORBIDDEN,
-                    "customer-mismatch",
-                    format!(
-                        "customerId {} is not the customer of the token; leave customerId out or \
-                         send the token's own",
-                        parsed.customer_id
-                    ),
-                ));
-            }
-        }
+        Ok(response)
+    }
 
-        let skus: Vec<_> = parsed.items.iter().map(|l| l.sku.clone()).collect();
+    /// The order's lines at the catalog's prices; `422` naming every SKU the catalog lacks.
+    async fn price(&self, items: &[RequestedLine]) -> Result<Vec<OrderLine>, Problem> {
+        let skus: Vec<_> = items.iter().map(|l| l.sku.clone()).collect();
         let products = self.catalog.products(&skus).await.map_err(unavailable)?;
-        let mut lines = Vec::with_capacity(parsed.items.len());
+        let mut lines = Vec::with_capacity(items.len());
         let mut unknown = Vec::new();
-        for (i, item) in parsed.items.iter().enumerate() {
+        for (i, item) in items.iter().enumerate() {
             match products.iter().find(|p| p.sku == item.sku) {
                 Some(p) => lines.push(OrderLine {
                     sku: item.sku.clone(),
@@ -90,43 +91,7 @@ where
             )
             .with_errors(unknown));
         }
-
-        let key = idempotency_key(&request)?;
-        let order_id = match &key {
-            Some(k) => k.order_id(&parsed.customer_id),
-            None => OrderId::new(),
-        };
-        let order = Order::place(
-            order_id,
-            parsed.customer_id,
-            parsed.email,
-            parsed.payment_token,
-            lines,
-            Utc::now(),
-        )
-        .map_err(|e| match e {
-            DomainError::CurrencyMismatch { .. } => Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "mixed-currencies",
-                format!(
-                    "the items are priced in different currencies ({e}); order them separately"
-                ),
-            ),
-            other => Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "unprocessable-order",
-                other.to_string(),
-            ),
-        })?;
-
-        let accepted = self.accept(&order, key.is_some()).await?;
-
-        let location = format!("/orders/{}", accepted.order_id);
-        let mut response = json_response(StatusCode::ACCEPTED, &accepted);
-        if let Ok(location) = HeaderValue::from_str(&location) {
-            response.headers_mut().insert(header::LOCATION, location);
-        }
-        Ok(response)
+        Ok(lines)
     }
 
     /// Stores the order `PENDING` and publishes `OrderPlaced`. The stored order is the
@@ -208,57 +173,19 @@ fn accepted_body(order: &Order) -> OrderAccepted {
     }
 }
 
-/// The optional `Idempotency-Key` header: 1 to 255 visible ASCII characters.
-fn idempotency_key(request: &Request) -> Result<Option<IdempotencyKey>, Problem> {
-    let Some(value) = request.headers().get("idempotency-key") else {
-        return Ok(None);
-    };
-    let Ok(key) = IdempotencyKey::parse(value.to_str().unwrap_or("")) else {
-        return Err(Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid-idempotency-key",
-            "Idempotency-Key must be 1 to 255 visible ASCII characters, e.g. a UUID",
-        )
-        .with_errors(vec![FieldIssue {
-            field: "Idempotency-Key".into(),
-            message: "must be 1 to 255 visible ASCII characters".into(),
-        }]));
-    };
-    Ok(Some(key))
-}
-
-fn body_bytes(body: &Body) -> &[u8] {
-    match body {
-        Body::Empty => &[],
-        Body::Text(t) => t.as_bytes(),
-        Body::Binary(b) => b,
-        _ => &[],
-    }
-}
-
-/// `application/json`, `application/*+json`, with or without parameters such as charset.
-fn check_content_type(request: &Request) -> Result<(), Problem> {
-    let raw = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let essence = api::media_type(raw);
-    let is_json = essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"));
-    if is_json {
-        Ok(())
-    } else {
-        let found = if raw.is_empty() {
-            "none".to_owned()
-        } else {
-            format!("{raw:?}")
-        };
-        Err(Problem::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported-media-type",
-            format!("send the order as JSON with Content-Type: application/json (found {found})"),
-        ))
+/// `422` for an order the domain refuses (mixed currencies, a total out of range).
+fn unprocessable(e: DomainError) -> Problem {
+    match e {
+        DomainError::CurrencyMismatch { .. } => Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "mixed-currencies",
+            format!("the items are priced in different currencies ({e}); order them separately"),
+        ),
+        other => Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unprocessable-order",
+            other.to_string(),
+        ),
     }
 }
 
@@ -718,7 +645,7 @@ mod tests {
     async fn the_tokens_customer_places_the_order_when_the_body_leaves_it_out() {
         let f = function();
         let mut request = fixture("apigw-post-order-other-customer.json");
-        let mut body: Value = serde_json::from_slice(body_bytes(request.body())).unwrap();
+        let mut body: Value = serde_json::from_slice(edge::body_bytes(request.body())).unwrap();
         body.as_object_mut().unwrap().remove("customerId");
         *request.body_mut() = Body::Text(body.to_string());
         let response = call(&f, request).await;
@@ -778,5 +705,38 @@ mod tests {
             });
             assert_eq!(response.status(), status);
         }
+    }
+
+    #[tokio::test]
+    async fn an_order_is_accepted_the_same_on_a_named_stage_and_behind_a_base_path() {
+        for (stage, raw_path) in [
+            ("$default", "/orders"),
+            ("prod", "/prod/orders"),
+            ("prod", "/orders"),
+            ("$default", "/shop/v1/orders"),
+        ] {
+            let f = function();
+            let request =
+                orderflow_shared::testing::http_fixture_with("apigw-post-order.json", |event| {
+                    event["requestContext"]["stage"] = serde_json::json!(stage);
+                    event["rawPath"] = serde_json::json!(raw_path);
+                })
+                .unwrap();
+            let response = f.handle(request).await;
+            assert_eq!(response.status(), 202, "{stage} {raw_path}");
+            assert_eq!(f.store.orders().len(), 1);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_body_that_names_a_member_twice_is_a_400_problem_naming_it() {
+        let f = function();
+        let mut request = fixture("apigw-post-order.json");
+        *request.body_mut() = Body::Text(
+            r#"{"customerId":"cust-42","email":"ana@example.com","items":[{"sku":"SKU-MUG","quantity":1}],"paymentToken":"tok_visa","paymentToken":"tok_declined"}"#.into(),
+        );
+        let body = assert_problem(&call(&f, request).await, 400, "invalid-request");
+        assert_eq!(error_fields(&body), ["paymentToken"]);
+        assert!(f.store.orders().is_empty());
     }
 }
