@@ -111,106 +111,93 @@ pub fn parse_place_order_for(
 }
 
 fn parse_items(value: Option<&Value>, issues: &mut Vec<FieldIssue>) -> Option<Vec<RequestedLine>> {
-    let items = match value {
-        None | Some(Value::Null) => {
-            issues.push(issue("items", "is required"));
-            return None;
-        }
-        Some(Value::Array(items)) => items,
-        Some(other) => {
-            issues.push(issue(
-                "items",
-                format!("must be an array, found {}", kind(other)),
-            ));
-            return None;
-        }
-    };
-    if items.is_empty() {
-        issues.push(issue("items", "must contain at least one line"));
-        return None;
-    }
-    if items.len() > MAX_LINES {
-        issues.push(issue(
-            "items",
-            format!(
-                "must contain at most {MAX_LINES} lines, found {}",
-                items.len()
-            ),
-        ));
-        return None;
-    }
+    let items = item_list(value, issues)?;
     let before = issues.len();
     let mut lines: Vec<RequestedLine> = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let path = format!("items[{i}]");
-        let Value::Object(obj) = item else {
-            issues.push(issue(
-                &path,
-                format!("must be an object, found {}", kind(item)),
-            ));
+        let Some(line) = parse_line(&path, item, issues) else {
             continue;
         };
-        issues.extend(unknown_fields(obj, &ITEM_FIELDS, &path));
-        let sku_path = format!("{path}.sku");
-        let sku = match obj.get("sku") {
-            Some(Value::String(s)) => match Sku::parse(s) {
-                Ok(sku) => Some(sku),
-                Err(e) => {
-                    issues.push(issue(&sku_path, message_of(&e)));
-                    None
-                }
-            },
-            None | Some(Value::Null) => {
-                issues.push(issue(&sku_path, "is required"));
-                None
-            }
-            Some(other) => {
-                issues.push(issue(
-                    &sku_path,
-                    format!("must be a string, found {}", kind(other)),
-                ));
-                None
-            }
-        };
-        let qty_path = format!("{path}.quantity");
-        let quantity = match obj.get("quantity") {
-            Some(Value::Number(n)) => match n.as_u64().and_then(|n| u32::try_from(n).ok()) {
-                Some(n) => match Quantity::new(n) {
-                    Ok(q) => Some(q),
-                    Err(e) => {
-                        issues.push(issue(&qty_path, message_of(&e)));
-                        None
-                    }
-                },
-                None => {
-                    issues.push(issue(&qty_path, "must be an integer from 1 to 100"));
-                    None
-                }
-            },
-            None | Some(Value::Null) => {
-                issues.push(issue(&qty_path, "is required"));
-                None
-            }
-            Some(other) => {
-                issues.push(issue(
-                    &qty_path,
-                    format!("must be an integer, found {}", kind(other)),
-                ));
-                None
-            }
-        };
-        if let (Some(sku), Some(quantity)) = (sku, quantity) {
-            if lines.iter().any(|l| l.sku == sku) {
-                issues.push(issue(
-                    &sku_path,
-                    format!("duplicate SKU {sku}: put all units of one SKU on one line"),
-                ));
-            } else {
-                lines.push(RequestedLine { sku, quantity });
-            }
+        if lines.iter().any(|l| l.sku == line.sku) {
+            issues.push(issue(
+                format!("{path}.sku"),
+                format!(
+                    "duplicate SKU {}: put all units of one SKU on one line",
+                    line.sku
+                ),
+            ));
+        } else {
+            lines.push(line);
         }
     }
     (issues.len() == before).then_some(lines)
+}
+
+/// `items`: an array of 1 to [`MAX_LINES`] entries.
+fn item_list<'a>(value: Option<&'a Value>, issues: &mut Vec<FieldIssue>) -> Option<&'a [Value]> {
+    let problem = match value {
+        None | Some(Value::Null) => "is required".to_owned(),
+        Some(Value::Array(items)) if items.is_empty() => {
+            "must contain at least one line".to_owned()
+        }
+        Some(Value::Array(items)) if items.len() > MAX_LINES => format!(
+            "must contain at most {MAX_LINES} lines, found {}",
+            items.len()
+        ),
+        Some(Value::Array(items)) => return Some(items.as_slice()),
+        Some(other) => format!("must be an array, found {}", kind(other)),
+    };
+    issues.push(issue("items", problem));
+    None
+}
+
+/// One entry of `items` at `path`: an object with a valid `sku` and `quantity`.
+fn parse_line(path: &str, item: &Value, issues: &mut Vec<FieldIssue>) -> Option<RequestedLine> {
+    let Value::Object(obj) = item else {
+        issues.push(issue(
+            path,
+            format!("must be an object, found {}", kind(item)),
+        ));
+        return None;
+    };
+    issues.extend(unknown_fields(obj, &ITEM_FIELDS, path));
+    let sku_path = format!("{path}.sku");
+    let sku = string_member(obj, "sku", &sku_path, issues)
+        .and_then(|s| collect(Sku::parse(s), &sku_path, issues));
+    let quantity = quantity_member(obj, &format!("{path}.quantity"), issues);
+    Some(RequestedLine {
+        sku: sku?,
+        quantity: quantity?,
+    })
+}
+
+/// `quantity`: a whole number a [`Quantity`] accepts.
+fn quantity_member(
+    obj: &Map<String, Value>,
+    path: &str,
+    issues: &mut Vec<FieldIssue>,
+) -> Option<Quantity> {
+    match obj.get("quantity") {
+        Some(Value::Number(n)) => match n.as_u64().and_then(|n| u32::try_from(n).ok()) {
+            Some(n) => collect(Quantity::new(n), path, issues),
+            None => {
+                issues.push(issue(path, "must be an integer from 1 to 100"));
+                None
+            }
+        },
+        None | Some(Value::Null) => {
+            issues.push(issue(path, "is required"));
+            None
+        }
+        Some(other) => {
+            issues.push(issue(
+                path,
+                format!("must be an integer, found {}", kind(other)),
+            ));
+            None
+        }
+    }
 }
 
 fn string_field<'a>(
@@ -218,15 +205,25 @@ fn string_field<'a>(
     name: &str,
     issues: &mut Vec<FieldIssue>,
 ) -> Option<&'a str> {
+    string_member(obj, name, name, issues)
+}
+
+/// Member `name` of `obj`, addressed as `path`: a string.
+fn string_member<'a>(
+    obj: &'a Map<String, Value>,
+    name: &str,
+    path: &str,
+    issues: &mut Vec<FieldIssue>,
+) -> Option<&'a str> {
     match obj.get(name) {
         Some(Value::String(s)) => Some(s),
         None | Some(Value::Null) => {
-            issues.push(issue(name, "is required"));
+            issues.push(issue(path, "is required"));
             None
         }
         Some(other) => {
             issues.push(issue(
-                name,
+                path,
                 format!("must be a string, found {}", kind(other)),
             ));
             None
