@@ -374,7 +374,8 @@ pub fn envelope_from_eventbridge_json(body: &str) -> Result<Envelope, EventError
     Ok(envelope)
 }
 
-/// What the customer is told: published once to the customer-notifications SNS topic.
+/// Which outcome a notification tells; also its SNS message attribute `kind`, which
+/// subscriptions filter on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum NotificationKind {
     OrderConfirmed,
@@ -392,6 +393,7 @@ impl NotificationKind {
     }
 }
 
+/// What the customer is told: published once to the customer-notifications SNS topic.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Notification {
