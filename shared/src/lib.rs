@@ -8,10 +8,10 @@
 //! - [`idempotency`]: keys claimed, completed and released around an effect, and the
 //!   `Idempotency-Key` of `POST /orders`;
 //! - [`api`]: the HTTP API's bodies (request parsing, response shapes), free of any HTTP library;
-//! - [`http`]: the HTTP edge (`http` feature): routing, callers, problem+json, one edge step
+//! - `http`: the HTTP edge (`http` feature): routing, callers, problem+json, one edge step
 //!   per request;
 //! - [`sqs_batch`]: the SQS edge and partial batch failures;
-//! - [`aws`]: the SDK config, the HTTPS client and the SDK clients (`aws` feature);
+//! - `aws`: the SDK config, the HTTPS client and the SDK clients (`aws` feature);
 //! - [`config`]: reading a function's configuration at start-up;
 //! - [`telemetry`]: logging set-up and the log messages the tools read back.
 //!

@@ -34,6 +34,19 @@ pub fn http_fixture(name: &str) -> Result<lambda_http::Request, String> {
     lambda_http::request::from_str(&fixture_text(name)?).map_err(|e| format!("{name}: {e}"))
 }
 
+/// An HTTP fixture whose event `edit` changes first (another stage, path or route key), read
+/// the way lambda_http reads every event.
+#[cfg(feature = "http")]
+pub fn http_fixture_with(
+    name: &str,
+    edit: impl FnOnce(&mut serde_json::Value),
+) -> Result<lambda_http::Request, String> {
+    let mut event: serde_json::Value =
+        serde_json::from_str(&fixture_text(name)?).map_err(|e| format!("{name}: {e}"))?;
+    edit(&mut event);
+    lambda_http::request::from_str(&event.to_string()).map_err(|e| format!("{name}: {e}"))
+}
+
 /// The order every single-order SQS fixture (`sqs-order-placed.json`,
 /// `sqs-inventory-reserved.json`, `sqs-payment-succeeded.json`, ...) is about.
 pub const FIXTURE_ORDER_ID: &str = "6f1a2b3c-4d5e-4f60-8a7b-9c0d1e2f3a4b";

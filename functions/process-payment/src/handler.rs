@@ -123,27 +123,8 @@ where
         e: &InventoryReserved,
     ) -> Result<(ChargeOutcome, bool), RecordError> {
         let key = format!("charge#{}", e.order_id);
-        let payload = format!("{}|{}|{}", e.order_id, e.total.amount, e.total.currency);
-        match claim(&self.keys, &key, payload.as_bytes(), self.policy).await {
-            Ok(Claim::Acquired) => {}
-            Ok(Claim::Completed(result)) => {
-                info!("order was charged before; not charging again");
-                let outcome = serde_json::from_str(&result).map_err(RecordError::permanent)?;
-                return Ok((outcome, false));
-            }
-            Ok(Claim::InProgress) => {
-                warn!("another delivery is charging this order; will retry");
-                return Err(RecordError::Transient(
-                    "charge in progress elsewhere".into(),
-                ));
-            }
-            Err(ClaimError::PayloadMismatch) => {
-                return Err(RecordError::Permanent(format!(
-                    "order {} was charged before with a different amount",
-                    e.order_id
-                )))
-            }
-            Err(ClaimError::Store(err)) => return Err(RecordError::transient(err)),
+        if let Some(earlier) = self.claim_charge(e, &key).await? {
+            return Ok((earlier, false));
         }
         let request = ChargeRequest {
             order_id: e.order_id.clone(),
@@ -158,6 +139,47 @@ where
                 return Err(RecordError::transient(err));
             }
         };
+        self.settle(e, key, outcome).await
+    }
+
+    /// Claims the charge's key: `None` when this delivery holds it now, the earlier outcome
+    /// when the order was charged before.
+    async fn claim_charge(
+        &self,
+        e: &InventoryReserved,
+        key: &str,
+    ) -> Result<Option<ChargeOutcome>, RecordError> {
+        let payload = format!("{}|{}|{}", e.order_id, e.total.amount, e.total.currency);
+        match claim(&self.keys, key, payload.as_bytes(), self.policy).await {
+            Ok(Claim::Acquired) => Ok(None),
+            Ok(Claim::Completed(result)) => {
+                info!("order was charged before; not charging again");
+                serde_json::from_str(&result)
+                    .map(Some)
+                    .map_err(RecordError::permanent)
+            }
+            Ok(Claim::InProgress) => {
+                warn!("another delivery is charging this order; will retry");
+                Err(RecordError::Transient(
+                    "charge in progress elsewhere".into(),
+                ))
+            }
+            Err(ClaimError::PayloadMismatch) => Err(RecordError::Permanent(format!(
+                "order {} was charged before with a different amount",
+                e.order_id
+            ))),
+            Err(ClaimError::Store(err)) => Err(RecordError::transient(err)),
+        }
+    }
+
+    /// Writes what follows from the charge at once (the ledger entry, the key's completion,
+    /// the order's move); step by step when that is refused.
+    async fn settle(
+        &self,
+        e: &InventoryReserved,
+        key: String,
+        outcome: ChargeOutcome,
+    ) -> Result<(ChargeOutcome, bool), RecordError> {
         let settlement = Settlement {
             record: ChargeRecord {
                 order_id: e.order_id.clone(),

@@ -84,74 +84,9 @@ where
     /// completed together — three calls for a batch where nothing was sent before. One answer
     /// per envelope, in order.
     pub async fn notify_all(&self, envelopes: Vec<Envelope>) -> Vec<Result<(), RecordError>> {
-        let mut answers: Vec<Result<(), RecordError>> = Vec::with_capacity(envelopes.len());
-        // (answer slot, notification, key) of each envelope that tells the customer something.
-        let mut wanted = Vec::new();
-        for envelope in &envelopes {
-            match render(&envelope.event) {
-                Some(notification) => {
-                    let key = format!(
-                        "notify#{}#{}",
-                        notification.order_id,
-                        notification.kind.as_str()
-                    );
-                    wanted.push((answers.len(), notification, key));
-                    answers.push(Ok(()));
-                }
-                None => answers.push(Err(RecordError::Permanent(format!(
-                    "send-notification does not handle {}; check the notification rule's event pattern",
-                    envelope.metadata.event_type
-                )))),
-            }
-        }
-        let claims: Vec<(String, Vec<u8>)> = wanted
-            .iter()
-            .map(|(_, n, key)| {
-                let payload = format!("{}|{}", n.order_id, n.kind.as_str());
-                (key.clone(), payload.into_bytes())
-            })
-            .collect();
-        let claimed = claim_many(&self.keys, &claims, self.policy).await;
-        let mut to_send = Vec::new();
-        for ((slot, notification, key), claim) in wanted.into_iter().zip(claimed) {
-            let order_id = notification.order_id.clone();
-            let kind = notification.kind.as_str();
-            let answer = match claim {
-                Ok(Claim::Acquired) => {
-                    to_send.push((slot, notification, key));
-                    continue;
-                }
-                Ok(Claim::Completed(message_id)) => {
-                    info!(%order_id, kind, sns_message_id = %message_id, "customer was already notified");
-                    Ok(())
-                }
-                Ok(Claim::InProgress) => Err(RecordError::Transient(
-                    "another delivery is sending this notification".into(),
-                )),
-                Err(ClaimError::PayloadMismatch) => Err(RecordError::Permanent(format!(
-                    "idempotency key {key} reused"
-                ))),
-                Err(ClaimError::Store(e)) => Err(RecordError::transient(e)),
-            };
-            set(&mut answers, slot, answer);
-        }
-        let notifications: Vec<Notification> = to_send.iter().map(|(_, n, _)| n.clone()).collect();
-        let sent = self.notifier.notify_many(&notifications).await;
-        let mut done = Vec::new();
-        for ((slot, notification, key), outcome) in to_send.into_iter().zip(sent) {
-            match outcome {
-                Ok(message_id) => {
-                    info!(order_id = %notification.order_id, kind = notification.kind.as_str(), sns_message_id = %message_id, "customer notified");
-                    done.push((key, message_id));
-                }
-                Err(e) => {
-                    if let Err(release) = self.keys.release(&key).await {
-                        warn!(key, error = %release, "lock not released; it expires on its own");
-                    }
-                    set(&mut answers, slot, Err(RecordError::transient(e)));
-                }
-            }
-        }
+        let (mut answers, wanted) = wanted(&envelopes);
+        let to_send = self.claim(wanted, &mut answers).await;
+        let done = self.send(to_send, &mut answers).await;
         let completed = self.keys.complete_many(&done).await;
         for ((key, _), outcome) in done.iter().zip(completed) {
             if let Err(e) = outcome {
@@ -163,9 +98,110 @@ where
         }
         answers
     }
+
+    /// Claims the keys of `wanted` at once; answers those told before, or held elsewhere, and
+    /// returns the ones this delivery holds now.
+    async fn claim(&self, wanted: Vec<Wanted>, answers: &mut [Answer]) -> Vec<Wanted> {
+        let claims: Vec<(String, Vec<u8>)> = wanted
+            .iter()
+            .map(|w| {
+                let n = &w.notification;
+                let payload = format!("{}|{}", n.order_id, n.kind.as_str());
+                (w.key.clone(), payload.into_bytes())
+            })
+            .collect();
+        let claimed = claim_many(&self.keys, &claims, self.policy).await;
+        let mut held = Vec::new();
+        for (w, claim) in wanted.into_iter().zip(claimed) {
+            let order_id = &w.notification.order_id;
+            let kind = w.notification.kind.as_str();
+            let answer = match claim {
+                Ok(Claim::Acquired) => {
+                    held.push(w);
+                    continue;
+                }
+                Ok(Claim::Completed(message_id)) => {
+                    info!(%order_id, kind, sns_message_id = %message_id, "customer was already notified");
+                    Ok(())
+                }
+                Ok(Claim::InProgress) => Err(RecordError::Transient(
+                    "another delivery is sending this notification".into(),
+                )),
+                Err(ClaimError::PayloadMismatch) => Err(RecordError::Permanent(format!(
+                    "idempotency key {} reused",
+                    w.key
+                ))),
+                Err(ClaimError::Store(e)) => Err(RecordError::transient(e)),
+            };
+            set(answers, w.slot, answer);
+        }
+        held
+    }
+
+    /// Publishes the held notifications at once; releases the key of each that failed (so its
+    /// retry can claim it at once) and returns `(key, message id)` of each sent.
+    async fn send(&self, held: Vec<Wanted>, answers: &mut [Answer]) -> Vec<(String, String)> {
+        let notifications: Vec<Notification> =
+            held.iter().map(|w| w.notification.clone()).collect();
+        let sent = self.notifier.notify_many(&notifications).await;
+        let mut done = Vec::new();
+        for (w, outcome) in held.into_iter().zip(sent) {
+            match outcome {
+                Ok(message_id) => {
+                    info!(order_id = %w.notification.order_id, kind = w.notification.kind.as_str(), sns_message_id = %message_id, "customer notified");
+                    done.push((w.key, message_id));
+                }
+                Err(e) => {
+                    if let Err(release) = self.keys.release(&w.key).await {
+                        warn!(key = w.key, error = %release, "lock not released; it expires on its own");
+                    }
+                    set(answers, w.slot, Err(RecordError::transient(e)));
+                }
+            }
+        }
+        done
+    }
 }
 
-fn set(answers: &mut [Result<(), RecordError>], slot: usize, answer: Result<(), RecordError>) {
+type Answer = Result<(), RecordError>;
+
+/// A notification one envelope asks for, its key, and the envelope's answer slot.
+struct Wanted {
+    slot: usize,
+    notification: Notification,
+    key: String,
+}
+
+/// One answer per envelope (a failure for the ones that tell nothing), and what the others
+/// want told.
+fn wanted(envelopes: &[Envelope]) -> (Vec<Answer>, Vec<Wanted>) {
+    let mut answers = Vec::with_capacity(envelopes.len());
+    let mut wanted = Vec::new();
+    for envelope in envelopes {
+        match render(&envelope.event) {
+            Some(notification) => {
+                let key = format!(
+                    "notify#{}#{}",
+                    notification.order_id,
+                    notification.kind.as_str()
+                );
+                wanted.push(Wanted {
+                    slot: answers.len(),
+                    notification,
+                    key,
+                });
+                answers.push(Ok(()));
+            }
+            None => answers.push(Err(RecordError::Permanent(format!(
+                "send-notification does not handle {}; check the notification rule's event pattern",
+                envelope.metadata.event_type
+            )))),
+        }
+    }
+    (answers, wanted)
+}
+
+fn set(answers: &mut [Answer], slot: usize, answer: Answer) {
     if let Some(a) = answers.get_mut(slot) {
         *a = answer;
     }

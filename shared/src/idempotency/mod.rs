@@ -7,8 +7,8 @@
 //! duplicate is told the key is in progress; a holder that ran past its deadline is taken over;
 //! the same key with another payload is refused.
 //!
-//! - [`store`]: the port ([`IdempotencyStore`], [`Claim`], [`ClaimTimes`]);
-//! - [`key`]: the `Idempotency-Key` of `POST /orders` ([`IdempotencyKey`]) and the order it names
+//! - `store`: the port ([`IdempotencyStore`], [`Claim`], [`ClaimTimes`]);
+//! - `key`: the `Idempotency-Key` of `POST /orders` ([`IdempotencyKey`]) and the order it names
 //!   (there the order item itself is the key's record: no store is involved).
 
 mod key;

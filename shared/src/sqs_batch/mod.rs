@@ -3,7 +3,7 @@
 //! its redrive policy moves a poison message to the DLQ after `maxReceiveCount` receives.
 //!
 //! A batch goes through four steps, in order: each record is read into its envelope at the
-//! edge ([`record`]); the handler runs (record by record, or on the whole batch at once); the
+//! edge (`record`); the handler runs (record by record, or on the whole batch at once); the
 //! events the batch leads to are published together; each record ends with the log line that
 //! says how (and, with the `local-cloud` feature, the faults injected around the effect).
 

@@ -288,7 +288,7 @@ impl Inventory for DynamoStock {
     }
 }
 
-/// What is left: an order that cannot be reserved is told apart by the stock it lacks.
+/// The catalog in the same table: what is left, for a rejection re-published later.
 #[async_trait]
 impl Catalog for DynamoStock {
     async fn products(&self, skus: &[Sku]) -> Result<Vec<Product>, StoreError> {

@@ -1,16 +1,12 @@
-//! The HTTP API's request parsing and response shapes, free of any HTTP library so that the
-//! handlers, the fuzz targets and the tools share one definition.
+//! A `POST /orders` body read into typed values: every field problem is collected (not just the
+//! first), each addressed by its path (`items[2].quantity`).
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::domain::{CustomerId, Email, Money, Order, OrderStatus, PaymentToken, Quantity, Sku};
-use crate::ports::Product;
-
-/// Bodies above this size are refused with `413` before they are parsed.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
-/// An order has at most this many lines.
-pub const MAX_LINES: usize = 50;
+use super::json;
+use super::MAX_LINES;
+use crate::domain::{CustomerId, Email, PaymentToken, Quantity, Sku};
 
 /// A `POST /orders` body once every field has been parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,6 +62,17 @@ pub fn parse_place_order_for(
 ) -> Result<PlaceOrderRequest, RequestError> {
     let mut value: Value = serde_json::from_slice(body)
         .map_err(|e| RequestError::Malformed(format!("body is not valid JSON: {e}")))?;
+    // A proxy or WAF in front may read the first of two members with one name, serde the last:
+    // refuse the ambiguity instead of guessing.
+    let duplicates = json::duplicate_members(body);
+    if !duplicates.is_empty() {
+        return Err(RequestError::Invalid(
+            duplicates
+                .into_iter()
+                .map(|path| issue(path, "is given more than once; send each member once"))
+                .collect(),
+        ));
+    }
     if let (Some(caller), Value::Object(obj)) = (caller, &mut value) {
         if !obj.contains_key("customerId") {
             obj.insert(
@@ -104,106 +111,93 @@ pub fn parse_place_order_for(
 }
 
 fn parse_items(value: Option<&Value>, issues: &mut Vec<FieldIssue>) -> Option<Vec<RequestedLine>> {
-    let items = match value {
-        None | Some(Value::Null) => {
-            issues.push(issue("items", "is required"));
-            return None;
-        }
-        Some(Value::Array(items)) => items,
-        Some(other) => {
-            issues.push(issue(
-                "items",
-                format!("must be an array, found {}", kind(other)),
-            ));
-            return None;
-        }
-    };
-    if items.is_empty() {
-        issues.push(issue("items", "must contain at least one line"));
-        return None;
-    }
-    if items.len() > MAX_LINES {
-        issues.push(issue(
-            "items",
-            format!(
-                "must contain at most {MAX_LINES} lines, found {}",
-                items.len()
-            ),
-        ));
-        return None;
-    }
+    let items = item_list(value, issues)?;
     let before = issues.len();
     let mut lines: Vec<RequestedLine> = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let path = format!("items[{i}]");
-        let Value::Object(obj) = item else {
-            issues.push(issue(
-                &path,
-                format!("must be an object, found {}", kind(item)),
-            ));
+        let Some(line) = parse_line(&path, item, issues) else {
             continue;
         };
-        issues.extend(unknown_fields(obj, &ITEM_FIELDS, &path));
-        let sku_path = format!("{path}.sku");
-        let sku = match obj.get("sku") {
-            Some(Value::String(s)) => match Sku::parse(s) {
-                Ok(sku) => Some(sku),
-                Err(e) => {
-                    issues.push(issue(&sku_path, message_of(&e)));
-                    None
-                }
-            },
-            None | Some(Value::Null) => {
-                issues.push(issue(&sku_path, "is required"));
-                None
-            }
-            Some(other) => {
-                issues.push(issue(
-                    &sku_path,
-                    format!("must be a string, found {}", kind(other)),
-                ));
-                None
-            }
-        };
-        let qty_path = format!("{path}.quantity");
-        let quantity = match obj.get("quantity") {
-            Some(Value::Number(n)) => match n.as_u64().and_then(|n| u32::try_from(n).ok()) {
-                Some(n) => match Quantity::new(n) {
-                    Ok(q) => Some(q),
-                    Err(e) => {
-                        issues.push(issue(&qty_path, message_of(&e)));
-                        None
-                    }
-                },
-                None => {
-                    issues.push(issue(&qty_path, "must be an integer from 1 to 100"));
-                    None
-                }
-            },
-            None | Some(Value::Null) => {
-                issues.push(issue(&qty_path, "is required"));
-                None
-            }
-            Some(other) => {
-                issues.push(issue(
-                    &qty_path,
-                    format!("must be an integer, found {}", kind(other)),
-                ));
-                None
-            }
-        };
-        if let (Some(sku), Some(quantity)) = (sku, quantity) {
-            if lines.iter().any(|l| l.sku == sku) {
-                issues.push(issue(
-                    &sku_path,
-                    format!("duplicate SKU {sku}: put all units of one SKU on one line"),
-                ));
-            } else {
-                lines.push(RequestedLine { sku, quantity });
-            }
+        if lines.iter().any(|l| l.sku == line.sku) {
+            issues.push(issue(
+                format!("{path}.sku"),
+                format!(
+                    "duplicate SKU {}: put all units of one SKU on one line",
+                    line.sku
+                ),
+            ));
+        } else {
+            lines.push(line);
         }
     }
     (issues.len() == before).then_some(lines)
+}
+
+/// `items`: an array of 1 to [`MAX_LINES`] entries.
+fn item_list<'a>(value: Option<&'a Value>, issues: &mut Vec<FieldIssue>) -> Option<&'a [Value]> {
+    let problem = match value {
+        None | Some(Value::Null) => "is required".to_owned(),
+        Some(Value::Array(items)) if items.is_empty() => {
+            "must contain at least one line".to_owned()
+        }
+        Some(Value::Array(items)) if items.len() > MAX_LINES => format!(
+            "must contain at most {MAX_LINES} lines, found {}",
+            items.len()
+        ),
+        Some(Value::Array(items)) => return Some(items.as_slice()),
+        Some(other) => format!("must be an array, found {}", kind(other)),
+    };
+    issues.push(issue("items", problem));
+    None
+}
+
+/// One entry of `items` at `path`: an object with a valid `sku` and `quantity`.
+fn parse_line(path: &str, item: &Value, issues: &mut Vec<FieldIssue>) -> Option<RequestedLine> {
+    let Value::Object(obj) = item else {
+        issues.push(issue(
+            path,
+            format!("must be an object, found {}", kind(item)),
+        ));
+        return None;
+    };
+    issues.extend(unknown_fields(obj, &ITEM_FIELDS, path));
+    let sku_path = format!("{path}.sku");
+    let sku = string_member(obj, "sku", &sku_path, issues)
+        .and_then(|s| collect(Sku::parse(s), &sku_path, issues));
+    let quantity = quantity_member(obj, &format!("{path}.quantity"), issues);
+    Some(RequestedLine {
+        sku: sku?,
+        quantity: quantity?,
+    })
+}
+
+/// `quantity`: a whole number a [`Quantity`] accepts.
+fn quantity_member(
+    obj: &Map<String, Value>,
+    path: &str,
+    issues: &mut Vec<FieldIssue>,
+) -> Option<Quantity> {
+    match obj.get("quantity") {
+        Some(Value::Number(n)) => match n.as_u64().and_then(|n| u32::try_from(n).ok()) {
+            Some(n) => collect(Quantity::new(n), path, issues),
+            None => {
+                issues.push(issue(path, "must be an integer from 1 to 100"));
+                None
+            }
+        },
+        None | Some(Value::Null) => {
+            issues.push(issue(path, "is required"));
+            None
+        }
+        Some(other) => {
+            issues.push(issue(
+                path,
+                format!("must be an integer, found {}", kind(other)),
+            ));
+            None
+        }
+    }
 }
 
 fn string_field<'a>(
@@ -211,15 +205,25 @@ fn string_field<'a>(
     name: &str,
     issues: &mut Vec<FieldIssue>,
 ) -> Option<&'a str> {
+    string_member(obj, name, name, issues)
+}
+
+/// Member `name` of `obj`, addressed as `path`: a string.
+fn string_member<'a>(
+    obj: &'a Map<String, Value>,
+    name: &str,
+    path: &str,
+    issues: &mut Vec<FieldIssue>,
+) -> Option<&'a str> {
     match obj.get(name) {
         Some(Value::String(s)) => Some(s),
         None | Some(Value::Null) => {
-            issues.push(issue(name, "is required"));
+            issues.push(issue(path, "is required"));
             None
         }
         Some(other) => {
             issues.push(issue(
-                name,
+                path,
                 format!("must be a string, found {}", kind(other)),
             ));
             None
@@ -270,108 +274,6 @@ fn kind(v: &Value) -> &'static str {
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
     }
-}
-
-/// The `202` body of `POST /orders`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct OrderAccepted {
-    pub order_id: String,
-    pub status: OrderStatus,
-    pub total: Money,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LineView {
-    pub sku: String,
-    pub quantity: u32,
-    pub unit_price: Money,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HistoryView {
-    pub status: OrderStatus,
-    pub at: String,
-}
-
-/// `GET /orders/{orderId}`: no e-mail address and no payment token.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct OrderView {
-    pub order_id: String,
-    pub customer_id: String,
-    pub status: OrderStatus,
-    pub items: Vec<LineView>,
-    pub total: Money,
-    pub history: Vec<HistoryView>,
-    pub created_at: String,
-}
-
-impl From<&Order> for OrderView {
-    fn from(o: &Order) -> Self {
-        OrderView {
-            order_id: o.order_id.to_string(),
-            customer_id: o.customer_id.to_string(),
-            status: o.status,
-            items: o
-                .lines
-                .iter()
-                .map(|l| LineView {
-                    sku: l.sku.to_string(),
-                    quantity: l.quantity.get(),
-                    unit_price: l.unit_price,
-                })
-                .collect(),
-            total: o.total,
-            history: o
-                .history
-                .iter()
-                .map(|h| HistoryView {
-                    status: h.status,
-                    at: h.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                })
-                .collect(),
-            created_at: o
-                .created_at
-                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProductView {
-    pub sku: String,
-    pub name: String,
-    pub price: Money,
-    pub stock: u32,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProductList {
-    pub products: Vec<ProductView>,
-}
-
-impl From<&Product> for ProductView {
-    fn from(p: &Product) -> Self {
-        ProductView {
-            sku: p.sku.to_string(),
-            name: p.name.clone(),
-            price: p.price,
-            stock: p.stock,
-        }
-    }
-}
-
-/// A `Content-Type`'s media type without its parameters, lower-cased:
-/// `"Application/JSON; charset=utf-8"` → `"application/json"`.
-pub fn media_type(content_type: &str) -> String {
-    content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase()
 }
 
 #[cfg(test)]
@@ -487,27 +389,6 @@ mod tests {
     }
 
     #[test]
-    fn an_order_view_leaves_out_the_email_and_the_payment_token() {
-        use crate::domain::{Currency, OrderId, OrderLine};
-        let order = Order::place(
-            OrderId::new(),
-            CustomerId::parse("c").unwrap(),
-            Email::parse("secret@example.com").unwrap(),
-            PaymentToken::parse("tok_secret").unwrap(),
-            vec![OrderLine {
-                sku: Sku::parse("SKU-A").unwrap(),
-                quantity: Quantity::new(1).unwrap(),
-                unit_price: Money::new(5, Currency::EUR),
-            }],
-            chrono::Utc::now(),
-        )
-        .unwrap();
-        let json = serde_json::to_string(&OrderView::from(&order)).unwrap();
-        assert!(!json.contains("secret"));
-        assert!(json.contains("\"unitPrice\":{\"amount\":5,\"currency\":\"EUR\"}"));
-    }
-
-    #[test]
     fn a_body_sent_for_a_token_customer_may_leave_the_customer_out_and_is_theirs() {
         let caller = CustomerId::parse("cust-sub").unwrap();
         let body = br#"{"email":"a@example.com","items":[{"sku":"SKU-MUG","quantity":1}],"paymentToken":"tok_visa"}"#;
@@ -525,12 +406,20 @@ mod tests {
     }
 
     #[test]
-    fn a_media_type_loses_its_parameters_and_case() {
+    fn a_member_given_twice_is_refused_naming_it_at_any_depth() {
+        let body = br#"{"customerId":"c","email":"a@example.com","email":"b@example.com",
+            "items":[{"sku":"SKU-MUG","quantity":1,"quantity":9}],"paymentToken":"tok_visa"}"#;
         assert_eq!(
-            media_type("Application/JSON; charset=utf-8"),
-            "application/json"
+            fields(parse_place_order(body)),
+            ["email", "items[0].quantity"]
         );
-        assert_eq!(media_type(" text/plain "), "text/plain");
-        assert_eq!(media_type(""), "");
+        // Names are compared as JSON reads them: an escape does not make another member.
+        let escaped = br#"{"customerId":"c","email":"a@example.com","\u0065mail":"b@example.com",
+            "items":[{"sku":"SKU-MUG","quantity":1}],"paymentToken":"tok_visa"}"#;
+        assert_eq!(fields(parse_place_order(escaped)), ["email"]);
+        // Even inside a member that is unknown anyway.
+        let nested = br#"{"customerId":"c","email":"a@example.com","x":{"y":[{"z":1,"z":2}]},
+            "items":[{"sku":"SKU-MUG","quantity":1}],"paymentToken":"tok_visa"}"#;
+        assert_eq!(fields(parse_place_order(nested)), ["x.y[0].z"]);
     }
 }
