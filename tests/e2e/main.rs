@@ -8,7 +8,8 @@
 //! - [`delivery`]: how the event source mapping delivers, retries and dead-letters;
 //! - [`faults`]: every order right under every kind of injected fault;
 //! - [`api_contract`]: the API against `infra/openapi.yaml`, by Schemathesis;
-//! - [`chaos`], [`load`]: the `orderflow chaos` and `orderflow load` commands, end to end;
+//! - [`chaos`], [`load`], [`token`]: the `orderflow chaos`, `orderflow load` and
+//!   `orderflow local token` commands, end to end;
 //! - [`support`]: the cloud each test starts (through the `orderflow` harness), and helpers.
 // Tests: a failed unwrap is a failed test, in helpers too.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -23,3 +24,4 @@ mod load;
 mod order_flow;
 mod repository_rules;
 mod support;
+mod token;
