@@ -5,7 +5,7 @@
 
 - parse_place_order: the body of every apigw-post-order-*.json request, decoded as lambda_http
   decodes it (base64 when isBase64Encoded), that is, the bytes the handler parses;
-- event_parsing: every sqs-*.json batch whole (the process_batch path) and each record's body
+- event_parsing: every sqs-*.json batch whole (the batch runner path) and each record's body
   on its own (an EventBridge event as SQS delivers it).
 
 The corpora are generated (and grow as libFuzzer keeps the inputs that find new paths), so

@@ -1,6 +1,6 @@
 //! Event parsing at the SQS consumers: an SQS message body holding an EventBridge event whose
 //! detail is an orderflow envelope (`envelope_from_eventbridge_json`) and, when the input is a
-//! whole SQS batch, `process_batch`, which every consumer's handler runs. The properties: a body
+//! whole SQS batch, the `BatchRunner` every consumer's handler runs its batches through. The properties: a body
 //! parses or fails with an error whose text (the reason logged for the DLQ) is not empty; a parsed
 //! envelope written back as JSON reads as the same envelope; a batch reports exactly the records
 //! whose bodies do not parse. Never a panic.
@@ -15,8 +15,7 @@ use std::task::{Context, Poll, Waker};
 use aws_lambda_events::sqs::SqsEvent;
 use libfuzzer_sys::fuzz_target;
 use orderflow_shared::events::{envelope_from_eventbridge_json, Envelope};
-use orderflow_shared::faults::Faults;
-use orderflow_shared::sqs_batch::process_batch;
+use orderflow_shared::sqs_batch::BatchRunner;
 
 fuzz_target!(|data: &[u8]| {
     // SQS bodies are text; the lossy view lets every input reach the parser.
@@ -59,7 +58,10 @@ fn check_batch(batch: SqsEvent) {
         .filter(|r| !check_body(r.body.as_deref().unwrap_or_default()))
         .map(|r| r.message_id.clone().unwrap_or_default())
         .collect();
-    let response = run(process_batch(batch, &Faults::none(), |_| async { Ok(()) }));
+    let runner = BatchRunner::default();
+    let response = run(runner.together(batch, |envelopes| async move {
+        envelopes.iter().map(|_| Ok(())).collect()
+    }));
     let failed: Vec<String> = response
         .batch_item_failures
         .into_iter()
@@ -70,7 +72,7 @@ fn check_batch(batch: SqsEvent) {
     }
 }
 
-/// Without faults `process_batch` never waits, so one poll finishes it; no runtime needed.
+/// Without faults the batch never waits, so one poll finishes it; no runtime needed.
 fn run<F: Future>(future: F) -> F::Output {
     let mut future = pin!(future);
     match future
@@ -78,6 +80,6 @@ fn run<F: Future>(future: F) -> F::Output {
         .poll(&mut Context::from_waker(Waker::noop()))
     {
         Poll::Ready(output) => output,
-        Poll::Pending => panic!("process_batch waited although no fault is active"),
+        Poll::Pending => panic!("the batch waited although no fault is active"),
     }
 }

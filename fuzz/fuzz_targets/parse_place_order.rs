@@ -1,16 +1,18 @@
-//! `POST /orders` bodies: the steps the validate-order handler takes once lambda_http has
-//! handed it the body (decoded from base64 when API Gateway sent it so): the size limit, then
-//! `parse_place_order`, then the problem the handler answers with. The property: any body
-//! becomes a request or a 4xx `application/problem+json`, never a panic.
+//! `POST /orders` bodies through the edge step validate-order runs on every request once
+//! lambda_http has handed it over (the body decoded from base64 when API Gateway sent it so):
+//! `shared::http::edge::place_order`, with its size limit, its JSON reading (a member named
+//! twice refused) and its field checks, then the problem the handler answers with. The
+//! property: any body becomes an order or a 4xx `application/problem+json`, never a panic.
 #![no_main]
 // A panic is how a fuzz target reports a broken property.
 #![allow(clippy::panic)]
 
 use lambda_http::http::header;
-use lambda_http::Body;
+use lambda_http::{Body, Request};
 use libfuzzer_sys::fuzz_target;
 use orderflow_shared::api::{self, PlaceOrderRequest};
-use orderflow_shared::http::{check_body_size, Problem, PROBLEM_JSON};
+use orderflow_shared::http::edge;
+use orderflow_shared::http::{Access, Problem, PROBLEM_JSON};
 use serde_json::{json, Value};
 
 fuzz_target!(|body: &[u8]| {
@@ -20,11 +22,19 @@ fuzz_target!(|body: &[u8]| {
     }
 });
 
-/// What `ValidateOrder::place` does with the body before it asks the catalog: the same
-/// `shared::http` functions the handler calls.
+/// What validate-order does with a JSON `POST /orders` before it asks the catalog: the edge
+/// step its handler calls (on an open API, so the body names the customer).
 fn place_order(body: &[u8]) -> Result<PlaceOrderRequest, Problem> {
-    check_body_size(body)?;
-    api::parse_place_order(body).map_err(Problem::from)
+    let request = Request::new(Body::Binary(body.to_vec()));
+    let (mut parts, body) = request.into_parts();
+    parts.method = lambda_http::http::Method::POST;
+    parts.uri = lambda_http::http::Uri::from_static("/orders");
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    let request = Request::from_parts(parts, body);
+    edge::place_order(&request, Access::Open).map(|command| command.order)
 }
 
 /// An accepted body keeps the rules, and the request written back as JSON parses to itself.

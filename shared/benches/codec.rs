@@ -6,13 +6,20 @@ use std::hint::black_box;
 use criterion::{Criterion, Throughput};
 use orderflow_shared::api::parse_place_order;
 use orderflow_shared::events::{envelope_from_eventbridge_json, Envelope};
-use orderflow_shared::testing::{fixture_text, sqs_fixture};
 
 type Error = Box<dyn std::error::Error>;
 
+/// `events/<name>`, read directly: the shared crate's benches build without its `testing` code.
+fn fixture(name: &str) -> Result<serde_json::Value, Error> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../events")
+        .join(name);
+    Ok(serde_json::from_str(&std::fs::read_to_string(path)?)?)
+}
+
 /// The request body of `events/apigw-post-order.json`.
 fn post_order_body() -> Result<String, Error> {
-    let request: serde_json::Value = serde_json::from_str(&fixture_text("apigw-post-order.json")?)?;
+    let request = fixture("apigw-post-order.json")?;
     request["body"]
         .as_str()
         .map(str::to_owned)
@@ -21,11 +28,9 @@ fn post_order_body() -> Result<String, Error> {
 
 /// The SQS body of `events/sqs-order-placed.json`: an EventBridge event around an envelope.
 fn order_placed_body() -> Result<String, Error> {
-    sqs_fixture("sqs-order-placed.json")?
-        .records
-        .into_iter()
-        .next()
-        .and_then(|r| r.body)
+    fixture("sqs-order-placed.json")?["Records"][0]["body"]
+        .as_str()
+        .map(str::to_owned)
         .ok_or_else(|| "sqs-order-placed.json has no record body".into())
 }
 

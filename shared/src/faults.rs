@@ -1,5 +1,7 @@
 //! Fault injection for the SQS consumers, switched on by environment so it runs inside the real
-//! binaries under the local cloud (and never in a deployed stack, where the variable is unset).
+//! binaries under the local cloud. It is compiled in only with the `local-cloud` feature, which
+//! deployment builds (`cargo lambda build --release`, `make package`, `sam build`) never enable:
+//! a deployed function has no fault hook at all, whatever its environment says.
 //!
 //! `ORDERFLOW_FAULTS` is a comma-separated list of `kind=per-mille`:
 //! - `error_before`: fail the record before its effect (a plain retry);
@@ -14,6 +16,14 @@
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
+
+use crate::config::{ConfigError, Lookup};
+use crate::telemetry::messages::fault;
+
+/// The variable listing the faults a consumer injects (`kind=per-mille,...`).
+pub const FAULTS_VARIABLE: &str = "ORDERFLOW_FAULTS";
+/// The variable seeding the choice of the deliveries a fault hits.
+pub const SEED_VARIABLE: &str = "ORDERFLOW_FAULT_SEED";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
@@ -34,14 +44,14 @@ pub enum Fault {
 impl Fault {
     pub fn as_str(self) -> &'static str {
         match self {
-            Fault::ErrorBefore => "error_before",
-            Fault::ErrorAfter => "error_after",
-            Fault::Crash => "crash",
-            Fault::Delay => "delay",
-            Fault::Duplicate => "duplicate",
-            Fault::Throttle => "throttle",
-            Fault::Unavailable => "unavailable",
-            Fault::LostResponse => "lost_response",
+            Fault::ErrorBefore => fault::ERROR_BEFORE,
+            Fault::ErrorAfter => fault::ERROR_AFTER,
+            Fault::Crash => fault::CRASH,
+            Fault::Delay => fault::DELAY,
+            Fault::Duplicate => fault::DUPLICATE,
+            Fault::Throttle => fault::THROTTLE,
+            Fault::Unavailable => fault::UNAVAILABLE,
+            Fault::LostResponse => fault::LOST_RESPONSE,
         }
     }
 }
@@ -70,10 +80,14 @@ impl Faults {
         Faults::default()
     }
 
-    pub fn from_env() -> Result<Faults, FaultConfigError> {
-        let spec = std::env::var("ORDERFLOW_FAULTS").unwrap_or_default();
-        let seed = std::env::var("ORDERFLOW_FAULT_SEED").unwrap_or_default();
-        Faults::parse(&spec, &seed)
+    /// The faults `ORDERFLOW_FAULTS` and `ORDERFLOW_FAULT_SEED` ask for (none when unset).
+    pub fn from_lookup(lookup: Lookup<'_>) -> Result<Faults, ConfigError> {
+        let spec = lookup(FAULTS_VARIABLE).unwrap_or_default();
+        let seed = lookup(SEED_VARIABLE).unwrap_or_default();
+        Faults::parse(&spec, &seed).map_err(|e| ConfigError::Invalid {
+            name: FAULTS_VARIABLE,
+            reason: e.0,
+        })
     }
 
     pub fn parse(spec: &str, seed: &str) -> Result<Faults, FaultConfigError> {
@@ -102,15 +116,15 @@ impl Faults {
                 })
             };
             match key.trim() {
-                "error_before" => f.error_before = per_mille()?,
-                "error_after" => f.error_after = per_mille()?,
-                "crash" => f.crash = per_mille()?,
-                "delay" => f.delay = per_mille()?,
+                fault::ERROR_BEFORE => f.error_before = per_mille()?,
+                fault::ERROR_AFTER => f.error_after = per_mille()?,
+                fault::CRASH => f.crash = per_mille()?,
+                fault::DELAY => f.delay = per_mille()?,
                 "delay_ms" => f.delay_ms = n,
-                "duplicate" => f.duplicate = per_mille()?,
-                "throttle" => f.throttle = per_mille()?,
-                "unavailable" => f.unavailable = per_mille()?,
-                "lost_response" => f.lost_response = per_mille()?,
+                fault::DUPLICATE => f.duplicate = per_mille()?,
+                fault::THROTTLE => f.throttle = per_mille()?,
+                fault::UNAVAILABLE => f.unavailable = per_mille()?,
+                fault::LOST_RESPONSE => f.lost_response = per_mille()?,
                 other => return Err(FaultConfigError(format!("unknown fault {other:?}"))),
             }
         }
@@ -182,6 +196,18 @@ mod tests {
             assert!(Faults::parse(bad, "").is_err(), "{bad}");
         }
         assert!(Faults::parse("crash=1", "seven").is_err());
+    }
+
+    #[test]
+    fn the_variables_are_read_from_the_lookup_and_a_bad_one_is_named() {
+        let pairs = [(FAULTS_VARIABLE, "crash=1000"), (SEED_VARIABLE, "3")];
+        let f = Faults::from_lookup(&crate::config::lookup_from(&pairs)).unwrap();
+        assert!(f.hits(Fault::Crash, "any"));
+        assert!(!Faults::from_lookup(&|_| None).unwrap().is_active());
+        let bad = [(FAULTS_VARIABLE, "explode=1")];
+        let err = Faults::from_lookup(&crate::config::lookup_from(&bad)).unwrap_err();
+        assert_eq!(err.name(), FAULTS_VARIABLE);
+        assert!(err.to_string().contains("explode"), "{err}");
     }
 
     #[test]

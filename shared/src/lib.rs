@@ -3,9 +3,22 @@
 //! - [`domain`]: values parsed at the boundary and the order state machine;
 //! - [`events`]: the versioned envelope and the event catalogue;
 //! - [`ports`]: the traits handlers are written against;
-//! - [`adapters`]: in-memory fakes, the simulated payment gateway and the AWS adapters;
-//! - [`sqs_batch`]: partial batch failure handling for SQS consumers;
-//! - [`telemetry`]: logging set-up.
+//! - [`adapters`]: the simulated payment gateway and the AWS adapters (DynamoDB by port,
+//!   EventBridge, SNS), plus, for tests and tools only, the in-memory fakes and the SQS wrapper;
+//! - [`idempotency`]: keys claimed, completed and released around an effect, and the
+//!   `Idempotency-Key` of `POST /orders`;
+//! - [`api`]: the HTTP API's bodies (request parsing, response shapes), free of any HTTP library;
+//! - `http`: the HTTP edge (`http` feature): routing, callers, problem+json, one edge step
+//!   per request;
+//! - [`sqs_batch`]: the SQS edge and partial batch failures;
+//! - `aws`: the SDK config, the HTTPS client and the SDK clients (`aws` feature);
+//! - [`config`]: reading a function's configuration at start-up;
+//! - [`telemetry`]: logging set-up and the log messages the tools read back.
+//!
+//! Test and tool code (`testing` feature): [`adapters`]`::memory`, `testing` (fixtures, captured
+//! logs, the API contract), `telemetry::find_sensitive`, `adapters::sqs` and the all-tables
+//! `adapters::dynamodb::DynamoStore`. Only the local cloud's builds (`local-cloud` feature):
+//! `faults` and `aws::counting`.
 
 pub mod adapters;
 pub mod api;
@@ -14,6 +27,7 @@ pub mod aws;
 pub mod config;
 pub mod domain;
 pub mod events;
+#[cfg(feature = "local-cloud")]
 pub mod faults;
 #[cfg(feature = "http")]
 pub mod http;
@@ -21,4 +35,5 @@ pub mod idempotency;
 pub mod ports;
 pub mod sqs_batch;
 pub mod telemetry;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;

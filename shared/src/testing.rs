@@ -1,6 +1,9 @@
-//! The event fixtures in `events/` and the API contract, for the tests of every package.
+//! Test support for every package (the `testing` feature, never in a function's build): the
+//! event fixtures in `events/`, stores holding the fixtures' orders, captured log lines, and the
+//! API contract.
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use aws_lambda_events::sqs::SqsEvent;
 
@@ -29,6 +32,19 @@ pub fn sqs_fixture(name: &str) -> Result<SqsEvent, String> {
 #[cfg(feature = "http")]
 pub fn http_fixture(name: &str) -> Result<lambda_http::Request, String> {
     lambda_http::request::from_str(&fixture_text(name)?).map_err(|e| format!("{name}: {e}"))
+}
+
+/// An HTTP fixture whose event `edit` changes first (another stage, path or route key), read
+/// the way lambda_http reads every event.
+#[cfg(feature = "http")]
+pub fn http_fixture_with(
+    name: &str,
+    edit: impl FnOnce(&mut serde_json::Value),
+) -> Result<lambda_http::Request, String> {
+    let mut event: serde_json::Value =
+        serde_json::from_str(&fixture_text(name)?).map_err(|e| format!("{name}: {e}"))?;
+    edit(&mut event);
+    lambda_http::request::from_str(&event.to_string()).map_err(|e| format!("{name}: {e}"))
 }
 
 /// The order every single-order SQS fixture (`sqs-order-placed.json`,
@@ -105,4 +121,78 @@ pub async fn store_with_fixture_orders(
         store.create(&order).await.map_err(|e| err(&e))?;
     }
     Ok(store)
+}
+
+/// The JSON log lines written on this thread while it lives, in the functions' format
+/// (`telemetry`'s JSON lines): for tests that read a line back the way the tools do.
+pub struct CapturedLogs {
+    buffer: Arc<Mutex<Vec<u8>>>,
+    _guard: tracing::subscriber::DefaultGuard,
+}
+
+#[derive(Clone)]
+struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Buffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl CapturedLogs {
+    /// Captures from now on, on this thread (use a current-thread runtime for async code).
+    pub fn start() -> Self {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let writer = Buffer(buffer.clone());
+        let subscriber = crate::telemetry::json_subscriber(
+            tracing_subscriber::EnvFilter::new("info"),
+            move || writer.clone(),
+        );
+        CapturedLogs {
+            buffer,
+            _guard: tracing::subscriber::set_default(subscriber),
+        }
+    }
+
+    /// Every line so far, parsed (a line that is not JSON is left out).
+    pub fn lines(&self) -> Vec<serde_json::Value> {
+        let bytes = self
+            .buffer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        String::from_utf8_lossy(&bytes)
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+}
+
+/// A function under test and the one in-memory store behind all its store ports (each port
+/// field holds a clone of it): `f.store` is the store, anything else reaches the function.
+pub struct WithStore<F> {
+    pub store: crate::adapters::memory::MemoryStore,
+    pub function: F,
+}
+
+impl<F> std::ops::Deref for WithStore<F> {
+    type Target = F;
+
+    fn deref(&self) -> &F {
+        &self.function
+    }
+}
+
+impl<F> std::ops::DerefMut for WithStore<F> {
+    fn deref_mut(&mut self) -> &mut F {
+        &mut self.function
+    }
 }

@@ -9,14 +9,16 @@ use criterion::{BatchSize, Criterion, Throughput};
 use orderflow_shared::adapters::memory::{MemoryEvents, MemoryStore};
 use orderflow_shared::adapters::simulated_gateway::SimulatedGateway;
 use orderflow_shared::domain::{OrderId, OrderStatus};
-use orderflow_shared::faults::Faults;
 use orderflow_shared::idempotency::Policy;
 use orderflow_shared::ports::Inventory;
-use orderflow_shared::testing::{sqs_batch_for, store_with_fixture_orders};
+use orderflow_shared::sqs_batch::BatchRunner;
+use orderflow_shared::testing::{sqs_batch_for, store_with_fixture_orders, WithStore};
 use process_payment::handler::ProcessPayment;
 
 type Error = Box<dyn std::error::Error>;
-type Function = ProcessPayment<MemoryStore, SimulatedGateway, MemoryEvents>;
+type Function = WithStore<
+    ProcessPayment<MemoryStore, MemoryStore, MemoryStore, SimulatedGateway, MemoryEvents>,
+>;
 
 const BATCH: usize = 10;
 
@@ -27,12 +29,17 @@ async fn function(ids: &[OrderId]) -> Result<Function, Error> {
         let lines = store.order(id).ok_or("order not stored")?.lines;
         store.reserve_stock(id, &lines, Utc::now()).await?;
     }
-    Ok(ProcessPayment {
+    Ok(WithStore {
+        function: ProcessPayment {
+            orders: store.clone(),
+            ledger: store.clone(),
+            keys: store.clone(),
+            gateway: SimulatedGateway,
+            events: MemoryEvents::new(),
+            policy: Policy::new(Duration::seconds(60), Duration::days(7)),
+            runner: BatchRunner::default(),
+        },
         store,
-        gateway: SimulatedGateway,
-        events: MemoryEvents::new(),
-        idempotency: Policy::new(Duration::seconds(60), Duration::days(7)),
-        faults: Faults::none(),
     })
 }
 

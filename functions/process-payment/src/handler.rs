@@ -8,36 +8,43 @@ use orderflow_shared::domain::OrderStatus;
 use orderflow_shared::events::{
     DomainEvent, Envelope, InventoryReserved, PaymentFailed, PaymentSucceeded,
 };
-use orderflow_shared::faults::Faults;
-use orderflow_shared::idempotency::{claim, Claimed, OnceError, Policy};
-use orderflow_shared::ports::{
-    ChargeOutcome, ChargeRecord, ChargeRequest, EventPublisher, IdempotencyError, IdempotencyStore,
-    OrderRepository, OrderWriteError, PaymentGateway, PaymentLedger, Recorded, SettleError,
-    Settlement,
+use orderflow_shared::idempotency::{
+    claim, Claim, ClaimError, IdempotencyError, IdempotencyStore, Policy,
 };
-use orderflow_shared::sqs_batch::{process_batch_then_publish, RecordError};
+use orderflow_shared::ports::{
+    ChargeOutcome, ChargeRecord, ChargeRequest, EventPublisher, OrderRepository, OrderWriteError,
+    PaymentGateway, PaymentLedger, Recorded, SettleError, Settlement,
+};
+use orderflow_shared::sqs_batch::{BatchRunner, RecordError};
 use tracing::{info, warn};
 
-pub struct ProcessPayment<S, G, E> {
-    pub store: S,
+/// The ports this function uses, lent to every invocation.
+pub struct ProcessPayment<O, L, K, G, E> {
+    /// Orders: the order's move after a charge settled step by step.
+    pub orders: O,
+    /// The payments ledger, and the settlement of a charge in one write.
+    pub ledger: L,
+    /// The charge's idempotency key (`charge#<orderId>`).
+    pub keys: K,
     pub gateway: G,
     pub events: E,
-    pub idempotency: Policy,
-    /// Injected failures (off unless `ORDERFLOW_FAULTS` is set).
-    pub faults: Faults,
+    /// How long the charge key is locked while the provider is called, and remembered after.
+    pub policy: Policy,
+    pub runner: BatchRunner,
 }
 
-impl<S, G, E> ProcessPayment<S, G, E>
+impl<O, L, K, G, E> ProcessPayment<O, L, K, G, E>
 where
-    S: OrderRepository + PaymentLedger + IdempotencyStore,
+    O: OrderRepository,
+    L: PaymentLedger,
+    K: IdempotencyStore,
     G: PaymentGateway,
     E: EventPublisher,
 {
     pub async fn handle_batch(&self, event: SqsEvent) -> SqsBatchResponse {
-        process_batch_then_publish(event, &self.faults, &self.events, |envelope| {
-            self.handle(envelope)
-        })
-        .await
+        self.runner
+            .then_publish(event, &self.events, |envelope| self.handle(envelope))
+            .await
     }
 
     /// Handles one record; returns the event that follows from it, for the batch to publish.
@@ -91,7 +98,7 @@ where
         target: OrderStatus,
     ) -> Result<(), RecordError> {
         match self
-            .store
+            .orders
             .transition(&e.order_id, OrderStatus::Reserved, target, Utc::now())
             .await
         {
@@ -116,29 +123,8 @@ where
         e: &InventoryReserved,
     ) -> Result<(ChargeOutcome, bool), RecordError> {
         let key = format!("charge#{}", e.order_id);
-        let payload = format!("{}|{}|{}", e.order_id, e.total.amount, e.total.currency);
-        match claim::<_, RecordError>(&self.store, &key, payload.as_bytes(), self.idempotency).await
-        {
-            Ok(Claimed::Acquired) => {}
-            Ok(Claimed::Done(result)) => {
-                info!("order was charged before; not charging again");
-                let outcome = serde_json::from_str(&result).map_err(RecordError::permanent)?;
-                return Ok((outcome, false));
-            }
-            Err(OnceError::InProgress) => {
-                warn!("another delivery is charging this order; will retry");
-                return Err(RecordError::Transient(
-                    "charge in progress elsewhere".into(),
-                ));
-            }
-            Err(OnceError::PayloadMismatch) => {
-                return Err(RecordError::Permanent(format!(
-                    "order {} was charged before with a different amount",
-                    e.order_id
-                )))
-            }
-            Err(OnceError::Store(err)) => return Err(RecordError::transient(err)),
-            Err(OnceError::Effect(err)) => return Err(err),
+        if let Some(earlier) = self.claim_charge(e, &key).await? {
+            return Ok((earlier, false));
         }
         let request = ChargeRequest {
             order_id: e.order_id.clone(),
@@ -153,6 +139,47 @@ where
                 return Err(RecordError::transient(err));
             }
         };
+        self.settle(e, key, outcome).await
+    }
+
+    /// Claims the charge's key: `None` when this delivery holds it now, the earlier outcome
+    /// when the order was charged before.
+    async fn claim_charge(
+        &self,
+        e: &InventoryReserved,
+        key: &str,
+    ) -> Result<Option<ChargeOutcome>, RecordError> {
+        let payload = format!("{}|{}|{}", e.order_id, e.total.amount, e.total.currency);
+        match claim(&self.keys, key, payload.as_bytes(), self.policy).await {
+            Ok(Claim::Acquired) => Ok(None),
+            Ok(Claim::Completed(result)) => {
+                info!("order was charged before; not charging again");
+                serde_json::from_str(&result)
+                    .map(Some)
+                    .map_err(RecordError::permanent)
+            }
+            Ok(Claim::InProgress) => {
+                warn!("another delivery is charging this order; will retry");
+                Err(RecordError::Transient(
+                    "charge in progress elsewhere".into(),
+                ))
+            }
+            Err(ClaimError::PayloadMismatch) => Err(RecordError::Permanent(format!(
+                "order {} was charged before with a different amount",
+                e.order_id
+            ))),
+            Err(ClaimError::Store(err)) => Err(RecordError::transient(err)),
+        }
+    }
+
+    /// Writes what follows from the charge at once (the ledger entry, the key's completion,
+    /// the order's move); step by step when that is refused.
+    async fn settle(
+        &self,
+        e: &InventoryReserved,
+        key: String,
+        outcome: ChargeOutcome,
+    ) -> Result<(ChargeOutcome, bool), RecordError> {
         let settlement = Settlement {
             record: ChargeRecord {
                 order_id: e.order_id.clone(),
@@ -164,7 +191,7 @@ where
             key,
             to: target_of(&outcome),
         };
-        match self.store.settle(&settlement, Utc::now()).await {
+        match self.ledger.settle(&settlement, Utc::now()).await {
             Ok(()) => Ok((outcome, true)),
             Err(SettleError::Refused(why)) => {
                 info!(%why, "settling step by step");
@@ -187,7 +214,7 @@ where
         settlement: Settlement,
     ) -> Result<ChargeOutcome, RecordError> {
         let stored = match self
-            .store
+            .ledger
             .record(&settlement.record)
             .await
             .map_err(RecordError::transient)?
@@ -199,7 +226,7 @@ where
             }
         };
         let result = serde_json::to_string(&stored.outcome).map_err(RecordError::permanent)?;
-        match self.store.complete(&settlement.key, &result).await {
+        match self.keys.complete(&settlement.key, &result).await {
             Ok(()) | Err(IdempotencyError::NotHeld) => Ok(stored.outcome),
             Err(err) => Err(RecordError::transient(err)),
         }
@@ -207,7 +234,7 @@ where
 
     /// Releases the charge's key after a failure, so a retry can claim it at once.
     async fn give_up(&self, key: &str) {
-        if let Err(err) = self.store.release(key).await {
+        if let Err(err) = self.keys.release(key).await {
             warn!(key, error = %err, "lock not released; it expires on its own");
         }
     }
@@ -232,6 +259,7 @@ mod tests {
     };
     use orderflow_shared::events::EventType;
     use orderflow_shared::ports::{GatewayError, Inventory, PaymentLedger};
+    use orderflow_shared::testing::WithStore;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     const ORDER_ID: &str = "6f1a2b3c-4d5e-4f60-8a7b-9c0d1e2f3a4b";
@@ -250,7 +278,9 @@ mod tests {
         }
     }
 
-    type Function = ProcessPayment<MemoryStore, CountingGateway, MemoryEvents>;
+    type Function = WithStore<
+        ProcessPayment<MemoryStore, MemoryStore, MemoryStore, CountingGateway, MemoryEvents>,
+    >;
 
     fn fixture(name: &str) -> SqsEvent {
         orderflow_shared::testing::sqs_fixture(name).unwrap()
@@ -302,12 +332,17 @@ mod tests {
                 .await
                 .unwrap();
         }
-        ProcessPayment {
+        WithStore {
+            function: ProcessPayment {
+                orders: store.clone(),
+                ledger: store.clone(),
+                keys: store.clone(),
+                gateway: CountingGateway::default(),
+                events: MemoryEvents::new(),
+                policy: Policy::new(Duration::seconds(30), Duration::days(7)),
+                runner: BatchRunner::default(),
+            },
             store,
-            gateway: CountingGateway::default(),
-            events: MemoryEvents::new(),
-            idempotency: Policy::new(Duration::seconds(30), Duration::days(7)),
-            faults: Faults::none(),
         }
     }
 

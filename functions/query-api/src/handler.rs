@@ -1,85 +1,41 @@
-//! Read-only API: `GET /orders/{orderId}` and `GET /products`.
+//! Read-only API: `GET /orders/{orderId}` and `GET /products`. The edge step reads the request
+//! (route, method, caller, order id: `shared::http::edge::query`); this handler reads the store.
 
-use lambda_http::http::{Method, StatusCode};
-use lambda_http::{Body, Request, RequestExt, Response};
-use orderflow_shared::api::{FieldIssue, OrderView, ProductList, ProductView};
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use orderflow_shared::api::{OrderView, ProductList, ProductView};
 use orderflow_shared::domain::{CustomerId, OrderId};
-use orderflow_shared::http::{caller, json_response, Access, Problem};
+use orderflow_shared::http::edge::{self, Query};
+use orderflow_shared::http::{json_response, Access, Problem};
 use orderflow_shared::ports::{Catalog, OrderRepository};
 use tracing::warn;
 
-pub struct QueryApi<S> {
-    pub store: S,
+/// The ports this function uses, lent to every invocation.
+pub struct QueryApi<O, C> {
+    pub orders: O,
+    pub catalog: C,
     /// Whether orders are read as the token's customer (deployed) or by anyone (open API).
     pub access: Access,
 }
 
-enum Route {
-    Order(String),
-    Products,
-}
-
-impl<S: OrderRepository + Catalog> QueryApi<S> {
+impl<O: OrderRepository, C: Catalog> QueryApi<O, C> {
     pub async fn handle(&self, request: Request) -> Response<Body> {
-        match self.route(&request).await {
-            Ok(response) => response,
-            Err(problem) => problem.into_response(),
-        }
-    }
-
-    async fn route(&self, request: &Request) -> Result<Response<Body>, Problem> {
-        let path = request.uri().path().trim_end_matches('/');
-        let route = if path == "/products" {
-            Route::Products
-        } else if let Some(id) = path.strip_prefix("/orders/").filter(|id| !id.contains('/')) {
-            // API Gateway passes the decoded path parameter; fall back to the raw path segment.
-            let id = request
-                .path_parameters_ref()
-                .and_then(|p| p.first("orderId"))
-                .unwrap_or(id);
-            Route::Order(id.to_owned())
-        } else {
-            return Err(Problem::new(
-                StatusCode::NOT_FOUND,
-                "not-found",
-                format!("no route for {path}; try GET /orders/{{orderId}} or GET /products"),
-            ));
+        let answered = match edge::query(&request, self.access) {
+            Ok(Query::Products) => self.products().await,
+            Ok(Query::Order { caller, id }) => self.order(&id, caller.as_ref()).await,
+            Err(problem) => Err(problem),
         };
-        if request.method() != Method::GET {
-            return Err(Problem::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method-not-allowed",
-                format!("{} is not allowed here; use GET", request.method()),
-            ));
-        }
-        match route {
-            Route::Products => self.products().await,
-            Route::Order(id) => {
-                let caller = caller(request, self.access)?;
-                self.order(&id, caller.as_ref()).await
-            }
-        }
+        answered.unwrap_or_else(Problem::into_response)
     }
 
     /// An order, to its own customer only: anyone else is told it does not exist, exactly as
     /// for an unknown id, so ids cannot be probed.
     async fn order(
         &self,
-        raw_id: &str,
+        id: &OrderId,
         caller: Option<&CustomerId>,
     ) -> Result<Response<Body>, Problem> {
-        let id = OrderId::parse(raw_id).map_err(|_| {
-            Problem::new(
-                StatusCode::BAD_REQUEST,
-                "invalid-order-id",
-                "the order id must be a UUID",
-            )
-            .with_errors(vec![FieldIssue {
-                field: "orderId".into(),
-                message: "must be a UUID such as 6f1a2b3c-4d5e-4f60-8a7b-9c0d1e2f3a4b".into(),
-            }])
-        })?;
-        let found = self.store.get(&id).await.map_err(unavailable)?;
+        let found = self.orders.get(id).await.map_err(unavailable)?;
         match found.filter(|order| caller.is_none_or(|c| order.customer_id == *c)) {
             Some(order) => Ok(json_response(StatusCode::OK, &OrderView::from(&order))),
             None => Err(Problem::new(
@@ -91,7 +47,7 @@ impl<S: OrderRepository + Catalog> QueryApi<S> {
     }
 
     async fn products(&self) -> Result<Response<Body>, Problem> {
-        let products = self.store.all_products().await.map_err(unavailable)?;
+        let products = self.catalog.all_products().await.map_err(unavailable)?;
         Ok(json_response(
             StatusCode::OK,
             &ProductList {
@@ -114,7 +70,7 @@ fn unavailable(e: impl std::fmt::Display) -> Problem {
 mod tests {
     use super::*;
     use chrono::Utc;
-    use lambda_http::http::header;
+    use lambda_http::http::{header, Method};
     use orderflow_shared::adapters::memory::MemoryStore;
     use orderflow_shared::domain::{
         Currency, CustomerId, Email, Money, Order, OrderLine, OrderStatus, PaymentToken, Quantity,
@@ -122,6 +78,7 @@ mod tests {
     };
     use orderflow_shared::ports::Product;
     use orderflow_shared::testing::openapi::contract;
+    use orderflow_shared::testing::WithStore;
     use serde_json::{json, Value};
 
     const ORDER_ID: &str = "6f1a2b3c-4d5e-4f60-8a7b-9c0d1e2f3a4b";
@@ -131,7 +88,9 @@ mod tests {
     }
 
     /// Runs the handler and checks its answer against the API contract (infra/openapi.yaml).
-    async fn call(api: &QueryApi<MemoryStore>, request: Request) -> Response<Body> {
+    type Api = WithStore<QueryApi<MemoryStore, MemoryStore>>;
+
+    async fn call(api: &Api, request: Request) -> Response<Body> {
         let method = request.method().as_str().to_owned();
         let path = request.uri().path().to_owned();
         let response = api.handle(request).await;
@@ -143,7 +102,7 @@ mod tests {
     }
 
     /// For a request no operation of the contract matches: still a problem+json refusal.
-    async fn call_unrouted(api: &QueryApi<MemoryStore>, request: Request) -> Response<Body> {
+    async fn call_unrouted(api: &Api, request: Request) -> Response<Body> {
         let method = request.method().as_str().to_owned();
         let path = request.uri().path().to_owned();
         let response = api.handle(request).await;
@@ -161,7 +120,7 @@ mod tests {
         }
     }
 
-    async fn api_with_one_order() -> QueryApi<MemoryStore> {
+    async fn api_with_one_order() -> Api {
         let store = MemoryStore::with_products([
             Product {
                 sku: Sku::parse("SKU-TSHIRT-M").unwrap(),
@@ -199,9 +158,13 @@ mod tests {
             )
             .await
             .unwrap();
-        QueryApi {
+        WithStore {
+            function: QueryApi {
+                orders: store.clone(),
+                catalog: store.clone(),
+                access: Access::Token,
+            },
             store,
-            access: Access::Token,
         }
     }
 
@@ -224,10 +187,8 @@ mod tests {
         let api = api_with_one_order().await;
         let refused = call(&api, fixture("apigw-get-order-no-token.json")).await;
         assert_eq!(refused.status(), 401);
-        let open = QueryApi {
-            access: Access::Open,
-            ..api
-        };
+        let mut open = api;
+        open.access = Access::Open;
         let read = call(&open, fixture("apigw-get-order-no-token.json")).await;
         assert_eq!(read.status(), 200);
     }
@@ -358,6 +319,41 @@ mod tests {
                 });
                 assert_eq!(response.status(), status, "GET {operation}");
             }
+        }
+    }
+
+    /// `name` as API Gateway sends it on stage `stage` with `raw_path` (a named stage, or a
+    /// custom domain's base-path mapping).
+    fn on_stage(name: &str, stage: &str, raw_path: &str) -> Request {
+        orderflow_shared::testing::http_fixture_with(name, |event| {
+            event["requestContext"]["stage"] = json!(stage);
+            event["rawPath"] = json!(raw_path);
+        })
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_queries_answer_the_same_on_a_named_stage_and_behind_a_base_path() {
+        let api = api_with_one_order().await;
+        for (stage, prefix) in [
+            ("$default", ""),
+            ("prod", "/prod"),
+            ("$default", "/shop/v1"),
+        ] {
+            let order = on_stage(
+                "apigw-get-order.json",
+                stage,
+                &format!("{prefix}/orders/{ORDER_ID}"),
+            );
+            let response = api.handle(order).await;
+            assert_eq!(response.status(), 200, "{stage} {prefix}");
+            assert_eq!(body_json(&response)["orderId"], ORDER_ID);
+            let products = on_stage(
+                "apigw-get-products.json",
+                stage,
+                &format!("{prefix}/products"),
+            );
+            assert_eq!(api.handle(products).await.status(), 200, "{stage} {prefix}");
         }
     }
 }

@@ -1,4 +1,5 @@
-//! query-api as a library: the handler, used by the `bootstrap` binary (`main.rs`) and by the
-//! benches.
+//! query-api as a library: its configuration and its handler, used by the `bootstrap`
+//! binary (`main.rs`) and by the benches.
 
+pub mod config;
 pub mod handler;

@@ -8,8 +8,8 @@ use chrono::Duration;
 use criterion::{BatchSize, Criterion, Throughput};
 use orderflow_shared::adapters::memory::{MemoryNotifier, MemoryStore};
 use orderflow_shared::domain::OrderId;
-use orderflow_shared::faults::Faults;
 use orderflow_shared::idempotency::Policy;
+use orderflow_shared::sqs_batch::BatchRunner;
 use orderflow_shared::testing::sqs_batch_for;
 use send_notification::handler::SendNotification;
 
@@ -20,10 +20,10 @@ const BATCH: usize = 10;
 
 fn function() -> Function {
     SendNotification {
-        store: MemoryStore::new(),
+        keys: MemoryStore::new(),
         notifier: MemoryNotifier::new(),
-        idempotency: Policy::new(Duration::seconds(60), Duration::days(7)),
-        faults: Faults::none(),
+        policy: Policy::new(Duration::seconds(60), Duration::days(7)),
+        runner: BatchRunner::default(),
     }
 }
 

@@ -3,20 +3,20 @@
 //! the event is delivered.
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
-use chrono::Utc;
 use orderflow_shared::events::{DomainEvent, Envelope, Notification, NotificationKind};
-use orderflow_shared::faults::Faults;
-use orderflow_shared::idempotency::{payload_hash, Policy};
-use orderflow_shared::ports::{Claim, ClaimTimes, IdempotencyError, IdempotencyStore, Notifier};
-use orderflow_shared::sqs_batch::{process_batch_together, RecordError};
+use orderflow_shared::idempotency::{claim_many, Claim, ClaimError, IdempotencyStore, Policy};
+use orderflow_shared::ports::Notifier;
+use orderflow_shared::sqs_batch::{BatchRunner, RecordError};
 use tracing::{error, info, warn};
 
-pub struct SendNotification<S, N> {
-    pub store: S,
+/// The ports this function uses, lent to every invocation.
+pub struct SendNotification<K, N> {
+    /// One key per order and outcome: each customer is told each outcome once.
+    pub keys: K,
     pub notifier: N,
-    pub idempotency: Policy,
-    /// Injected failures (off unless `ORDERFLOW_FAULTS` is set).
-    pub faults: Faults,
+    /// How long a key is locked while its notification is sent, and remembered after.
+    pub policy: Policy,
+    pub runner: BatchRunner,
 }
 
 /// Renders what the customer is told about an outcome; `None` for events that tell nothing.
@@ -68,13 +68,15 @@ pub fn render(event: &DomainEvent) -> Option<Notification> {
     Some(n)
 }
 
-impl<S, N> SendNotification<S, N>
+impl<K, N> SendNotification<K, N>
 where
-    S: IdempotencyStore,
+    K: IdempotencyStore,
     N: Notifier,
 {
     pub async fn handle_batch(&self, event: SqsEvent) -> SqsBatchResponse {
-        process_batch_together(event, &self.faults, |envelopes| self.notify_all(envelopes)).await
+        self.runner
+            .together(event, |envelopes| self.notify_all(envelopes))
+            .await
     }
 
     /// Tells each outcome once, for a whole batch at a time: the batch's keys (one per order
@@ -82,81 +84,10 @@ where
     /// completed together — three calls for a batch where nothing was sent before. One answer
     /// per envelope, in order.
     pub async fn notify_all(&self, envelopes: Vec<Envelope>) -> Vec<Result<(), RecordError>> {
-        let mut answers: Vec<Result<(), RecordError>> = Vec::with_capacity(envelopes.len());
-        // (answer slot, notification, key) of each envelope that tells the customer something.
-        let mut wanted = Vec::new();
-        for envelope in &envelopes {
-            match render(&envelope.event) {
-                Some(notification) => {
-                    let key = format!(
-                        "notify#{}#{}",
-                        notification.order_id,
-                        notification.kind.as_str()
-                    );
-                    wanted.push((answers.len(), notification, key));
-                    answers.push(Ok(()));
-                }
-                None => answers.push(Err(RecordError::Permanent(format!(
-                    "send-notification does not handle {}; check the notification rule's event pattern",
-                    envelope.metadata.event_type
-                )))),
-            }
-        }
-        let claims: Vec<(String, String)> = wanted
-            .iter()
-            .map(|(_, n, key)| {
-                let payload = format!("{}|{}", n.order_id, n.kind.as_str());
-                (key.clone(), payload_hash(payload.as_bytes()))
-            })
-            .collect();
-        let now = Utc::now();
-        let times = ClaimTimes {
-            now,
-            lock_until: now + self.idempotency.lock_for,
-            expires_at: now + self.idempotency.keep_for,
-        };
-        let claimed = self.store.claim_many(&claims, times).await;
-        let mut to_send = Vec::new();
-        for ((slot, notification, key), claim) in wanted.into_iter().zip(claimed) {
-            let order_id = notification.order_id.clone();
-            let kind = notification.kind.as_str();
-            let answer = match claim {
-                Ok(Claim::Acquired) => {
-                    to_send.push((slot, notification, key));
-                    continue;
-                }
-                Ok(Claim::Completed(message_id)) => {
-                    info!(%order_id, kind, sns_message_id = %message_id, "customer was already notified");
-                    Ok(())
-                }
-                Ok(Claim::InProgress) | Err(IdempotencyError::NotHeld) => Err(
-                    RecordError::Transient("another delivery is sending this notification".into()),
-                ),
-                Err(IdempotencyError::PayloadMismatch) => Err(RecordError::Permanent(format!(
-                    "idempotency key {key} reused"
-                ))),
-                Err(IdempotencyError::Store(e)) => Err(RecordError::transient(e)),
-            };
-            set(&mut answers, slot, answer);
-        }
-        let notifications: Vec<Notification> = to_send.iter().map(|(_, n, _)| n.clone()).collect();
-        let sent = self.notifier.notify_many(&notifications).await;
-        let mut done = Vec::new();
-        for ((slot, notification, key), outcome) in to_send.into_iter().zip(sent) {
-            match outcome {
-                Ok(message_id) => {
-                    info!(order_id = %notification.order_id, kind = notification.kind.as_str(), sns_message_id = %message_id, "customer notified");
-                    done.push((key, message_id));
-                }
-                Err(e) => {
-                    if let Err(release) = self.store.release(&key).await {
-                        warn!(key, error = %release, "lock not released; it expires on its own");
-                    }
-                    set(&mut answers, slot, Err(RecordError::transient(e)));
-                }
-            }
-        }
-        let completed = self.store.complete_many(&done).await;
+        let (mut answers, wanted) = wanted(&envelopes);
+        let to_send = self.claim(wanted, &mut answers).await;
+        let done = self.send(to_send, &mut answers).await;
+        let completed = self.keys.complete_many(&done).await;
         for ((key, _), outcome) in done.iter().zip(completed) {
             if let Err(e) = outcome {
                 // Sent but not remembered. The record is still acknowledged: a redelivery would
@@ -167,9 +98,110 @@ where
         }
         answers
     }
+
+    /// Claims the keys of `wanted` at once; answers those told before, or held elsewhere, and
+    /// returns the ones this delivery holds now.
+    async fn claim(&self, wanted: Vec<Wanted>, answers: &mut [Answer]) -> Vec<Wanted> {
+        let claims: Vec<(String, Vec<u8>)> = wanted
+            .iter()
+            .map(|w| {
+                let n = &w.notification;
+                let payload = format!("{}|{}", n.order_id, n.kind.as_str());
+                (w.key.clone(), payload.into_bytes())
+            })
+            .collect();
+        let claimed = claim_many(&self.keys, &claims, self.policy).await;
+        let mut held = Vec::new();
+        for (w, claim) in wanted.into_iter().zip(claimed) {
+            let order_id = &w.notification.order_id;
+            let kind = w.notification.kind.as_str();
+            let answer = match claim {
+                Ok(Claim::Acquired) => {
+                    held.push(w);
+                    continue;
+                }
+                Ok(Claim::Completed(message_id)) => {
+                    info!(%order_id, kind, sns_message_id = %message_id, "customer was already notified");
+                    Ok(())
+                }
+                Ok(Claim::InProgress) => Err(RecordError::Transient(
+                    "another delivery is sending this notification".into(),
+                )),
+                Err(ClaimError::PayloadMismatch) => Err(RecordError::Permanent(format!(
+                    "idempotency key {} reused",
+                    w.key
+                ))),
+                Err(ClaimError::Store(e)) => Err(RecordError::transient(e)),
+            };
+            set(answers, w.slot, answer);
+        }
+        held
+    }
+
+    /// Publishes the held notifications at once; releases the key of each that failed (so its
+    /// retry can claim it at once) and returns `(key, message id)` of each sent.
+    async fn send(&self, held: Vec<Wanted>, answers: &mut [Answer]) -> Vec<(String, String)> {
+        let notifications: Vec<Notification> =
+            held.iter().map(|w| w.notification.clone()).collect();
+        let sent = self.notifier.notify_many(&notifications).await;
+        let mut done = Vec::new();
+        for (w, outcome) in held.into_iter().zip(sent) {
+            match outcome {
+                Ok(message_id) => {
+                    info!(order_id = %w.notification.order_id, kind = w.notification.kind.as_str(), sns_message_id = %message_id, "customer notified");
+                    done.push((w.key, message_id));
+                }
+                Err(e) => {
+                    if let Err(release) = self.keys.release(&w.key).await {
+                        warn!(key = w.key, error = %release, "lock not released; it expires on its own");
+                    }
+                    set(answers, w.slot, Err(RecordError::transient(e)));
+                }
+            }
+        }
+        done
+    }
 }
 
-fn set(answers: &mut [Result<(), RecordError>], slot: usize, answer: Result<(), RecordError>) {
+type Answer = Result<(), RecordError>;
+
+/// A notification one envelope asks for, its key, and the envelope's answer slot.
+struct Wanted {
+    slot: usize,
+    notification: Notification,
+    key: String,
+}
+
+/// One answer per envelope (a failure for the ones that tell nothing), and what the others
+/// want told.
+fn wanted(envelopes: &[Envelope]) -> (Vec<Answer>, Vec<Wanted>) {
+    let mut answers = Vec::with_capacity(envelopes.len());
+    let mut wanted = Vec::new();
+    for envelope in envelopes {
+        match render(&envelope.event) {
+            Some(notification) => {
+                let key = format!(
+                    "notify#{}#{}",
+                    notification.order_id,
+                    notification.kind.as_str()
+                );
+                wanted.push(Wanted {
+                    slot: answers.len(),
+                    notification,
+                    key,
+                });
+                answers.push(Ok(()));
+            }
+            None => answers.push(Err(RecordError::Permanent(format!(
+                "send-notification does not handle {}; check the notification rule's event pattern",
+                envelope.metadata.event_type
+            )))),
+        }
+    }
+    (answers, wanted)
+}
+
+fn set(answers: &mut [Answer], slot: usize, answer: Answer) {
     if let Some(a) = answers.get_mut(slot) {
         *a = answer;
     }
@@ -189,10 +221,10 @@ mod tests {
 
     fn function() -> Function {
         SendNotification {
-            store: MemoryStore::new(),
+            keys: MemoryStore::new(),
             notifier: MemoryNotifier::new(),
-            idempotency: Policy::new(Duration::seconds(30), Duration::days(7)),
-            faults: Faults::none(),
+            policy: Policy::new(Duration::seconds(30), Duration::days(7)),
+            runner: BatchRunner::default(),
         }
     }
 

@@ -7,21 +7,26 @@ use std::cell::Cell;
 use criterion::{BatchSize, Criterion, Throughput};
 use orderflow_shared::adapters::memory::{MemoryEvents, MemoryStore};
 use orderflow_shared::domain::{OrderId, OrderStatus};
-use orderflow_shared::faults::Faults;
-use orderflow_shared::testing::{sqs_batch_for, store_with_fixture_orders};
+use orderflow_shared::sqs_batch::BatchRunner;
+use orderflow_shared::testing::{sqs_batch_for, store_with_fixture_orders, WithStore};
 use update_inventory::handler::UpdateInventory;
 
 type Error = Box<dyn std::error::Error>;
-type Function = UpdateInventory<MemoryStore, MemoryEvents>;
+type Function = WithStore<UpdateInventory<MemoryStore, MemoryStore, MemoryEvents>>;
 
 const BATCH: usize = 10;
 
 /// The fixtures' catalog with one pending order per id.
 async fn function(ids: &[OrderId]) -> Result<Function, Error> {
-    Ok(UpdateInventory {
-        store: store_with_fixture_orders(ids).await?,
-        events: MemoryEvents::new(),
-        faults: Faults::none(),
+    let store = store_with_fixture_orders(ids).await?;
+    Ok(WithStore {
+        function: UpdateInventory {
+            orders: store.clone(),
+            stock: store.clone(),
+            events: MemoryEvents::new(),
+            runner: BatchRunner::default(),
+        },
+        store,
     })
 }
 

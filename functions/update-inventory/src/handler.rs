@@ -10,31 +10,33 @@ use orderflow_shared::events::{
     DomainEvent, Envelope, InventoryRejected, InventoryReleased, InventoryReserved, OrderPlaced,
     PaymentFailed, Shortage,
 };
-use orderflow_shared::faults::Faults;
 use orderflow_shared::ports::{
     Catalog, EventPublisher, Inventory, OrderRepository, OrderWriteError, ReleaseError,
     ReserveError,
 };
-use orderflow_shared::sqs_batch::{process_batch_then_publish, RecordError};
+use orderflow_shared::sqs_batch::{BatchRunner, RecordError};
 use tracing::info;
 
-pub struct UpdateInventory<S, E> {
-    pub store: S,
+/// The ports this function uses, lent to every invocation.
+pub struct UpdateInventory<O, S, E> {
+    /// Orders: a rejection, and the order behind a release that was done before.
+    pub orders: O,
+    /// Stock: reservations and releases, and what is left for a rejection.
+    pub stock: S,
     pub events: E,
-    /// Injected failures (off unless `ORDERFLOW_FAULTS` is set).
-    pub faults: Faults,
+    pub runner: BatchRunner,
 }
 
-impl<S, E> UpdateInventory<S, E>
+impl<O, S, E> UpdateInventory<O, S, E>
 where
-    S: Inventory + OrderRepository + Catalog,
+    O: OrderRepository,
+    S: Inventory + Catalog,
     E: EventPublisher,
 {
     pub async fn handle_batch(&self, event: SqsEvent) -> SqsBatchResponse {
-        process_batch_then_publish(event, &self.faults, &self.events, |envelope| {
-            self.handle(envelope)
-        })
-        .await
+        self.runner
+            .then_publish(event, &self.events, |envelope| self.handle(envelope))
+            .await
     }
 
     /// Handles one record; returns the event that follows from it, for the batch to publish.
@@ -55,7 +57,7 @@ where
         e: &OrderPlaced,
     ) -> Result<Vec<Envelope>, RecordError> {
         let outcome = self
-            .store
+            .stock
             .reserve_stock(&e.order_id, &e.lines, Utc::now())
             .await;
         match outcome {
@@ -101,7 +103,7 @@ where
         shortages: Vec<Shortage>,
     ) -> Result<Vec<Envelope>, RecordError> {
         match self
-            .store
+            .orders
             .transition(
                 &e.order_id,
                 OrderStatus::Pending,
@@ -144,7 +146,7 @@ where
     async fn current_shortages(&self, e: &OrderPlaced) -> Result<Vec<Shortage>, RecordError> {
         let skus: Vec<_> = e.lines.iter().map(|l| l.sku.clone()).collect();
         let products = self
-            .store
+            .stock
             .products(&skus)
             .await
             .map_err(RecordError::transient)?;
@@ -158,7 +160,7 @@ where
         cause: &Envelope,
         e: &PaymentFailed,
     ) -> Result<Vec<Envelope>, RecordError> {
-        let lines = match self.store.release_stock(&e.order_id, Utc::now()).await {
+        let lines = match self.stock.release_stock(&e.order_id, Utc::now()).await {
             Ok(lines) => {
                 let units: u32 = lines.iter().map(|l| l.quantity.get()).sum();
                 info!(units, "stock released after failed payment");
@@ -166,7 +168,7 @@ where
             }
             Err(ReleaseError::NotHeld) => {
                 let order = self
-                    .store
+                    .orders
                     .get(&e.order_id)
                     .await
                     .map_err(RecordError::transient)?
@@ -211,6 +213,7 @@ mod tests {
     };
     use orderflow_shared::events::EventType;
     use orderflow_shared::ports::Product;
+    use orderflow_shared::testing::WithStore;
 
     const ORDER_ID: &str = "6f1a2b3c-4d5e-4f60-8a7b-9c0d1e2f3a4b";
     const SECOND_ORDER_ID: &str = "9c4d5e6f-7081-4c92-9dae-2f3a4b5c6d7e";
@@ -236,7 +239,9 @@ mod tests {
         vec![line("SKU-TSHIRT-M", 2, 1999), line("SKU-MUG", 1, 1250)]
     }
 
-    fn function(tshirts: u32, mugs: u32) -> UpdateInventory<MemoryStore, MemoryEvents> {
+    type Function = WithStore<UpdateInventory<MemoryStore, MemoryStore, MemoryEvents>>;
+
+    fn function(tshirts: u32, mugs: u32) -> Function {
         let store = MemoryStore::with_products([
             Product {
                 sku: sku("SKU-TSHIRT-M"),
@@ -251,18 +256,18 @@ mod tests {
                 stock: mugs,
             },
         ]);
-        UpdateInventory {
+        WithStore {
+            function: UpdateInventory {
+                orders: store.clone(),
+                stock: store.clone(),
+                events: MemoryEvents::new(),
+                runner: BatchRunner::default(),
+            },
             store,
-            events: MemoryEvents::new(),
-            faults: Faults::none(),
         }
     }
 
-    async fn pending(
-        f: &UpdateInventory<MemoryStore, MemoryEvents>,
-        id: &str,
-        lines: Vec<OrderLine>,
-    ) {
+    async fn pending(f: &Function, id: &str, lines: Vec<OrderLine>) {
         let order = Order::place(
             OrderId::parse(id).unwrap(),
             CustomerId::parse("cust-42").unwrap(),
@@ -275,11 +280,11 @@ mod tests {
         f.store.create(&order).await.unwrap();
     }
 
-    fn status(f: &UpdateInventory<MemoryStore, MemoryEvents>, id: &str) -> OrderStatus {
+    fn status(f: &Function, id: &str) -> OrderStatus {
         f.store.order(&OrderId::parse(id).unwrap()).unwrap().status
     }
 
-    fn published_types(f: &UpdateInventory<MemoryStore, MemoryEvents>) -> Vec<EventType> {
+    fn published_types(f: &Function) -> Vec<EventType> {
         f.events
             .published()
             .iter()
@@ -424,7 +429,7 @@ mod tests {
         assert_eq!(published_types(&f), [EventType::InventoryReserved]);
     }
 
-    async fn reserved_then_payment_failed(f: &UpdateInventory<MemoryStore, MemoryEvents>) {
+    async fn reserved_then_payment_failed(f: &Function) {
         pending(f, DECLINED_ORDER_ID, fixture_lines()).await;
         let id = OrderId::parse(DECLINED_ORDER_ID).unwrap();
         f.store

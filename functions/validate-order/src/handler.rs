@@ -1,71 +1,76 @@
-//! `POST /orders`: parse and validate the request, price it from the catalog, store the order
-//! `PENDING`, publish `OrderPlaced`, answer `202`. Every refusal is a problem+json.
+//! `POST /orders`: the edge step reads the request (route, size, caller, content type, body,
+//! `Idempotency-Key`: `shared::http::edge::place_order`); this handler prices it from the
+//! catalog, stores the order `PENDING`, publishes `OrderPlaced` and answers `202`. Every
+//! refusal is a problem+json.
 
 use chrono::Utc;
-use lambda_http::http::{header, HeaderValue, Method, StatusCode};
+use lambda_http::http::{header, HeaderValue, StatusCode};
 use lambda_http::{Body, Request, Response};
-use orderflow_shared::api::{self, FieldIssue, OrderAccepted};
+use orderflow_shared::api::{FieldIssue, OrderAccepted, RequestedLine};
 use orderflow_shared::domain::{DomainError, Order, OrderId, OrderLine, OrderStatus};
 use orderflow_shared::events::{DomainEvent, Envelope, OrderPlaced};
-use orderflow_shared::http::{caller, check_body_size, json_response, Access, Problem};
-use orderflow_shared::idempotency::order_id_for_key;
+use orderflow_shared::http::edge::{self, PlaceOrder};
+use orderflow_shared::http::{json_response, Access, Problem};
 use orderflow_shared::ports::{Catalog, EventPublisher, OrderRepository, OrderWriteError};
 use tracing::{error, info, warn};
 
 /// The ports this function uses, lent to every invocation.
-pub struct ValidateOrder<S, E> {
-    pub store: S,
+pub struct ValidateOrder<O, C, E> {
+    /// Orders: the new order, which is also its `Idempotency-Key`'s record.
+    pub orders: O,
+    /// The catalog the lines are priced from.
+    pub catalog: C,
     pub events: E,
     /// Whether the customer comes from the authorizer's token (deployed) or the body (open API).
     pub access: Access,
 }
 
-impl<S, E> ValidateOrder<S, E>
+impl<O, C, E> ValidateOrder<O, C, E>
 where
-    S: OrderRepository + Catalog,
+    O: OrderRepository,
+    C: Catalog,
     E: EventPublisher,
 {
     pub async fn handle(&self, request: Request) -> Response<Body> {
-        match self.place(request).await {
-            Ok(response) => response,
-            Err(problem) => problem.into_response(),
-        }
+        let placed = match edge::place_order(&request, self.access) {
+            Ok(command) => self.place(command).await,
+            Err(problem) => Err(problem),
+        };
+        placed.unwrap_or_else(Problem::into_response)
     }
 
-    async fn place(&self, request: Request) -> Result<Response<Body>, Problem> {
-        if request.method() != Method::POST
-            || request.uri().path().trim_end_matches('/') != "/orders"
-        {
-            return Err(Problem::new(
-                StatusCode::NOT_FOUND,
-                "not-found",
-                format!("no route for {} {}", request.method(), request.uri().path()),
-            ));
+    async fn place(&self, command: PlaceOrder) -> Result<Response<Body>, Problem> {
+        let PlaceOrder { key, order, .. } = command;
+        let lines = self.price(&order.items).await?;
+        let order_id = match &key {
+            Some(key) => key.order_id(&order.customer_id),
+            None => OrderId::new(),
+        };
+        let order = Order::place(
+            order_id,
+            order.customer_id,
+            order.email,
+            order.payment_token,
+            lines,
+            Utc::now(),
+        )
+        .map_err(unprocessable)?;
+        let accepted = self.accept(&order, key.is_some()).await?;
+        let location = format!("/orders/{}", accepted.order_id);
+        let mut response = json_response(StatusCode::ACCEPTED, &accepted);
+        if let Ok(location) = HeaderValue::from_str(&location) {
+            response.headers_mut().insert(header::LOCATION, location);
         }
-        let body = body_bytes(request.body());
-        check_body_size(body)?;
-        let caller = caller(&request, self.access)?;
-        check_content_type(&request)?;
-        let parsed = api::parse_place_order_for(body, caller.as_ref()).map_err(Problem::from)?;
-        if let Some(caller) = &caller {
-            if parsed.customer_id != *caller {
-                return Err(Problem::new(
-                    StatusCode::FORBIDDEN,
-                    "customer-mismatch",
-                    format!(
-                        "customerId {} is not the customer of the token; leave customerId out or \
-                         send the token's own",
-                        parsed.customer_id
-                    ),
-                ));
-            }
-        }
+        Ok(response)
+    }
 
-        let skus: Vec<_> = parsed.items.iter().map(|l| l.sku.clone()).collect();
-        let products = self.store.products(&skus).await.map_err(unavailable)?;
-        let mut lines = Vec::with_capacity(parsed.items.len());
+    /// The order's lines at the catalog's prices; `422` naming every SKU the catalog lacks.
+    async fn price(&self, items: &[RequestedLine]) -> Result<Vec<OrderLine>, Problem> {
+        let skus: Vec<_> = items.iter().map(|l| l.sku.clone()).collect();
+        let products = self.catalog.products(&skus).await.map_err(unavailable)?;
+        let mut lines = Vec::with_capacity(items.len());
         let mut unknown = Vec::new();
-        for (i, item) in parsed.items.iter().enumerate() {
+        for (i, item) in items.iter().enumerate() {
             match products.iter().find(|p| p.sku == item.sku) {
                 Some(p) => lines.push(OrderLine {
                     sku: item.sku.clone(),
@@ -86,43 +91,7 @@ where
             )
             .with_errors(unknown));
         }
-
-        let key = idempotency_key(&request)?;
-        let order_id = match &key {
-            Some(k) => order_id_for_key(&parsed.customer_id, k),
-            None => OrderId::new(),
-        };
-        let order = Order::place(
-            order_id,
-            parsed.customer_id,
-            parsed.email,
-            parsed.payment_token,
-            lines,
-            Utc::now(),
-        )
-        .map_err(|e| match e {
-            DomainError::CurrencyMismatch { .. } => Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "mixed-currencies",
-                format!(
-                    "the items are priced in different currencies ({e}); order them separately"
-                ),
-            ),
-            other => Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "unprocessable-order",
-                other.to_string(),
-            ),
-        })?;
-
-        let accepted = self.accept(&order, key.is_some()).await?;
-
-        let location = format!("/orders/{}", accepted.order_id);
-        let mut response = json_response(StatusCode::ACCEPTED, &accepted);
-        if let Ok(location) = HeaderValue::from_str(&location) {
-            response.headers_mut().insert(header::LOCATION, location);
-        }
-        Ok(response)
+        Ok(lines)
     }
 
     /// Stores the order `PENDING` and publishes `OrderPlaced`. The stored order is the
@@ -132,7 +101,7 @@ where
     /// between the two steps heals instead of leaving an orphan; consumers ignore the duplicate);
     /// another request under the same key is a `409`.
     async fn accept(&self, order: &Order, keyed: bool) -> Result<OrderAccepted, Problem> {
-        let order = match self.store.create(order).await {
+        let order = match self.orders.create(order).await {
             Ok(()) => order.clone(),
             Err(OrderWriteError::AlreadyExists(existing)) => {
                 if !keyed {
@@ -204,59 +173,19 @@ fn accepted_body(order: &Order) -> OrderAccepted {
     }
 }
 
-/// The optional `Idempotency-Key` header: 1 to 255 visible ASCII characters.
-fn idempotency_key(request: &Request) -> Result<Option<String>, Problem> {
-    let Some(value) = request.headers().get("idempotency-key") else {
-        return Ok(None);
-    };
-    let key = value.to_str().unwrap_or("");
-    let valid = (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic());
-    if !valid {
-        return Err(Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid-idempotency-key",
-            "Idempotency-Key must be 1 to 255 visible ASCII characters, e.g. a UUID",
-        )
-        .with_errors(vec![FieldIssue {
-            field: "Idempotency-Key".into(),
-            message: "must be 1 to 255 visible ASCII characters".into(),
-        }]));
-    }
-    Ok(Some(key.to_owned()))
-}
-
-fn body_bytes(body: &Body) -> &[u8] {
-    match body {
-        Body::Empty => &[],
-        Body::Text(t) => t.as_bytes(),
-        Body::Binary(b) => b,
-        _ => &[],
-    }
-}
-
-/// `application/json`, `application/*+json`, with or without parameters such as charset.
-fn check_content_type(request: &Request) -> Result<(), Problem> {
-    let raw = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let essence = api::media_type(raw);
-    let is_json = essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"));
-    if is_json {
-        Ok(())
-    } else {
-        let found = if raw.is_empty() {
-            "none".to_owned()
-        } else {
-            format!("{raw:?}")
-        };
-        Err(Problem::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported-media-type",
-            format!("send the order as JSON with Content-Type: application/json (found {found})"),
-        ))
+/// `422` for an order the domain refuses (mixed currencies, a total out of range).
+fn unprocessable(e: DomainError) -> Problem {
+    match e {
+        DomainError::CurrencyMismatch { .. } => Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "mixed-currencies",
+            format!("the items are priced in different currencies ({e}); order them separately"),
+        ),
+        other => Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unprocessable-order",
+            other.to_string(),
+        ),
     }
 }
 
@@ -270,508 +199,4 @@ fn unavailable(e: impl std::fmt::Display) -> Problem {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use orderflow_shared::adapters::memory::{MemoryEvents, MemoryStore};
-    use orderflow_shared::domain::{Currency, Money, OrderStatus, Sku};
-    use orderflow_shared::ports::Product;
-    use orderflow_shared::testing::openapi::contract;
-    use serde_json::Value;
-
-    fn catalog() -> MemoryStore {
-        MemoryStore::with_products([
-            Product {
-                sku: Sku::parse("SKU-TSHIRT-M").unwrap(),
-                name: "T-shirt M".into(),
-                price: Money::new(1999, Currency::EUR),
-                stock: 50,
-            },
-            Product {
-                sku: Sku::parse("SKU-MUG").unwrap(),
-                name: "Mug".into(),
-                price: Money::new(1250, Currency::EUR),
-                stock: 10,
-            },
-        ])
-    }
-
-    fn function() -> ValidateOrder<MemoryStore, MemoryEvents> {
-        ValidateOrder {
-            store: catalog(),
-            events: MemoryEvents::new(),
-            access: Access::Token,
-        }
-    }
-
-    fn fixture(name: &str) -> Request {
-        orderflow_shared::testing::http_fixture(name).unwrap()
-    }
-
-    /// Runs the handler and checks its answer against the API contract (infra/openapi.yaml):
-    /// every response of these tests is one the contract declares for `POST /orders`.
-    async fn call(
-        f: &ValidateOrder<MemoryStore, MemoryEvents>,
-        request: Request,
-    ) -> Response<Body> {
-        let method = request.method().as_str().to_owned();
-        let path = request.uri().path().to_owned();
-        let response = f.handle(request).await;
-        contract()
-            .unwrap()
-            .check_response(&method, &path, &response)
-            .unwrap_or_else(|e| panic!("the answer breaks the API contract: {e}"));
-        response
-    }
-
-    fn body_json(response: &Response<Body>) -> Value {
-        match response.body() {
-            Body::Text(t) => serde_json::from_str(t).unwrap(),
-            other => panic!("expected a text body, got {other:?}"),
-        }
-    }
-
-    fn assert_problem(response: &Response<Body>, status: u16, slug: &str) -> Value {
-        assert_eq!(response.status(), status);
-        assert_eq!(
-            response.headers()[header::CONTENT_TYPE],
-            "application/problem+json"
-        );
-        let body = body_json(response);
-        assert_eq!(body["status"], status);
-        assert_eq!(body["type"], format!("urn:orderflow:problem:{slug}"));
-        body
-    }
-
-    fn error_fields(body: &Value) -> Vec<String> {
-        let mut fields: Vec<String> = body["errors"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["field"].as_str().unwrap().to_owned())
-            .collect();
-        fields.sort();
-        fields
-    }
-
-    #[tokio::test]
-    async fn a_valid_order_is_stored_pending_published_and_accepted() {
-        let f = function();
-        let response = call(&f, fixture("apigw-post-order.json")).await;
-        assert_eq!(response.status(), 202);
-        let body = body_json(&response);
-        assert_eq!(body["status"], "PENDING");
-        // 2 × 19.99 + 1 × 12.50, from the catalog.
-        assert_eq!(
-            body["total"],
-            serde_json::json!({"amount": 5248, "currency": "EUR"})
-        );
-        let order_id = body["orderId"].as_str().unwrap();
-        assert_eq!(
-            response.headers()[header::LOCATION],
-            format!("/orders/{order_id}").as_str()
-        );
-
-        let stored = f.store.order(&OrderId::parse(order_id).unwrap()).unwrap();
-        assert_eq!(stored.status, OrderStatus::Pending);
-        let published = f.events.published();
-        assert_eq!(published.len(), 1);
-        assert_eq!(published[0].metadata.correlation_id.as_str(), order_id);
-        assert!(
-            matches!(&published[0].event, DomainEvent::OrderPlaced(e) if e.total.amount == 5248)
-        );
-    }
-
-    #[tokio::test]
-    async fn prices_come_from_the_catalog_even_when_the_client_sends_one() {
-        let f = function();
-        let response = call(&f, fixture("apigw-post-order-client-price.json")).await;
-        let body = assert_problem(&response, 400, "invalid-request");
-        assert_eq!(error_fields(&body), ["items[0].unitPrice"]);
-        assert!(f.store.orders().is_empty());
-    }
-
-    #[tokio::test]
-    async fn malformed_json_is_a_400_problem() {
-        let f = function();
-        let body = assert_problem(
-            &call(&f, fixture("apigw-post-order-malformed-json.json")).await,
-            400,
-            "malformed-json",
-        );
-        assert!(body["detail"].as_str().unwrap().contains("line 1"));
-        assert!(f.events.published().is_empty());
-    }
-
-    #[tokio::test]
-    async fn missing_fields_are_each_listed_in_a_400_problem() {
-        let f = function();
-        let body = assert_problem(
-            &call(&f, fixture("apigw-post-order-missing-fields.json")).await,
-            400,
-            "invalid-request",
-        );
-        assert_eq!(error_fields(&body), ["email", "paymentToken"]);
-    }
-
-    #[tokio::test]
-    async fn invalid_fields_and_wrong_types_are_each_listed_in_a_400_problem() {
-        let f = function();
-        let body = assert_problem(
-            &call(&f, fixture("apigw-post-order-invalid-fields.json")).await,
-            400,
-            "invalid-request",
-        );
-        assert_eq!(
-            error_fields(&body),
-            [
-                "customerId",
-                "email",
-                "items[0].quantity",
-                "items[1].sku",
-                "paymentToken"
-            ]
-        );
-    }
-
-    #[tokio::test]
-    async fn duplicate_sku_lines_are_a_400_problem() {
-        let f = function();
-        let body = assert_problem(
-            &call(&f, fixture("apigw-post-order-duplicate-sku.json")).await,
-            400,
-            "invalid-request",
-        );
-        assert_eq!(error_fields(&body), ["items[1].sku"]);
-    }
-
-    #[tokio::test]
-    async fn empty_items_are_a_400_problem() {
-        let f = function();
-        let body = assert_problem(
-            &call(&f, fixture("apigw-post-order-empty-items.json")).await,
-            400,
-            "invalid-request",
-        );
-        assert_eq!(error_fields(&body), ["items"]);
-    }
-
-    #[tokio::test]
-    async fn more_than_fifty_lines_are_a_400_problem() {
-        let f = function();
-        let body = assert_problem(
-            &call(&f, fixture("apigw-post-order-too-many-lines.json")).await,
-            400,
-            "invalid-request",
-        );
-        assert_eq!(error_fields(&body), ["items"]);
-        assert!(body["errors"][0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("at most 50"));
-    }
-
-    #[tokio::test]
-    async fn a_body_over_64_kib_is_a_413_problem() {
-        let f = function();
-        assert_problem(
-            &call(&f, fixture("apigw-post-order-too-large.json")).await,
-            413,
-            "body-too-large",
-        );
-    }
-
-    #[tokio::test]
-    async fn a_body_that_is_not_json_is_a_415_problem() {
-        let f = function();
-        let body = assert_problem(
-            &call(&f, fixture("apigw-post-order-not-json.json")).await,
-            415,
-            "unsupported-media-type",
-        );
-        assert!(body["detail"]
-            .as_str()
-            .unwrap()
-            .contains("application/json"));
-    }
-
-    #[tokio::test]
-    async fn an_unknown_sku_is_a_422_problem_naming_the_line() {
-        let f = function();
-        let body = assert_problem(
-            &call(&f, fixture("apigw-post-order-unknown-sku.json")).await,
-            422,
-            "unknown-sku",
-        );
-        assert_eq!(error_fields(&body), ["items[1].sku"]);
-        assert!(f.store.orders().is_empty());
-    }
-
-    #[tokio::test]
-    async fn a_store_outage_is_a_503_problem_and_publishes_nothing() {
-        let f = function();
-        f.store.fail_next(1);
-        assert_problem(
-            &call(&f, fixture("apigw-post-order.json")).await,
-            503,
-            "unavailable",
-        );
-        assert!(f.events.published().is_empty());
-    }
-
-    #[tokio::test]
-    async fn an_event_bus_outage_is_a_503_problem_so_the_client_retries() {
-        let f = function();
-        f.events.fail_next(1);
-        assert_problem(
-            &call(&f, fixture("apigw-post-order.json")).await,
-            503,
-            "unavailable",
-        );
-    }
-
-    #[tokio::test]
-    async fn a_base64_encoded_json_body_is_accepted() {
-        let f = function();
-        let response = call(&f, fixture("apigw-post-order-base64.json")).await;
-        assert_eq!(response.status(), 202);
-    }
-
-    fn with_key(mut request: Request, key: &str) -> Request {
-        request
-            .headers_mut()
-            .insert("idempotency-key", HeaderValue::from_str(key).unwrap());
-        request
-    }
-
-    #[tokio::test]
-    async fn the_same_idempotency_key_and_body_get_the_same_order_and_answer() {
-        let f = function();
-        let first = call(&f, with_key(fixture("apigw-post-order.json"), "key-1")).await;
-        let second = call(&f, with_key(fixture("apigw-post-order.json"), "key-1")).await;
-        assert_eq!(first.status(), 202);
-        assert_eq!(second.status(), 202);
-        assert_eq!(body_json(&first), body_json(&second));
-        assert_eq!(
-            first.headers()[header::LOCATION],
-            second.headers()[header::LOCATION]
-        );
-        assert_eq!(f.store.orders().len(), 1);
-        // Still PENDING: published again, in case the first publish was lost.
-        let published = f.events.published();
-        assert_eq!(published.len(), 2);
-        assert!(published.iter().all(|e| e.event == published[0].event));
-    }
-
-    #[tokio::test]
-    async fn a_repeat_after_the_order_moved_on_is_answered_without_publishing_again() {
-        use orderflow_shared::ports::OrderRepository;
-        let f = function();
-        let first = call(&f, with_key(fixture("apigw-post-order.json"), "key-2")).await;
-        let id = f.store.orders()[0].order_id.clone();
-        f.store
-            .transition(&id, OrderStatus::Pending, OrderStatus::Rejected, Utc::now())
-            .await
-            .unwrap();
-        let second = call(&f, with_key(fixture("apigw-post-order.json"), "key-2")).await;
-        assert_eq!(second.status(), 202);
-        assert_eq!(body_json(&first), body_json(&second));
-        assert_eq!(f.events.published().len(), 1);
-    }
-
-    #[tokio::test]
-    async fn the_same_idempotency_key_with_another_body_is_a_409_problem() {
-        let f = function();
-        call(&f, with_key(fixture("apigw-post-order.json"), "key-1")).await;
-        let other = call(
-            &f,
-            with_key(fixture("apigw-post-order-base64.json"), "key-1"),
-        )
-        .await;
-        // Same JSON, but a different body on the wire (base64 decoding aside, it is equal):
-        assert_eq!(other.status(), 202, "the decoded body is the same");
-        let mut changed = fixture("apigw-post-order.json");
-        *changed.body_mut() = Body::Text(
-            r#"{"customerId":"cust-42","email":"ana@example.com","items":[{"sku":"SKU-MUG","quantity":3}],"paymentToken":"tok_visa"}"#.into(),
-        );
-        let conflict = call(&f, with_key(changed, "key-1")).await;
-        assert_problem(&conflict, 409, "idempotency-key-reused");
-        assert_eq!(f.store.orders().len(), 1);
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn many_concurrent_requests_with_one_key_make_one_order() {
-        let f = std::sync::Arc::new(function());
-        let mut tasks = tokio::task::JoinSet::new();
-        for _ in 0..20 {
-            let f = f.clone();
-            tasks.spawn(async move {
-                call(&f, with_key(fixture("apigw-post-order.json"), "flash-1"))
-                    .await
-                    .status()
-            });
-        }
-        let statuses = tasks.join_all().await;
-        assert!(statuses.iter().all(|s| *s == 202), "{statuses:?}");
-        assert_eq!(f.store.orders().len(), 1);
-        // Each repeat that found the order PENDING published it again: one order, many copies.
-        let published = f.events.published();
-        assert!(!published.is_empty());
-        assert!(published.iter().all(|e| e.event == published[0].event));
-    }
-
-    #[tokio::test]
-    async fn a_retry_after_a_failed_publish_heals_the_same_order() {
-        let f = function();
-        f.events.fail_next(1);
-        let failed = call(&f, with_key(fixture("apigw-post-order.json"), "key-9")).await;
-        assert_problem(&failed, 503, "unavailable");
-        assert_eq!(f.store.orders().len(), 1, "stored, not yet published");
-        let retry = call(&f, with_key(fixture("apigw-post-order.json"), "key-9")).await;
-        assert_eq!(retry.status(), 202);
-        assert_eq!(
-            f.store.orders().len(),
-            1,
-            "the same order, not a second one"
-        );
-        assert_eq!(f.events.published().len(), 1);
-        assert_eq!(
-            body_json(&retry)["orderId"],
-            f.store.orders()[0].order_id.as_str()
-        );
-    }
-
-    #[tokio::test]
-    async fn an_unusable_idempotency_key_is_a_400_problem() {
-        let f = function();
-        let long = "k".repeat(256);
-        assert_problem(
-            &call(&f, with_key(fixture("apigw-post-order.json"), &long)).await,
-            400,
-            "invalid-idempotency-key",
-        );
-    }
-
-    #[tokio::test]
-    async fn items_priced_in_different_currencies_are_a_422_problem() {
-        let f = function();
-        f.store.put_products([Product {
-            sku: Sku::parse("SKU-MUG").unwrap(),
-            name: "Mug".into(),
-            price: Money::new(1400, Currency::parse("USD").unwrap()),
-            stock: 10,
-        }]);
-        assert_problem(
-            &call(&f, fixture("apigw-post-order.json")).await,
-            422,
-            "mixed-currencies",
-        );
-        assert!(f.store.orders().is_empty());
-    }
-
-    #[tokio::test]
-    async fn a_total_out_of_range_is_a_422_problem() {
-        let f = function();
-        f.store.put_products([Product {
-            sku: Sku::parse("SKU-TSHIRT-M").unwrap(),
-            name: "T-shirt M".into(),
-            price: Money::new(i64::MAX, Currency::EUR),
-            stock: 50,
-        }]);
-        assert_problem(
-            &call(&f, fixture("apigw-post-order.json")).await,
-            422,
-            "unprocessable-order",
-        );
-    }
-
-    #[tokio::test]
-    async fn a_request_without_the_authorizers_claims_is_a_401_problem_when_tokens_are_required() {
-        let f = function();
-        assert_problem(
-            &call(&f, fixture("apigw-post-order-no-token.json")).await,
-            401,
-            "unauthorized",
-        );
-        assert!(f.events.published().is_empty());
-    }
-
-    #[tokio::test]
-    async fn a_body_naming_another_customer_than_the_token_is_a_403_problem() {
-        let f = function();
-        let body = assert_problem(
-            &call(&f, fixture("apigw-post-order-other-customer.json")).await,
-            403,
-            "customer-mismatch",
-        );
-        assert!(body["detail"].as_str().unwrap().contains("cust-42"));
-        assert!(f.events.published().is_empty());
-    }
-
-    #[tokio::test]
-    async fn the_tokens_customer_places_the_order_when_the_body_leaves_it_out() {
-        let f = function();
-        let mut request = fixture("apigw-post-order-other-customer.json");
-        let mut body: Value = serde_json::from_slice(body_bytes(request.body())).unwrap();
-        body.as_object_mut().unwrap().remove("customerId");
-        *request.body_mut() = Body::Text(body.to_string());
-        let response = call(&f, request).await;
-        assert_eq!(response.status(), 202);
-        let id = OrderId::parse(body_json(&response)["orderId"].as_str().unwrap()).unwrap();
-        let order = f.store.order(&id).unwrap();
-        assert_eq!(order.customer_id.as_str(), "cust-7");
-    }
-
-    #[tokio::test]
-    async fn an_open_api_takes_the_customer_from_the_body() {
-        let f = ValidateOrder {
-            access: Access::Open,
-            ..function()
-        };
-        let response = call(&f, fixture("apigw-post-order-no-token.json")).await;
-        assert_eq!(response.status(), 202);
-    }
-
-    /// A request the function answers with `status`, for each status the contract says the
-    /// function answers `POST /orders` with.
-    async fn answer_with(status: u16) -> Option<Response<Body>> {
-        let f = function();
-        let response = match status {
-            202 => call(&f, fixture("apigw-post-order.json")).await,
-            400 => call(&f, fixture("apigw-post-order-missing-fields.json")).await,
-            409 => {
-                call(&f, with_key(fixture("apigw-post-order.json"), "k")).await;
-                let mut other = fixture("apigw-post-order.json");
-                *other.body_mut() = Body::Text(
-                    r#"{"customerId":"cust-42","email":"ana@example.com","items":[{"sku":"SKU-MUG","quantity":1}],"paymentToken":"tok_visa"}"#.into(),
-                );
-                call(&f, with_key(other, "k")).await
-            }
-            401 => call(&f, fixture("apigw-post-order-no-token.json")).await,
-            403 => call(&f, fixture("apigw-post-order-other-customer.json")).await,
-            413 => call(&f, fixture("apigw-post-order-too-large.json")).await,
-            415 => call(&f, fixture("apigw-post-order-not-json.json")).await,
-            422 => call(&f, fixture("apigw-post-order-unknown-sku.json")).await,
-            503 => {
-                f.store.fail_next(1);
-                call(&f, fixture("apigw-post-order.json")).await
-            }
-            _ => return None,
-        };
-        Some(response)
-    }
-
-    #[tokio::test]
-    async fn every_status_the_contract_declares_for_post_orders_is_produced_here() {
-        let declared = contract()
-            .unwrap()
-            .function_statuses("POST", "/orders")
-            .unwrap();
-        assert!(declared.contains(&202), "{declared:?}");
-        for status in declared {
-            let response = answer_with(status).await.unwrap_or_else(|| {
-                panic!("the contract declares {status} for POST /orders, but no test produces it")
-            });
-            assert_eq!(response.status(), status);
-        }
-    }
-}
+mod tests;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_eventbridge::error::DisplayErrorContext;
-use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+use aws_sdk_eventbridge::types::{PutEventsRequestEntry, PutEventsResultEntry};
 use aws_sdk_eventbridge::Client;
 
 use crate::events::{Envelope, EVENT_SOURCE};
@@ -113,29 +113,8 @@ impl EventBridgePublisher {
             if out.failed_entry_count() == 0 {
                 return Ok(failures);
             }
-            // Result entries are in request order, one per request entry.
-            let results = out.entries();
-            let mut retry = Vec::new();
-            for (i, entry) in pending.into_iter().enumerate() {
-                let failure = match results.get(i) {
-                    Some(r) => match r.error_code() {
-                        None => continue,
-                        Some(code) => EntryFailure {
-                            code: code.to_owned(),
-                            message: r.error_message().unwrap_or_default().to_owned(),
-                        },
-                    },
-                    None => EntryFailure {
-                        code: "MissingResultEntry".into(),
-                        message: "PutEvents returned fewer result entries than it was sent".into(),
-                    },
-                };
-                if PERMANENT_ERRORS.contains(&failure.code.as_str()) {
-                    failures.push(failure);
-                } else {
-                    retry.push((entry, failure));
-                }
-            }
+            let (permanent, retry) = sort_failures(pending, out.entries());
+            failures.extend(permanent);
             if retry.is_empty() || attempt >= self.retry.max_attempts {
                 failures.extend(retry.into_iter().map(|(_, f)| f));
                 return Ok(failures);
@@ -155,6 +134,40 @@ impl EventBridgePublisher {
             pending = retry.into_iter().map(|(entry, _)| entry).collect();
         }
     }
+}
+
+/// The entries a `PutEvents` refused, paired with their results (in request order, one per
+/// request entry): those a retry cannot fix, and those to send again with why they failed.
+fn sort_failures(
+    sent: Vec<PutEventsRequestEntry>,
+    results: &[PutEventsResultEntry],
+) -> (
+    Vec<EntryFailure>,
+    Vec<(PutEventsRequestEntry, EntryFailure)>,
+) {
+    let mut permanent = Vec::new();
+    let mut retry = Vec::new();
+    for (i, entry) in sent.into_iter().enumerate() {
+        let failure = match results.get(i) {
+            Some(r) => match r.error_code() {
+                None => continue,
+                Some(code) => EntryFailure {
+                    code: code.to_owned(),
+                    message: r.error_message().unwrap_or_default().to_owned(),
+                },
+            },
+            None => EntryFailure {
+                code: "MissingResultEntry".into(),
+                message: "PutEvents returned fewer result entries than it was sent".into(),
+            },
+        };
+        if PERMANENT_ERRORS.contains(&failure.code.as_str()) {
+            permanent.push(failure);
+        } else {
+            retry.push((entry, failure));
+        }
+    }
+    (permanent, retry)
 }
 
 /// Splits entries into calls of at most 10 entries and 256 KiB.

@@ -1,13 +1,15 @@
-//! Port implementations. The in-memory ones serve unit tests; the AWS ones serve production
-//! and the local cloud, each behind the feature of the SDK crate it needs.
+//! Port implementations: the simulated payment gateway, the AWS adapters (production and the
+//! local cloud, each behind the feature of the SDK crate it needs), and, for tests and tools
+//! only (`testing`), the in-memory fakes and the SQS wrapper.
 
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;
 #[cfg(feature = "eventbridge")]
 pub mod eventbridge;
+#[cfg(any(test, feature = "testing"))]
 pub mod memory;
 pub mod simulated_gateway;
 #[cfg(feature = "sns")]
 pub mod sns;
-#[cfg(feature = "sqs")]
+#[cfg(all(feature = "sqs", feature = "testing"))]
 pub mod sqs;

@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 
 use crate::ports::{ChargeOutcome, ChargeRequest, GatewayError, PaymentGateway};
+use crate::telemetry::messages::{PROVIDER_CHARGE_APPROVED, PROVIDER_CHARGE_DECLINED};
 
 pub const DECLINED_TOKEN: &str = "tok_declined";
 pub const GATEWAY_ERROR_TOKEN: &str = "tok_gateway_error";
@@ -24,12 +25,12 @@ impl PaymentGateway for SimulatedGateway {
                 idempotency_key = %request.idempotency_key,
                 charge_id = %charge_id,
                 amount = request.amount.amount,
-                "payment provider: charge approved"
+                "{PROVIDER_CHARGE_APPROVED}"
             ),
             Ok(ChargeOutcome::Declined { .. }) => tracing::info!(
                 provider = "simulated",
                 order_id = %request.order_id,
-                "payment provider: charge declined"
+                "{PROVIDER_CHARGE_DECLINED}"
             ),
             Err(_) => {}
         }
@@ -92,5 +93,23 @@ mod tests {
         let gw = SimulatedGateway;
         let req = request("tok_mastercard");
         assert_eq!(gw.charge(&req).await, gw.charge(&req).await);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn an_approved_charge_is_logged_as_the_tools_read_it() {
+        use crate::telemetry::messages::{CHARGE_ID, ORDER_ID};
+        let logs = crate::testing::CapturedLogs::start();
+        let req = request("tok_visa");
+        let Ok(ChargeOutcome::Approved { charge_id }) = SimulatedGateway.charge(&req).await else {
+            panic!("tok_visa approves")
+        };
+        let approved: Vec<_> = logs
+            .lines()
+            .into_iter()
+            .filter(|l| l["message"] == PROVIDER_CHARGE_APPROVED)
+            .collect();
+        assert_eq!(approved.len(), 1, "{approved:?}");
+        assert_eq!(approved[0][ORDER_ID], req.order_id.as_str());
+        assert_eq!(approved[0][CHARGE_ID], charge_id.as_str());
     }
 }

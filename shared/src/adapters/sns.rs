@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_sns::error::DisplayErrorContext;
+use aws_sdk_sns::operation::publish_batch::PublishBatchOutput;
 use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
 use aws_sdk_sns::Client;
 
@@ -60,24 +61,11 @@ fn message_of(notification: &Notification) -> Result<String, NotifyError> {
 impl SnsNotifier {
     /// One `PublishBatch` of at most ten; one answer per notification, in order.
     async fn publish_batch(&self, chunk: &[Notification]) -> Vec<Result<String, NotifyError>> {
-        let mut entries = Vec::with_capacity(chunk.len());
-        for (i, notification) in chunk.iter().enumerate() {
-            let entry = message_of(notification).and_then(|message| {
-                PublishBatchRequestEntry::builder()
-                    .id(i.to_string())
-                    .set_subject(sns_subject(&notification.subject))
-                    .message(message)
-                    .message_attributes("kind", string_attribute(notification.kind.as_str())?)
-                    .message_attributes("channel", string_attribute(CHANNEL)?)
-                    .build()
-                    .map_err(|e| NotifyError::Unavailable(format!("invalid SNS batch entry: {e}")))
-            });
-            match entry {
-                Ok(entry) => entries.push(entry),
-                // Only a bug gets here; the whole chunk is retried one by one.
-                Err(e) => return chunk.iter().map(|_| Err(e.clone())).collect(),
-            }
-        }
+        let entries = match chunk.iter().enumerate().map(batch_entry).collect() {
+            Ok(entries) => entries,
+            // Only a bug gets here; the whole chunk is retried one by one.
+            Err(e) => return chunk.iter().map(|_| Err(e.clone())).collect(),
+        };
         let out = match self
             .client
             .publish_batch()
@@ -99,38 +87,57 @@ impl SnsNotifier {
                     .collect();
             }
         };
-        let mut answers: Vec<Result<String, NotifyError>> = chunk
-            .iter()
-            .map(|_| {
-                Err(NotifyError::Unavailable(
-                    "SNS PublishBatch did not answer for this entry".into(),
-                ))
-            })
-            .collect();
-        for ok in out.successful() {
-            let Some(slot) = ok.id().and_then(|id| id.parse::<usize>().ok()) else {
-                continue;
-            };
-            if let (Some(answer), Some(message_id)) = (answers.get_mut(slot), ok.message_id()) {
-                *answer = Ok(message_id.to_owned());
-            }
-        }
-        for failed in out.failed() {
-            if let Some(answer) = failed
-                .id()
-                .parse::<usize>()
-                .ok()
-                .and_then(|slot| answers.get_mut(slot))
-            {
-                *answer = Err(NotifyError::Unavailable(format!(
-                    "SNS PublishBatch refused the entry: {} {}",
-                    failed.code(),
-                    failed.message().unwrap_or_default()
-                )));
-            }
-        }
-        answers
+        answers_of(chunk.len(), &out)
     }
+}
+
+/// The batch entry of the `i`th notification (its id is `i`, to match the answers back).
+fn batch_entry(
+    (i, notification): (usize, &Notification),
+) -> Result<PublishBatchRequestEntry, NotifyError> {
+    PublishBatchRequestEntry::builder()
+        .id(i.to_string())
+        .set_subject(sns_subject(&notification.subject))
+        .message(message_of(notification)?)
+        .message_attributes("kind", string_attribute(notification.kind.as_str())?)
+        .message_attributes("channel", string_attribute(CHANNEL)?)
+        .build()
+        .map_err(|e| NotifyError::Unavailable(format!("invalid SNS batch entry: {e}")))
+}
+
+/// One answer per entry of a batch of `count`, from what SNS said of each (an entry it did
+/// not mention failed).
+fn answers_of(count: usize, out: &PublishBatchOutput) -> Vec<Result<String, NotifyError>> {
+    let mut answers: Vec<Result<String, NotifyError>> = (0..count)
+        .map(|_| {
+            Err(NotifyError::Unavailable(
+                "SNS PublishBatch did not answer for this entry".into(),
+            ))
+        })
+        .collect();
+    for ok in out.successful() {
+        let Some(slot) = ok.id().and_then(|id| id.parse::<usize>().ok()) else {
+            continue;
+        };
+        if let (Some(answer), Some(message_id)) = (answers.get_mut(slot), ok.message_id()) {
+            *answer = Ok(message_id.to_owned());
+        }
+    }
+    for failed in out.failed() {
+        if let Some(answer) = failed
+            .id()
+            .parse::<usize>()
+            .ok()
+            .and_then(|slot| answers.get_mut(slot))
+        {
+            *answer = Err(NotifyError::Unavailable(format!(
+                "SNS PublishBatch refused the entry: {} {}",
+                failed.code(),
+                failed.message().unwrap_or_default()
+            )));
+        }
+    }
+    answers
 }
 
 #[async_trait]

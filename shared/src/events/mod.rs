@@ -374,7 +374,8 @@ pub fn envelope_from_eventbridge_json(body: &str) -> Result<Envelope, EventError
     Ok(envelope)
 }
 
-/// What the customer is told: published once to the customer-notifications SNS topic.
+/// Which outcome a notification tells; also its SNS message attribute `kind`, which
+/// subscriptions filter on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum NotificationKind {
     OrderConfirmed,
@@ -392,6 +393,7 @@ impl NotificationKind {
     }
 }
 
+/// What the customer is told: published once to the customer-notifications SNS topic.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Notification {
@@ -403,186 +405,4 @@ pub struct Notification {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::domain::Currency;
-
-    fn order_id() -> OrderId {
-        OrderId::parse("0b9a8f1e-3c1d-4a57-9a44-1f1f7b7c2d10").unwrap()
-    }
-
-    fn line() -> OrderLine {
-        OrderLine {
-            sku: Sku::parse("SKU-MUG").unwrap(),
-            quantity: Quantity::new(2).unwrap(),
-            unit_price: Money::new(1250, Currency::EUR),
-        }
-    }
-
-    fn every_event() -> Vec<DomainEvent> {
-        let customer_id = CustomerId::parse("cust-1").unwrap();
-        let email = Email::parse("ana@example.com").unwrap();
-        let total = Money::new(2500, Currency::EUR);
-        let token = PaymentToken::parse("tok_visa").unwrap();
-        vec![
-            DomainEvent::OrderPlaced(OrderPlaced {
-                order_id: order_id(),
-                customer_id: customer_id.clone(),
-                email: email.clone(),
-                lines: vec![line()],
-                total,
-                payment_token: token.clone(),
-            }),
-            DomainEvent::InventoryReserved(InventoryReserved {
-                order_id: order_id(),
-                customer_id: customer_id.clone(),
-                email: email.clone(),
-                lines: vec![line()],
-                total,
-                payment_token: token,
-            }),
-            DomainEvent::InventoryRejected(InventoryRejected {
-                order_id: order_id(),
-                customer_id: customer_id.clone(),
-                email: email.clone(),
-                shortages: vec![Shortage {
-                    sku: Sku::parse("SKU-MUG").unwrap(),
-                    requested: Quantity::new(2).unwrap(),
-                    available: 1,
-                }],
-            }),
-            DomainEvent::PaymentSucceeded(PaymentSucceeded {
-                order_id: order_id(),
-                customer_id: customer_id.clone(),
-                email: email.clone(),
-                total,
-                charge_id: "ch_1".into(),
-            }),
-            DomainEvent::PaymentFailed(PaymentFailed {
-                order_id: order_id(),
-                customer_id: customer_id.clone(),
-                email: email.clone(),
-                total,
-                reason: "card declined".into(),
-            }),
-            DomainEvent::InventoryReleased(InventoryReleased {
-                order_id: order_id(),
-                customer_id,
-                email,
-                lines: vec![line()],
-            }),
-        ]
-    }
-
-    #[test]
-    fn every_event_type_round_trips_through_its_envelope() {
-        let events = every_event();
-        assert_eq!(events.len(), EventType::ALL.len());
-        for event in events {
-            let envelope = Envelope::new(event, Some("cause-1"));
-            let json = envelope.to_json().unwrap();
-            let back = Envelope::from_json(&json).unwrap();
-            assert_eq!(back, envelope);
-            assert_eq!(back.metadata.correlation_id, order_id());
-        }
-    }
-
-    #[test]
-    fn the_envelope_has_the_documented_shape() {
-        let envelope = Envelope::new(every_event().remove(0), None);
-        let v: serde_json::Value = serde_json::from_str(&envelope.to_json().unwrap()).unwrap();
-        let m = &v["metadata"];
-        assert_eq!(m["type"], "OrderPlaced");
-        assert_eq!(m["version"], 1);
-        assert_eq!(m["correlationId"], order_id().as_str());
-        assert!(m["eventId"].is_string());
-        assert!(m["occurredAt"].is_string());
-        assert_eq!(v["data"]["total"]["amount"], 2500);
-        assert_eq!(v["data"]["lines"][0]["unitPrice"]["currency"], "EUR");
-    }
-
-    #[test]
-    fn a_caused_event_keeps_the_correlation_and_points_at_its_cause() {
-        let first = Envelope::new(every_event().remove(0), None);
-        let second = first.caused(every_event().remove(1));
-        assert_eq!(
-            second.metadata.causation_id.as_deref(),
-            Some(first.metadata.event_id.as_str())
-        );
-        assert_eq!(
-            second.metadata.correlation_id,
-            first.metadata.correlation_id
-        );
-    }
-
-    fn with_metadata(field: &str, value: serde_json::Value) -> String {
-        let envelope = Envelope::new(every_event().remove(0), None);
-        let mut v: serde_json::Value = serde_json::from_str(&envelope.to_json().unwrap()).unwrap();
-        v["metadata"][field] = value;
-        v.to_string()
-    }
-
-    #[test]
-    fn an_unknown_event_type_is_a_typed_error() {
-        let err = Envelope::from_json(&with_metadata("type", "OrderShipped".into())).unwrap_err();
-        assert!(matches!(err, EventError::UnknownType(t) if t == "OrderShipped"));
-    }
-
-    #[test]
-    fn a_newer_version_is_a_typed_error() {
-        let err = Envelope::from_json(&with_metadata("version", 2.into())).unwrap_err();
-        assert!(matches!(
-            err,
-            EventError::UnsupportedVersion {
-                version: 2,
-                supported: 1,
-                ..
-            }
-        ));
-    }
-
-    #[test]
-    fn malformed_and_invalid_envelopes_are_typed_errors() {
-        assert!(matches!(
-            Envelope::from_json("{"),
-            Err(EventError::Malformed(_))
-        ));
-        assert!(matches!(
-            Envelope::from_json("[]"),
-            Err(EventError::Malformed(_))
-        ));
-        let bad_data = with_metadata("type", "PaymentFailed".into());
-        assert!(matches!(
-            Envelope::from_json(&bad_data),
-            Err(EventError::InvalidData { .. })
-        ));
-        let bad_corr = with_metadata(
-            "correlationId",
-            "0b9a8f1e-3c1d-4a57-9a44-1f1f7b7c2d11".into(),
-        );
-        assert!(matches!(
-            Envelope::from_json(&bad_corr),
-            Err(EventError::InvalidData { .. })
-        ));
-    }
-
-    #[test]
-    fn an_eventbridge_wrapper_must_agree_with_the_envelope_type() {
-        let envelope = Envelope::new(every_event().remove(0), None);
-        let detail: serde_json::Value = serde_json::from_str(&envelope.to_json().unwrap()).unwrap();
-        let body = serde_json::json!({"detail-type": "OrderPlaced", "source": EVENT_SOURCE, "detail": detail});
-        assert_eq!(
-            envelope_from_eventbridge_json(&body.to_string()).unwrap(),
-            envelope
-        );
-        let wrong = serde_json::json!({"detail-type": "PaymentFailed", "detail": detail});
-        assert!(matches!(
-            envelope_from_eventbridge_json(&wrong.to_string()),
-            Err(EventError::TypeMismatch { .. })
-        ));
-        assert!(matches!(
-            envelope_from_eventbridge_json("not json"),
-            Err(EventError::Malformed(_))
-        ));
-    }
-}
+mod tests;

@@ -1,5 +1,6 @@
 //! Ports: the small traits handlers are written against. Adapters (DynamoDB, EventBridge, SNS,
-//! in-memory) implement them with the same semantics, conditional writes included.
+//! in-memory) implement them with the same semantics, conditional writes included. The
+//! idempotency store's port lives with the rest of idempotency ([`crate::idempotency`]).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -88,6 +89,13 @@ pub enum ReleaseError {
     OrderNotPaymentFailed { actual: Option<OrderStatus> },
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// The stock an order holds: the lines taken from stock, and whether they were put back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reservation {
+    pub lines: Vec<OrderLine>,
+    pub released: bool,
 }
 
 #[async_trait]
@@ -243,74 +251,6 @@ pub trait Notifier: Send + Sync {
         let mut answers = Vec::with_capacity(notifications.len());
         for n in notifications {
             answers.push(self.notify(n).await);
-        }
-        answers
-    }
-}
-
-/// What a claim on an idempotency key found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Claim {
-    /// The caller holds the key now: do the effect, then `complete` (or `release` on failure).
-    Acquired,
-    /// The effect was already done; here is its stored result.
-    Completed(String),
-    /// Another invocation holds the key and its lock has not expired: retry later.
-    InProgress,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum IdempotencyError {
-    #[error("idempotency key reused with a different payload")]
-    PayloadMismatch,
-    #[error("idempotency key is not held by this invocation")]
-    NotHeld,
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-/// Times that govern one claim.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ClaimTimes {
-    pub now: DateTime<Utc>,
-    /// Until when the in-progress lock holds; past it another invocation may take over.
-    pub lock_until: DateTime<Utc>,
-    /// When the record stops counting at all (the key may then be used afresh).
-    pub expires_at: DateTime<Utc>,
-}
-
-#[async_trait]
-pub trait IdempotencyStore: Send + Sync {
-    async fn claim(
-        &self,
-        key: &str,
-        payload_hash: &str,
-        times: ClaimTimes,
-    ) -> Result<Claim, IdempotencyError>;
-    async fn complete(&self, key: &str, result: &str) -> Result<(), IdempotencyError>;
-    /// Gives the key up after a failed effect so a retry can claim it at once.
-    async fn release(&self, key: &str) -> Result<(), IdempotencyError>;
-
-    /// Claims several `(key, payload_hash)` at once; one answer per key, in order, each as
-    /// [`claim`](Self::claim) would give it. The default claims one by one.
-    async fn claim_many(
-        &self,
-        claims: &[(String, String)],
-        times: ClaimTimes,
-    ) -> Vec<Result<Claim, IdempotencyError>> {
-        let mut answers = Vec::with_capacity(claims.len());
-        for (key, hash) in claims {
-            answers.push(self.claim(key, hash, times).await);
-        }
-        answers
-    }
-
-    /// Completes several held `(key, result)` at once; one answer per key, in order. The
-    /// default completes one by one.
-    async fn complete_many(&self, done: &[(String, String)]) -> Vec<Result<(), IdempotencyError>> {
-        let mut answers = Vec::with_capacity(done.len());
-        for (key, result) in done {
-            answers.push(self.complete(key, result).await);
         }
         answers
     }

@@ -6,16 +6,16 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use chrono::{Duration, Utc};
 use orderflow_shared::adapters::dynamodb::{DynamoStore, TableNames};
-use orderflow_shared::adapters::memory::Reservation;
 use orderflow_shared::domain::{
     Currency, CustomerId, Email, Money, Order, OrderId, OrderLine, OrderStatus, PaymentToken,
     Quantity, Sku,
 };
 use orderflow_shared::events::Shortage;
+use orderflow_shared::idempotency::{Claim, ClaimTimes, IdempotencyStore};
 use orderflow_shared::ports::{
-    Catalog, ChargeOutcome, ChargeRecord, Claim, ClaimTimes, IdempotencyStore, Inventory,
-    OrderRepository, OrderWriteError, PaymentLedger, Product, Recorded, ReleaseError, ReserveError,
-    SettleError, Settlement, StoreError,
+    Catalog, ChargeOutcome, ChargeRecord, Inventory, OrderRepository, OrderWriteError,
+    PaymentLedger, Product, Recorded, ReleaseError, Reservation, ReserveError, SettleError,
+    Settlement, StoreError,
 };
 
 use crate::support::{self, Moto};

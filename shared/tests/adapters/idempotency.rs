@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
-use orderflow_shared::ports::{Claim, ClaimTimes, IdempotencyError, IdempotencyStore};
+use orderflow_shared::idempotency::{Claim, ClaimTimes, IdempotencyError, IdempotencyStore};
 
 use crate::dynamodb::fixture;
 

@@ -7,13 +7,13 @@
 #[path = "../support/mod.rs"]
 mod support;
 
-#[cfg(feature = "dynamodb")]
+#[cfg(all(feature = "dynamodb", feature = "testing"))]
 mod dynamodb;
 #[cfg(all(feature = "eventbridge", feature = "sqs"))]
 mod eventbridge;
-#[cfg(feature = "dynamodb")]
+#[cfg(all(feature = "dynamodb", feature = "testing"))]
 mod idempotency;
-#[cfg(all(feature = "sns", feature = "sqs"))]
+#[cfg(all(feature = "sns", feature = "sqs", feature = "testing"))]
 mod sns;
-#[cfg(feature = "sqs")]
+#[cfg(all(feature = "sqs", feature = "testing"))]
 mod sqs;

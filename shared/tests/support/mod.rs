@@ -204,7 +204,7 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", &id[..8])
 }
 
-#[cfg(feature = "dynamodb")]
+#[cfg(all(feature = "dynamodb", feature = "testing"))]
 pub mod dynamodb {
     use aws_sdk_dynamodb::types::{
         AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,

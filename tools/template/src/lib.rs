@@ -5,7 +5,12 @@
 //! what orderflow declares: functions (binary, timeout with `Globals` merged, environment,
 //! HTTP API and SQS events), queues, tables, event rules, topics, alarms and roles. The local
 //! cloud creates resources and runs functions from this model; [`rules`] checks the template
-//! against the project's own rules (docs/DESIGN.md §4).
+//! against the project's own rules (docs/DESIGN.md §4), one module per rule.
+//!
+//! - [`value`]: YAML values with CloudFormation intrinsics, and their resolution;
+//! - [`model`]: the template and one typed view per resource kind;
+//! - [`rules`]: the rules and their violations;
+//! - [`error`]: why a template or a resource could not be read.
 
 pub mod error;
 pub mod model;

@@ -509,6 +509,64 @@ fn an_http_api_event_without_an_api_id_breaks_the_contract_rule() {
     assert_reports(&t, Rule::ApiContract, "ValidateOrderFunction");
 }
 
+// ------------------------------------------------------------------ 9. local-only variables
+
+#[test]
+fn the_real_template_sets_no_local_only_variable_though_its_functions_have_an_environment() {
+    let t = template();
+    assert!(
+        t.functions()
+            .unwrap()
+            .iter()
+            .all(|f| !f.environment.is_empty()),
+        "the rule would pass vacuously"
+    );
+    let violations = Rule::LocalOnlyVariables.check(&t);
+    assert!(violations.is_empty(), "{violations:#?}");
+}
+
+#[test]
+fn a_fault_variable_in_a_function_breaks_the_local_only_rule() {
+    let mut t = template();
+    set(
+        &mut t,
+        "ProcessPaymentFunction",
+        "Environment/Variables/ORDERFLOW_FAULTS",
+        yaml("error_after=1000"),
+    );
+    let violations = assert_reports(&t, Rule::LocalOnlyVariables, "ProcessPaymentFunction");
+    assert_eq!(violations.len(), 1, "{violations:#?}");
+    assert!(
+        violations[0].message.contains("ORDERFLOW_FAULTS"),
+        "{}",
+        violations[0]
+    );
+}
+
+#[test]
+fn call_counting_switched_on_in_the_globals_breaks_the_local_only_rule_for_every_function() {
+    let mut t = template();
+    t.globals.pointer_mut("Function").unwrap().insert(
+        "Environment",
+        yaml("Variables: {ORDERFLOW_COUNT_AWS_CALLS: '1'}"),
+    );
+    let reported: Vec<String> = Rule::LocalOnlyVariables
+        .check(&t)
+        .into_iter()
+        .map(|v| v.resource)
+        .collect();
+    assert_eq!(
+        reported,
+        [
+            "ProcessPaymentFunction",
+            "QueryApiFunction",
+            "SendNotificationFunction",
+            "UpdateInventoryFunction",
+            "ValidateOrderFunction"
+        ]
+    );
+}
+
 // ------------------------------------------------------------------ reporting
 
 #[test]

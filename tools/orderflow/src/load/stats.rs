@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 
-use orderflow_shared::aws::AWS_CALL_MESSAGE;
+use orderflow_shared::telemetry::messages::AWS_CALL as AWS_CALL_MESSAGE;
 
 #[derive(Debug, Default, Clone, Copy, Serialize, PartialEq)]
 pub struct Latency {

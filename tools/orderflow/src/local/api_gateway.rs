@@ -107,17 +107,14 @@ fn problem(status: StatusCode, message: &str) -> Response {
         .into_response()
 }
 
-/// The v2 event for a request (public for tests).
-pub fn event_for(
-    route: &Route,
-    params: &BTreeMap<String, String>,
-    parts: &axum::http::request::Parts,
-    body: &[u8],
-    source_ip: &str,
-) -> Value {
+/// Headers by lower-case name (repeats joined with commas, as API Gateway does), and the
+/// cookies apart.
+fn headers_and_cookies(
+    header_map: &axum::http::HeaderMap,
+) -> (BTreeMap<String, String>, Vec<String>) {
     let mut headers: BTreeMap<String, String> = BTreeMap::new();
     let mut cookies = Vec::new();
-    for (name, value) in &parts.headers {
+    for (name, value) in header_map {
         let v = String::from_utf8_lossy(value.as_bytes()).into_owned();
         if name == "cookie" {
             cookies.extend(v.split(';').map(|c| c.trim().to_owned()));
@@ -131,7 +128,11 @@ pub fn event_for(
             })
             .or_insert(v);
     }
-    let raw_query = parts.uri.query().unwrap_or("").to_owned();
+    (headers, cookies)
+}
+
+/// Decoded query parameters (repeats joined with commas).
+fn query_parameters(raw_query: &str) -> BTreeMap<String, String> {
     let mut query: BTreeMap<String, String> = BTreeMap::new();
     for pair in raw_query.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
@@ -143,14 +144,19 @@ pub fn event_for(
             })
             .or_insert_with(|| percent_decode(v));
     }
+    query
+}
+
+/// The event's `body` (null when empty) and whether it is base64: text types pass as text.
+fn body_field(body: &[u8], content_type: Option<&String>) -> (Value, bool) {
     let is_text = std::str::from_utf8(body).is_ok()
-        && headers.get("content-type").is_none_or(|ct| {
+        && content_type.is_none_or(|ct| {
             ct.starts_with("text/")
                 || ct.contains("json")
                 || ct.contains("xml")
                 || ct.contains("x-www-form-urlencoded")
         });
-    let (body_value, is_b64) = if body.is_empty() {
+    if body.is_empty() {
         (Value::Null, false)
     } else if is_text {
         (
@@ -162,7 +168,21 @@ pub fn event_for(
             Value::String(base64::engine::general_purpose::STANDARD.encode(body)),
             true,
         )
-    };
+    }
+}
+
+/// The v2 event for a request (public for tests).
+pub fn event_for(
+    route: &Route,
+    params: &BTreeMap<String, String>,
+    parts: &axum::http::request::Parts,
+    body: &[u8],
+    source_ip: &str,
+) -> Value {
+    let (headers, cookies) = headers_and_cookies(&parts.headers);
+    let raw_query = parts.uri.query().unwrap_or("").to_owned();
+    let query = query_parameters(&raw_query);
+    let (body_value, is_b64) = body_field(body, headers.get("content-type"));
     let now = chrono::Utc::now();
     let path = parts.uri.path().to_owned();
     let mut event = json!({

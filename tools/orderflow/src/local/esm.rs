@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 use tokio::sync::watch;
 
 use super::logs::LogSink;
+use super::messages::INJECTED_DUPLICATE_DELIVERY;
 use super::runtime::FunctionHandle;
 use super::FaultSwitch;
 
@@ -235,10 +236,7 @@ pub async fn deliver(
     if !duplicated.is_empty() {
         logs.line(
             who,
-            &format!(
-                "injected fault: duplicate delivery of {}",
-                duplicated.join(", ")
-            ),
+            &format!("{INJECTED_DUPLICATE_DELIVERY}{}", duplicated.join(", ")),
         );
     }
     let successes: Vec<(String, String)> = batch

@@ -26,6 +26,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 use super::logs::LogSink;
+use super::messages::{
+    AWS_FAULTS, INJECTED_LOST_RESPONSE, INJECTED_THROTTLING, INJECTED_UNAVAILABLE,
+};
 use super::FaultSwitch;
 
 struct Proxy {
@@ -137,9 +140,9 @@ async fn handle(
     }
     let loss = loss_for(&p.faults, call);
     p.logs.line(
-        "aws-faults",
+        AWS_FAULTS,
         &format!(
-            "injected fault: lost response ({}) for {}",
+            "{INJECTED_LOST_RESPONSE} ({}) for {}",
             loss.as_str(),
             operation(&headers)
         ),
@@ -171,8 +174,8 @@ async fn handle(
 fn refuse(p: &Proxy, headers: &HeaderMap, n: &str) -> Option<Response> {
     if p.faults.hits(Fault::Throttle, n) {
         p.logs.line(
-            "aws-faults",
-            &format!("injected fault: throttling {}", operation(headers)),
+            AWS_FAULTS,
+            &format!("{INJECTED_THROTTLING} {}", operation(headers)),
         );
         return Some(error_response(
             headers,
@@ -183,8 +186,8 @@ fn refuse(p: &Proxy, headers: &HeaderMap, n: &str) -> Option<Response> {
     }
     if p.faults.hits(Fault::Unavailable, n) {
         p.logs.line(
-            "aws-faults",
-            &format!("injected fault: 503 for {}", operation(headers)),
+            AWS_FAULTS,
+            &format!("{INJECTED_UNAVAILABLE} {}", operation(headers)),
         );
         return Some(error_response(
             headers,
@@ -490,7 +493,7 @@ mod tests {
         let log = std::fs::read_to_string(&p.log).unwrap();
         let lost: Vec<&str> = log
             .lines()
-            .filter(|l| l.contains("injected fault: lost response ("))
+            .filter(|l| l.contains(&format!("{INJECTED_LOST_RESPONSE} (")))
             .collect();
         assert_eq!(lost.len(), 6, "{log}");
         assert!(

@@ -112,17 +112,18 @@ impl BaseName for str {
 /// `(message_id, reason)` from a JSON log line of a failed record: an ERROR or WARN line with a
 /// `reason` field, inside a span that carries `message_id` (see `shared::sqs_batch`).
 pub fn failure_reason(line: &str) -> Option<(String, String)> {
+    use orderflow_shared::telemetry::messages::{MESSAGE_ID, REASON};
     let v: serde_json::Value = serde_json::from_str(line).ok()?;
     let level = v.get("level")?.as_str()?;
     if level != "ERROR" && level != "WARN" {
         return None;
     }
-    let reason = v.get("reason")?.as_str()?.to_owned();
+    let reason = v.get(REASON)?.as_str()?.to_owned();
     let message_id = v
         .get("spans")?
         .as_array()?
         .iter()
-        .find_map(|s| s.get("message_id").and_then(|m| m.as_str()))?
+        .find_map(|s| s.get(MESSAGE_ID).and_then(|m| m.as_str()))?
         .to_owned();
     Some((message_id, reason))
 }

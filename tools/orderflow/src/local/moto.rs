@@ -38,13 +38,6 @@ pub struct HarshSpecError(String);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HarshSpec(Vec<(String, u64)>);
 
-#[cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "used by the harsh cloud's flag of `local up` and by `orderflow chaos` (issue 11, next)"
-    )
-)]
 impl HarshSpec {
     /// The kinds that describe how AWS behaves (a run leaves them on) and the faults a run
     /// injects (and may switch off mid-run); `infra/moto/harsh/spec.py` is the reference.
@@ -128,13 +121,6 @@ pub struct Moto {
     pub harsh: Option<(PathBuf, HarshSpec)>,
 }
 
-#[cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "used by the harsh cloud's flag of `local up` and by `orderflow chaos` (issue 11, next)"
-    )
-)]
 impl Moto {
     /// Rewrites the spec without its injected faults; moto reads it again at its next call.
     pub fn stop_injected_faults(&self) -> std::io::Result<()> {

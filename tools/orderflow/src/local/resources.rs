@@ -10,6 +10,7 @@ use aws_sdk_dynamodb::types::{
     TimeToLiveSpecification,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
+use orderflow_shared::adapters::dynamodb::TableNames;
 use orderflow_template::{Resolver, Template, Value};
 
 pub const ACCOUNT: &str = "123456789012";
@@ -138,6 +139,21 @@ impl Deployment {
     }
 }
 
+/// The tables of a local stack: physical names are `<stack>-<LogicalId>`.
+pub fn stack_tables(stack: &str) -> TableNames {
+    TableNames {
+        orders: format!("{stack}-OrdersTable"),
+        inventory: format!("{stack}-InventoryTable"),
+        payments: format!("{stack}-PaymentsTable"),
+        idempotency: format!("{stack}-IdempotencyTable"),
+    }
+}
+
+/// The queue subscribed to a topic so that what it published can be read back.
+pub fn inbox_queue_name(stack: &str, topic: &str) -> String {
+    format!("{stack}-{topic}-inbox")
+}
+
 pub struct Clients {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sqs: aws_sdk_sqs::Client,
@@ -211,42 +227,17 @@ pub async fn create_all(
         d.resources.insert(q.logical_id.clone(), physical);
     }
     for topic in template.topics() {
-        let name = d.physical_name(&topic.logical_id);
-        let out = clients
-            .sns
-            .create_topic()
-            .name(&name)
-            .send()
-            .await
-            .map_err(|e| {
-                aws_err(
-                    &topic.logical_id,
-                    aws_sdk_sns::error::DisplayErrorContext(e),
-                )
-            })?;
-        let arn = out.topic_arn().unwrap_or_default().to_owned();
-        d.resources
-            .insert(topic.logical_id.clone(), Physical::Topic { name, arn });
+        let physical = create_topic(
+            &clients.sns,
+            &d.physical_name(&topic.logical_id),
+            &topic.logical_id,
+        )
+        .await?;
+        d.resources.insert(topic.logical_id.clone(), physical);
     }
     for bus in template.event_buses() {
-        let name = match &bus.name {
-            Some(v) => v.resolve_string(&d).map_err(template_err)?,
-            None => d.physical_name(&bus.logical_id),
-        };
-        let arn = format!("arn:aws:events:{region}:{ACCOUNT}:event-bus/{name}");
-        if let Err(e) = clients.events.create_event_bus().name(&name).send().await {
-            let already = e
-                .as_service_error()
-                .is_some_and(|s| s.is_resource_already_exists_exception());
-            if !already {
-                return Err(aws_err(
-                    &bus.logical_id,
-                    aws_sdk_eventbridge::error::DisplayErrorContext(e),
-                ));
-            }
-        }
-        d.resources
-            .insert(bus.logical_id.clone(), Physical::Bus { name, arn });
+        let physical = create_bus(&clients.events, &d, &bus).await?;
+        d.resources.insert(bus.logical_id.clone(), physical);
     }
     for rule in template.event_rules().map_err(template_err)? {
         create_rule(&clients.events, &d, &rule).await?;
@@ -261,31 +252,84 @@ pub async fn create_all(
         })
         .collect();
     for (topic_id, topic_arn) in topics {
-        let name = d.physical_name(&format!("{topic_id}-inbox"));
-        let url = clients
-            .sqs
-            .create_queue()
-            .queue_name(&name)
-            .send()
-            .await
-            .map_err(|e| aws_err(&name, aws_sdk_sqs::error::DisplayErrorContext(e)))?
-            .queue_url()
-            .unwrap_or_default()
-            .to_owned();
-        let arn = format!("arn:aws:sqs:{region}:{ACCOUNT}:{name}");
-        clients
-            .sns
-            .subscribe()
-            .topic_arn(&topic_arn)
-            .protocol("sqs")
-            .endpoint(&arn)
-            .attributes("RawMessageDelivery", "true")
-            .send()
-            .await
-            .map_err(|e| aws_err(&name, aws_sdk_sns::error::DisplayErrorContext(e)))?;
+        let url = create_inbox(clients, &d, &topic_id, &topic_arn).await?;
         d.inboxes.insert(topic_id, url);
     }
     Ok(d)
+}
+
+async fn create_topic(
+    sns: &aws_sdk_sns::Client,
+    name: &str,
+    logical_id: &str,
+) -> Result<Physical, SetupError> {
+    let out = sns
+        .create_topic()
+        .name(name)
+        .send()
+        .await
+        .map_err(|e| aws_err(logical_id, aws_sdk_sns::error::DisplayErrorContext(e)))?;
+    Ok(Physical::Topic {
+        name: name.to_owned(),
+        arn: out.topic_arn().unwrap_or_default().to_owned(),
+    })
+}
+
+/// A bus that already exists is fine.
+async fn create_bus(
+    events: &aws_sdk_eventbridge::Client,
+    d: &Deployment,
+    bus: &orderflow_template::model::EventBus,
+) -> Result<Physical, SetupError> {
+    let name = match &bus.name {
+        Some(v) => v.resolve_string(d).map_err(template_err)?,
+        None => d.physical_name(&bus.logical_id),
+    };
+    let arn = format!("arn:aws:events:{}:{ACCOUNT}:event-bus/{name}", d.region);
+    if let Err(e) = events.create_event_bus().name(&name).send().await {
+        let already = e
+            .as_service_error()
+            .is_some_and(|s| s.is_resource_already_exists_exception());
+        if !already {
+            return Err(aws_err(
+                &bus.logical_id,
+                aws_sdk_eventbridge::error::DisplayErrorContext(e),
+            ));
+        }
+    }
+    Ok(Physical::Bus { name, arn })
+}
+
+/// A queue subscribed to the topic (raw delivery); returns its URL.
+async fn create_inbox(
+    clients: &Clients,
+    d: &Deployment,
+    topic_id: &str,
+    topic_arn: &str,
+) -> Result<String, SetupError> {
+    let name = inbox_queue_name(&d.stack, topic_id);
+    let url = clients
+        .sqs
+        .create_queue()
+        .queue_name(&name)
+        .send()
+        .await
+        .map_err(|e| aws_err(&name, aws_sdk_sqs::error::DisplayErrorContext(e)))?
+        .queue_url()
+        .unwrap_or_default()
+        .to_owned();
+    let arn = format!("arn:aws:sqs:{}:{ACCOUNT}:{name}", d.region);
+    clients
+        .sns
+        .subscribe()
+        .topic_arn(topic_arn)
+        .protocol("sqs")
+        .endpoint(&arn)
+        .attributes("RawMessageDelivery", "true")
+        .send()
+        .await
+        .map_err(|e| aws_err(&name, aws_sdk_sns::error::DisplayErrorContext(e)))?;
+    Ok(url)
 }
 
 async fn create_table(

@@ -23,6 +23,7 @@ use tokio::process::{Child, Command};
 use tokio::sync::{mpsc, oneshot, watch, Mutex};
 
 use super::logs::LogSink;
+use super::messages::PROCESS_EXITED;
 
 /// Why an invocation produced no response.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -367,6 +368,25 @@ fn pipe_lines<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
     });
 }
 
+/// What a function process is watched through while it runs.
+struct Signals {
+    /// The deadline of the invocation in flight, if any.
+    deadline: watch::Receiver<Option<tokio::time::Instant>>,
+    shutdown: watch::Receiver<bool>,
+    /// The extra environment; a change replaces the process between invocations.
+    extra_env: watch::Receiver<BTreeMap<String, String>>,
+    /// Whether the environment can still change (its sender is alive).
+    env_open: bool,
+}
+
+/// How one process ended.
+enum Ended {
+    /// The local cloud is shutting down: the process is killed and its instance retired.
+    ShuttingDown,
+    /// It exited, was killed past its deadline, or was replaced after an environment change.
+    Ended { reason: InvokeError, replaced: bool },
+}
+
 /// Runs one process of a function for as long as the local cloud runs: restarts it when it
 /// exits, kills it when an invocation passes its deadline, fails that invocation either way.
 /// When the extra environment changes, the process is replaced once it is between invocations
@@ -376,22 +396,27 @@ async fn supervise(
     index: usize,
     runtime_api: String,
     state: Arc<InstanceState>,
-    mut deadline_rx: watch::Receiver<Option<tokio::time::Instant>>,
-    mut shutdown: watch::Receiver<bool>,
-    mut extra_env: watch::Receiver<BTreeMap<String, String>>,
+    deadline: watch::Receiver<Option<tokio::time::Instant>>,
+    shutdown: watch::Receiver<bool>,
+    extra_env: watch::Receiver<BTreeMap<String, String>>,
 ) {
     let label = if spec.instances > 1 {
         format!("{}#{index}", spec.name)
     } else {
         spec.name.clone()
     };
+    let mut signals = Signals {
+        deadline,
+        shutdown,
+        extra_env,
+        env_open: true,
+    };
     let mut restarts: u32 = 0;
-    let mut env_open = true;
     loop {
-        if *shutdown.borrow() {
+        if *signals.shutdown.borrow() {
             return;
         }
-        let env = extra_env.borrow_and_update().clone();
+        let env = signals.extra_env.borrow_and_update().clone();
         let mut child = match spawn_process(&spec, &env, &runtime_api, index) {
             Ok(child) => child,
             Err(e) => {
@@ -413,63 +438,22 @@ async fn supervise(
             pipe_lines(err, label.clone(), state.logs.clone());
         }
         let started = tokio::time::Instant::now();
-        let mut replace = false;
-        let ended = loop {
-            let deadline = *deadline_rx.borrow_and_update();
-            if replace && deadline.is_none() {
-                state
-                    .logs
-                    .line(&label, "environment changed; replacing the process");
-                let _ = child.kill().await;
-                break Some(InvokeError::Crashed(
-                    "process replaced after an environment change".into(),
-                ));
-            }
-            let timer = async {
-                match deadline {
-                    Some(at) => tokio::time::sleep_until(at).await,
-                    None => std::future::pending::<()>().await,
-                }
+        let (reason, replaced) =
+            match watch_process(&mut child, &spec, &label, &state, &mut signals).await {
+                Ended::ShuttingDown => return,
+                Ended::Ended { reason, replaced } => (reason, replaced),
             };
-            tokio::select! {
-                status = child.wait() => {
-                    let status = status.map_or_else(|e| e.to_string(), |s| s.to_string());
-                    break Some(InvokeError::Crashed(status));
-                }
-                _ = timer => {
-                    state.logs.line(&label, &format!("Task timed out after {:?}; killing the process", spec.timeout));
-                    let _ = child.kill().await;
-                    break Some(InvokeError::Timeout(spec.timeout));
-                }
-                changed = deadline_rx.changed() => {
-                    if changed.is_err() { break None; }
-                }
-                changed = extra_env.changed(), if env_open && !replace => {
-                    match changed {
-                        Ok(()) => replace = true,
-                        // Closed: the environment can no longer change.
-                        Err(_) => env_open = false,
-                    }
-                }
-                _ = super::stopped(&mut shutdown) => {
-                    let _ = child.kill().await;
-                    state.retire(InvokeError::ShuttingDown).await;
-                    return;
-                }
-            }
-        };
-        let reason = ended.unwrap_or(InvokeError::ShuttingDown);
         // A `/next` the ended process sent just before it died (or a child it left behind,
         // as a shell script's curl) may reach the server a moment later: let it arrive, so
         // `retire` stops it instead of it taking the successor's first invocation.
         tokio::time::sleep(Duration::from_millis(100)).await;
-        if matches!(reason, InvokeError::Crashed(_)) && !replace {
+        if matches!(reason, InvokeError::Crashed(_)) && !replaced {
             state
                 .logs
-                .line(&label, &format!("process exited ({reason}); restarting"));
+                .line(&label, &format!("{PROCESS_EXITED} ({reason}); restarting"));
         }
         state.retire(reason).await;
-        restarts = if replace || started.elapsed() > Duration::from_secs(10) {
+        restarts = if replaced || started.elapsed() > Duration::from_secs(10) {
             1
         } else {
             restarts.saturating_add(1)
@@ -477,6 +461,67 @@ async fn supervise(
         // Back off when a process keeps dying at start (bad config): do not spin.
         let pause = Duration::from_millis(200u64.saturating_mul(u64::from(restarts.min(10))));
         tokio::time::sleep(pause).await;
+    }
+}
+
+/// Waits until the process ends, passes its invocation's deadline (killed), is due for
+/// replacement after an environment change and between invocations (killed), or the local
+/// cloud shuts down (killed, its instance retired).
+async fn watch_process(
+    child: &mut Child,
+    spec: &FunctionSpec,
+    label: &str,
+    state: &InstanceState,
+    s: &mut Signals,
+) -> Ended {
+    let mut replace = false;
+    loop {
+        let deadline = *s.deadline.borrow_and_update();
+        if replace && deadline.is_none() {
+            state
+                .logs
+                .line(label, "environment changed; replacing the process");
+            let _ = child.kill().await;
+            return Ended::Ended {
+                reason: InvokeError::Crashed("process replaced after an environment change".into()),
+                replaced: true,
+            };
+        }
+        let timer = async {
+            match deadline {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending::<()>().await,
+            }
+        };
+        let env_open = s.env_open;
+        tokio::select! {
+            status = child.wait() => {
+                let status = status.map_or_else(|e| e.to_string(), |s| s.to_string());
+                return Ended::Ended { reason: InvokeError::Crashed(status), replaced: replace };
+            }
+            _ = timer => {
+                state.logs.line(label, &format!("Task timed out after {:?}; killing the process", spec.timeout));
+                let _ = child.kill().await;
+                return Ended::Ended { reason: InvokeError::Timeout(spec.timeout), replaced: replace };
+            }
+            changed = s.deadline.changed() => {
+                if changed.is_err() {
+                    return Ended::Ended { reason: InvokeError::ShuttingDown, replaced: replace };
+                }
+            }
+            changed = s.extra_env.changed(), if env_open && !replace => {
+                match changed {
+                    Ok(()) => replace = true,
+                    // Closed: the environment can no longer change.
+                    Err(_) => s.env_open = false,
+                }
+            }
+            _ = super::stopped(&mut s.shutdown) => {
+                let _ = child.kill().await;
+                state.retire(InvokeError::ShuttingDown).await;
+                return Ended::ShuttingDown;
+            }
+        }
     }
 }
 

@@ -1,0 +1,116 @@
+//! What send-notification reads at start, and nothing else: a missing variable stops the start
+//! with its name.
+
+use orderflow_shared::aws::{Clients, SdkConfig};
+use orderflow_shared::config::{required, ConfigError, Lookup};
+#[cfg(feature = "local-cloud")]
+use orderflow_shared::faults::Faults;
+use orderflow_shared::sqs_batch::BatchRunner;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Idempotency: one key per order and outcome told.
+    pub idempotency_table: String,
+    /// The customer-notifications SNS topic.
+    pub topic_arn: String,
+    /// `ORDERFLOW_FAULTS`: faults injected around each record (local cloud only).
+    #[cfg(feature = "local-cloud")]
+    pub faults: Faults,
+    /// `ORDERFLOW_COUNT_AWS_CALLS=1`: one log line per AWS call (local cloud only).
+    #[cfg(feature = "local-cloud")]
+    pub count_aws_calls: bool,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Config::from_lookup(&orderflow_shared::config::env)
+    }
+
+    pub fn from_lookup(lookup: Lookup<'_>) -> Result<Self, ConfigError> {
+        Ok(Config {
+            idempotency_table: required(
+                lookup,
+                "IDEMPOTENCY_TABLE",
+                "name of the Idempotency table",
+            )?,
+            topic_arn: required(
+                lookup,
+                "NOTIFICATION_TOPIC_ARN",
+                "ARN of the customer-notifications SNS topic",
+            )?,
+            #[cfg(feature = "local-cloud")]
+            faults: Faults::from_lookup(lookup)?,
+            #[cfg(feature = "local-cloud")]
+            count_aws_calls: orderflow_shared::aws::counting::enabled(lookup),
+        })
+    }
+
+    /// The SDK clients.
+    #[cfg(not(feature = "local-cloud"))]
+    pub fn clients<'a>(&self, sdk: &'a SdkConfig) -> Clients<'a> {
+        Clients::new(sdk)
+    }
+
+    /// The SDK clients, counting their calls when asked to.
+    #[cfg(feature = "local-cloud")]
+    pub fn clients<'a>(&self, sdk: &'a SdkConfig) -> Clients<'a> {
+        Clients::new(sdk).counting_calls(self.count_aws_calls)
+    }
+
+    /// How batches run.
+    #[cfg(not(feature = "local-cloud"))]
+    pub fn runner(&self) -> BatchRunner {
+        BatchRunner::default()
+    }
+
+    /// How batches run: with the configured faults.
+    #[cfg(feature = "local-cloud")]
+    pub fn runner(&self) -> BatchRunner {
+        BatchRunner::with_faults(self.faults.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use orderflow_shared::config::lookup_from;
+
+    const ALL: [(&str, &str); 2] = [
+        ("IDEMPOTENCY_TABLE", "idempotency"),
+        (
+            "NOTIFICATION_TOPIC_ARN",
+            "arn:aws:sns:us-east-1:123456789012:t",
+        ),
+    ];
+
+    #[test]
+    fn the_table_and_the_topic_are_read_from_their_variables() {
+        let config = Config::from_lookup(&lookup_from(&ALL)).unwrap();
+        assert_eq!(config.idempotency_table, "idempotency");
+        assert_eq!(config.topic_arn, "arn:aws:sns:us-east-1:123456789012:t");
+    }
+
+    #[test]
+    fn a_missing_variable_stops_the_start_with_its_name() {
+        for (missing, _) in ALL {
+            let rest: Vec<_> = ALL.into_iter().filter(|(n, _)| *n != missing).collect();
+            let err = Config::from_lookup(&lookup_from(&rest)).unwrap_err();
+            assert_eq!(err.name(), missing);
+        }
+    }
+
+    #[cfg(feature = "local-cloud")]
+    #[test]
+    fn the_local_clouds_faults_are_read_and_a_bad_spec_is_refused() {
+        let mut pairs = ALL.to_vec();
+        pairs.push(("ORDERFLOW_FAULTS", "crash=7"));
+        assert!(Config::from_lookup(&lookup_from(&pairs))
+            .unwrap()
+            .faults
+            .is_active());
+        pairs.push(("ORDERFLOW_FAULTS", "explode=1"));
+        let bad: Vec<_> = pairs.into_iter().filter(|(_, v)| *v != "crash=7").collect();
+        let err = Config::from_lookup(&lookup_from(&bad)).unwrap_err();
+        assert_eq!(err.name(), "ORDERFLOW_FAULTS");
+    }
+}

@@ -1,0 +1,36 @@
+//! DynamoDB adapters, one store per port (or per aggregate), each holding the names of exactly
+//! the tables it reads and writes, so a function cannot reach a table it was not given:
+//!
+//! - [`DynamoOrders`] ([`OrderRepository`](crate::ports::OrderRepository)): Orders;
+//! - [`DynamoCatalog`] ([`Catalog`](crate::ports::Catalog)): Inventory;
+//! - [`DynamoStock`] ([`Inventory`](crate::ports::Inventory) and `Catalog`): Inventory, and
+//!   Orders for the order's move inside the reservation transaction;
+//! - [`DynamoLedger`] ([`PaymentLedger`](crate::ports::PaymentLedger)): Payments, and
+//!   Idempotency and Orders for the settlement transaction;
+//! - [`DynamoIdempotency`] ([`IdempotencyStore`](crate::idempotency::IdempotencyStore)):
+//!   Idempotency.
+//!
+//! Each has the semantics of the in-memory store (`adapters::memory`). Every state change is a
+//! conditional write; the reservation, its release and a settlement are each one
+//! `TransactWriteItems`, and a cancelled transaction is turned into a domain error from its
+//! cancellation reasons (by item index), never from a message string. `DynamoStore` (tool and
+//! test code, `testing`) is all of them over the four tables.
+
+mod catalog;
+#[cfg(feature = "testing")]
+mod facade;
+mod idempotency;
+mod item;
+mod ledger;
+mod orders;
+mod stock;
+mod table;
+mod transaction;
+
+pub use catalog::DynamoCatalog;
+#[cfg(feature = "testing")]
+pub use facade::{DynamoStore, TableNames};
+pub use idempotency::DynamoIdempotency;
+pub use ledger::{DynamoLedger, LedgerTables};
+pub use orders::DynamoOrders;
+pub use stock::{DynamoStock, StockTables};

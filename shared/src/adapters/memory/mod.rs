@@ -1,0 +1,433 @@
+//! In-memory adapters for unit tests (test code, `testing`): honest fakes with the
+//! conditional-write semantics of the DynamoDB adapters (one lock = one transaction), plus
+//! switches to inject failures.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::domain::{Order, OrderId, OrderLine, OrderStatus, Sku};
+use crate::events::{Envelope, Notification, Shortage};
+use crate::idempotency::{Claim, ClaimTimes, IdempotencyError, IdempotencyStore};
+use crate::ports::{
+    Catalog, ChargeRecord, Inventory, Notifier, NotifyError, OrderRepository, OrderWriteError,
+    PaymentLedger, Product, PublishError, Recorded, ReleaseError, Reservation, ReserveError,
+    SettleError, Settlement, StoreError,
+};
+
+#[derive(Debug, Clone)]
+struct IdempotencyRecord {
+    payload_hash: String,
+    result: Option<String>,
+    lock_until: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+}
+
+#[derive(Default)]
+struct State {
+    orders: HashMap<OrderId, Order>,
+    products: BTreeMap<Sku, Product>,
+    reservations: HashMap<OrderId, Reservation>,
+    ledger: HashMap<OrderId, ChargeRecord>,
+    idempotency: HashMap<String, IdempotencyRecord>,
+}
+
+/// Orders, catalog and stock, reservations, ledger and idempotency records, behind one lock.
+/// A clone is another handle on the same state, so one store can serve as several ports.
+#[derive(Default, Clone)]
+pub struct MemoryStore {
+    inner: Arc<Shared>,
+}
+
+#[derive(Default)]
+struct Shared {
+    state: Mutex<State>,
+    /// The next N store calls fail with `StoreError::Unavailable`.
+    failures: AtomicUsize,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn with_products(products: impl IntoIterator<Item = Product>) -> Self {
+        let store = Self::new();
+        store.put_products(products);
+        store
+    }
+
+    pub fn put_products(&self, products: impl IntoIterator<Item = Product>) {
+        let mut state = self.lock();
+        for p in products {
+            state.products.insert(p.sku.clone(), p);
+        }
+    }
+
+    /// Makes the next `n` store calls fail as if DynamoDB were throttling.
+    pub fn fail_next(&self, n: usize) {
+        self.inner.failures.store(n, Ordering::SeqCst);
+    }
+
+    pub fn stock_of(&self, sku: &Sku) -> Option<u32> {
+        self.lock().products.get(sku).map(|p| p.stock)
+    }
+
+    pub fn order(&self, id: &OrderId) -> Option<Order> {
+        self.lock().orders.get(id).cloned()
+    }
+
+    pub fn orders(&self) -> Vec<Order> {
+        self.lock().orders.values().cloned().collect()
+    }
+
+    pub fn reservation(&self, id: &OrderId) -> Option<Reservation> {
+        self.lock().reservations.get(id).cloned()
+    }
+
+    pub fn ledger_entries(&self) -> Vec<ChargeRecord> {
+        self.lock().ledger.values().cloned().collect()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A poisoned lock only means another test thread panicked; the data is still usable.
+        self.inner.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Takes the lock for one call, or fails it when a failure was injected.
+    fn begin(&self) -> Result<MutexGuard<'_, State>, StoreError> {
+        let injected = self
+            .inner
+            .failures
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if injected {
+            return Err(StoreError::Unavailable("injected failure".into()));
+        }
+        Ok(self.lock())
+    }
+}
+
+#[async_trait]
+impl OrderRepository for MemoryStore {
+    async fn create(&self, order: &Order) -> Result<(), OrderWriteError> {
+        let mut state = self.begin()?;
+        if let Some(existing) = state.orders.get(&order.order_id) {
+            return Err(OrderWriteError::AlreadyExists(Box::new(existing.clone())));
+        }
+        state.orders.insert(order.order_id.clone(), order.clone());
+        Ok(())
+    }
+
+    async fn get(&self, id: &OrderId) -> Result<Option<Order>, StoreError> {
+        Ok(self.begin()?.orders.get(id).cloned())
+    }
+
+    async fn transition(
+        &self,
+        id: &OrderId,
+        from: OrderStatus,
+        to: OrderStatus,
+        at: DateTime<Utc>,
+    ) -> Result<(), OrderWriteError> {
+        from.transition(to)?;
+        let mut state = self.begin()?;
+        let order = state
+            .orders
+            .get_mut(id)
+            .ok_or_else(|| OrderWriteError::NotFound(id.clone()))?;
+        if order.status != from {
+            return Err(OrderWriteError::Conflict {
+                expected: from,
+                actual: order.status,
+            });
+        }
+        order.apply(to, at)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Catalog for MemoryStore {
+    async fn products(&self, skus: &[Sku]) -> Result<Vec<Product>, StoreError> {
+        let state = self.begin()?;
+        Ok(skus
+            .iter()
+            .filter_map(|s| state.products.get(s).cloned())
+            .collect())
+    }
+
+    async fn all_products(&self) -> Result<Vec<Product>, StoreError> {
+        Ok(self.begin()?.products.values().cloned().collect())
+    }
+}
+
+#[async_trait]
+impl Inventory for MemoryStore {
+    async fn reserve_stock(
+        &self,
+        order_id: &OrderId,
+        lines: &[OrderLine],
+        at: DateTime<Utc>,
+    ) -> Result<(), ReserveError> {
+        let mut state = self.begin()?;
+        // The same precedence as the DynamoDB transaction's cancellation reasons:
+        // an existing reservation, then the order's state, then stock.
+        if state.reservations.contains_key(order_id) {
+            return Err(ReserveError::AlreadyReserved);
+        }
+        let actual = state.orders.get(order_id).map(|o| o.status);
+        if actual != Some(OrderStatus::Pending) {
+            return Err(ReserveError::OrderNotPending { actual });
+        }
+        let shortages = Shortage::of(lines, |sku| state.products.get(sku).map(|p| p.stock));
+        if !shortages.is_empty() {
+            return Err(ReserveError::InsufficientStock(shortages));
+        }
+        for line in lines {
+            if let Some(p) = state.products.get_mut(&line.sku) {
+                p.stock -= line.quantity.get();
+            }
+        }
+        state.reservations.insert(
+            order_id.clone(),
+            Reservation {
+                lines: lines.to_vec(),
+                released: false,
+            },
+        );
+        if let Some(order) = state.orders.get_mut(order_id) {
+            order
+                .apply(OrderStatus::Reserved, at)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    async fn release_stock(
+        &self,
+        order_id: &OrderId,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<OrderLine>, ReleaseError> {
+        let mut state = self.begin()?;
+        let lines = match state.reservations.get(order_id) {
+            Some(r) if !r.released => r.lines.clone(),
+            _ => return Err(ReleaseError::NotHeld),
+        };
+        let actual = state.orders.get(order_id).map(|o| o.status);
+        if actual != Some(OrderStatus::PaymentFailed) {
+            return Err(ReleaseError::OrderNotPaymentFailed { actual });
+        }
+        for line in &lines {
+            if let Some(p) = state.products.get_mut(&line.sku) {
+                p.stock += line.quantity.get();
+            }
+        }
+        if let Some(r) = state.reservations.get_mut(order_id) {
+            r.released = true;
+        }
+        if let Some(order) = state.orders.get_mut(order_id) {
+            order
+                .apply(OrderStatus::Cancelled, at)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        }
+        Ok(lines)
+    }
+}
+
+#[async_trait]
+impl PaymentLedger for MemoryStore {
+    async fn record(&self, record: &ChargeRecord) -> Result<Recorded, StoreError> {
+        let mut state = self.begin()?;
+        if let Some(existing) = state.ledger.get(&record.order_id) {
+            return Ok(Recorded::Existing(existing.clone()));
+        }
+        state.ledger.insert(record.order_id.clone(), record.clone());
+        Ok(Recorded::New)
+    }
+
+    async fn charge_for(&self, order_id: &OrderId) -> Result<Option<ChargeRecord>, StoreError> {
+        Ok(self.begin()?.ledger.get(order_id).cloned())
+    }
+
+    async fn settle(&self, settlement: &Settlement, at: DateTime<Utc>) -> Result<(), SettleError> {
+        let order_id = &settlement.record.order_id;
+        settlement.check()?;
+        let mut state = self.begin()?;
+        // Every condition first, as DynamoDB does, then every write.
+        let mut refused = Vec::new();
+        if state.ledger.contains_key(order_id) {
+            refused.push("the order has a ledger entry");
+        }
+        let held = state
+            .idempotency
+            .get(&settlement.key)
+            .is_some_and(|r| r.result.is_none());
+        if !held {
+            refused.push("the key is not held");
+        }
+        if state.orders.get(order_id).map(|o| o.status) != Some(OrderStatus::Reserved) {
+            refused.push("the order is not RESERVED");
+        }
+        if !refused.is_empty() {
+            return Err(SettleError::Refused(refused.join("; ")));
+        }
+        state
+            .ledger
+            .insert(order_id.clone(), settlement.record.clone());
+        if let Some(record) = state.idempotency.get_mut(&settlement.key) {
+            record.result = Some(settlement.result.clone());
+        }
+        if let Some(order) = state.orders.get_mut(order_id) {
+            order
+                .apply(settlement.to, at)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl IdempotencyStore for MemoryStore {
+    async fn claim(
+        &self,
+        key: &str,
+        payload_hash: &str,
+        times: ClaimTimes,
+    ) -> Result<Claim, IdempotencyError> {
+        let mut state = self.begin()?;
+        let fresh = IdempotencyRecord {
+            payload_hash: payload_hash.to_owned(),
+            result: None,
+            lock_until: times.lock_until,
+            expires_at: times.expires_at,
+        };
+        match state.idempotency.get(key) {
+            Some(existing) if existing.expires_at > times.now => {
+                if existing.payload_hash != payload_hash {
+                    return Err(IdempotencyError::PayloadMismatch);
+                }
+                if let Some(result) = &existing.result {
+                    return Ok(Claim::Completed(result.clone()));
+                }
+                if existing.lock_until > times.now {
+                    return Ok(Claim::InProgress);
+                }
+                // The holder ran past its deadline: take the lock over.
+                state.idempotency.insert(key.to_owned(), fresh);
+                Ok(Claim::Acquired)
+            }
+            _ => {
+                state.idempotency.insert(key.to_owned(), fresh);
+                Ok(Claim::Acquired)
+            }
+        }
+    }
+
+    async fn complete(&self, key: &str, result: &str) -> Result<(), IdempotencyError> {
+        let mut state = self.begin()?;
+        match state.idempotency.get_mut(key) {
+            Some(rec) if rec.result.is_none() => {
+                rec.result = Some(result.to_owned());
+                Ok(())
+            }
+            _ => Err(IdempotencyError::NotHeld),
+        }
+    }
+
+    async fn release(&self, key: &str) -> Result<(), IdempotencyError> {
+        let mut state = self.begin()?;
+        match state.idempotency.get(key) {
+            Some(rec) if rec.result.is_none() => {
+                state.idempotency.remove(key);
+                Ok(())
+            }
+            _ => Err(IdempotencyError::NotHeld),
+        }
+    }
+}
+
+/// Records what was published; can refuse the next N publish calls.
+#[derive(Default)]
+pub struct MemoryEvents {
+    published: Mutex<Vec<Envelope>>,
+    failures: AtomicUsize,
+}
+
+impl MemoryEvents {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn published(&self) -> Vec<Envelope> {
+        self.published
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub fn fail_next(&self, n: usize) {
+        self.failures.store(n, Ordering::SeqCst);
+    }
+}
+
+#[async_trait]
+impl crate::ports::EventPublisher for MemoryEvents {
+    async fn publish(&self, events: &[Envelope]) -> Result<(), PublishError> {
+        if self
+            .failures
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(PublishError::Unavailable("injected failure".into()));
+        }
+        self.published
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(events);
+        Ok(())
+    }
+}
+
+/// Records what customers were told; can refuse the next N sends.
+#[derive(Default)]
+pub struct MemoryNotifier {
+    sent: Mutex<Vec<Notification>>,
+    failures: AtomicUsize,
+}
+
+impl MemoryNotifier {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn sent(&self) -> Vec<Notification> {
+        self.sent.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn fail_next(&self, n: usize) {
+        self.failures.store(n, Ordering::SeqCst);
+    }
+}
+
+#[async_trait]
+impl Notifier for MemoryNotifier {
+    async fn notify(&self, notification: &Notification) -> Result<String, NotifyError> {
+        if self
+            .failures
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(NotifyError::Unavailable("injected failure".into()));
+        }
+        let mut sent = self.sent.lock().unwrap_or_else(|p| p.into_inner());
+        sent.push(notification.clone());
+        Ok(format!("msg-{}", sent.len()))
+    }
+}
+
+#[cfg(test)]
+mod tests;

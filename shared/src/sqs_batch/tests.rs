@@ -1,0 +1,200 @@
+//! The batch runner over the fixture batch with one malformed record (`msg-0002`).
+
+use super::*;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+fn batch() -> SqsEvent {
+    crate::testing::sqs_fixture("sqs-batch-with-malformed-record.json").unwrap()
+}
+
+fn failed(response: &SqsBatchResponse) -> Vec<&str> {
+    response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect()
+}
+
+#[tokio::test]
+async fn only_the_records_that_fail_are_reported() {
+    let calls = AtomicUsize::new(0);
+    let response = BatchRunner::default()
+        .then_publish(batch(), &Bus::default(), |_| async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Ok(Vec::new())
+        })
+        .await;
+    assert_eq!(failed(&response), ["msg-0002"], "the malformed one");
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
+/// A publisher that counts its calls and can refuse them.
+#[derive(Default)]
+struct Bus {
+    calls: AtomicUsize,
+    published: std::sync::Mutex<Vec<Envelope>>,
+    refuse: bool,
+}
+
+#[async_trait::async_trait]
+impl EventPublisher for Bus {
+    async fn publish(&self, events: &[Envelope]) -> Result<(), crate::ports::PublishError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if self.refuse {
+            return Err(crate::ports::PublishError::Unavailable("refused".into()));
+        }
+        self.published
+            .lock()
+            .unwrap()
+            .extend(events.iter().cloned());
+        Ok(())
+    }
+}
+
+/// Each record leads to one event.
+async fn follow(envelope: Envelope) -> Result<Vec<Envelope>, RecordError> {
+    Ok(vec![envelope.caused(envelope.event.clone())])
+}
+
+#[tokio::test]
+async fn the_events_of_a_whole_batch_are_published_in_one_call() {
+    let bus = Bus::default();
+    let response = BatchRunner::default()
+        .then_publish(batch(), &bus, follow)
+        .await;
+    assert_eq!(failed(&response), ["msg-0002"], "only the malformed one");
+    assert_eq!(bus.calls.load(Ordering::SeqCst), 1);
+    assert_eq!(bus.published.lock().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn a_refused_publish_fails_exactly_the_records_that_produced_events() {
+    let bus = Bus {
+        refuse: true,
+        ..Bus::default()
+    };
+    // The first valid record leads to an event, the second to none.
+    let handled = AtomicUsize::new(0);
+    let response = BatchRunner::default()
+        .then_publish(batch(), &bus, |e| {
+            let first = handled.fetch_add(1, Ordering::SeqCst) == 0;
+            async move {
+                if first {
+                    follow(e).await
+                } else {
+                    Ok(Vec::new())
+                }
+            }
+        })
+        .await;
+    assert_eq!(failed(&response), ["msg-0001", "msg-0002"]);
+    assert_eq!(bus.calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_batch_whose_records_lead_to_no_event_publishes_nothing() {
+    let bus = Bus::default();
+    let response = BatchRunner::default()
+        .then_publish(batch(), &bus, |_| async { Ok(Vec::new()) })
+        .await;
+    assert_eq!(failed(&response), ["msg-0002"]);
+    assert_eq!(bus.calls.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn a_batch_handled_together_gets_every_valid_record_at_once_and_answers_each() {
+    let seen = AtomicUsize::new(0);
+    let response = BatchRunner::default()
+        .together(batch(), |envelopes| {
+            seen.store(envelopes.len(), Ordering::SeqCst);
+            async { vec![Ok(()), Err(RecordError::Transient("second".into()))] }
+        })
+        .await;
+    assert_eq!(
+        seen.load(Ordering::SeqCst),
+        2,
+        "the malformed one is left out"
+    );
+    assert_eq!(failed(&response), ["msg-0002", "msg-0003"]);
+}
+
+#[tokio::test]
+async fn a_record_the_batch_handler_did_not_answer_fails() {
+    let response = BatchRunner::default()
+        .together(batch(), |_| async { vec![Ok(())] })
+        .await;
+    assert_eq!(failed(&response), ["msg-0002", "msg-0003"]);
+}
+
+#[cfg(feature = "local-cloud")]
+#[tokio::test]
+async fn a_fault_before_the_effect_keeps_the_record_from_the_batch_handler() {
+    let faults = crate::faults::Faults::parse("error_before=1000", "1").unwrap();
+    let seen = AtomicUsize::new(0);
+    let response = BatchRunner::with_faults(faults)
+        .together(batch(), |envelopes| {
+            seen.store(envelopes.len(), Ordering::SeqCst);
+            async { Vec::new() }
+        })
+        .await;
+    assert_eq!(seen.load(Ordering::SeqCst), 0);
+    assert_eq!(failed(&response), ["msg-0001", "msg-0002", "msg-0003"]);
+}
+
+#[cfg(feature = "local-cloud")]
+#[tokio::test]
+async fn a_fault_before_the_effect_fails_the_record_without_running_it() {
+    let calls = AtomicUsize::new(0);
+    let faults = crate::faults::Faults::parse("error_before=1000", "1").unwrap();
+    let response = BatchRunner::with_faults(faults)
+        .then_publish(batch(), &Bus::default(), |_| async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Ok(Vec::new())
+        })
+        .await;
+    assert_eq!(failed(&response), ["msg-0001", "msg-0002", "msg-0003"]);
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+}
+
+#[cfg(feature = "local-cloud")]
+#[tokio::test]
+async fn a_fault_after_the_effect_runs_it_and_still_fails_the_record() {
+    let calls = AtomicUsize::new(0);
+    let faults = crate::faults::Faults::parse("error_after=1000", "1").unwrap();
+    let response = BatchRunner::with_faults(faults)
+        .then_publish(batch(), &Bus::default(), |_| async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Ok(Vec::new())
+        })
+        .await;
+    assert_eq!(failed(&response), ["msg-0001", "msg-0002", "msg-0003"]);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_failed_record_is_logged_with_its_reason_inside_its_message_span() {
+    use crate::telemetry::messages::{MESSAGE_ID, REASON};
+    let logs = crate::testing::CapturedLogs::start();
+    BatchRunner::default()
+        .then_publish(batch(), &Bus::default(), |_| async {
+            Err(RecordError::Transient("store down".into()))
+        })
+        .await;
+    let lines = logs.lines();
+    let failures: Vec<(&str, &str)> = lines
+        .iter()
+        .filter_map(|l| {
+            let reason = l[REASON].as_str()?;
+            let message_id = l["spans"][0][MESSAGE_ID].as_str()?;
+            Some((message_id, reason))
+        })
+        .collect();
+    assert!(
+        failures.contains(&("msg-0001", "store down")),
+        "{failures:?}"
+    );
+    assert!(
+        failures.iter().any(|(id, _)| *id == "msg-0002"),
+        "the malformed record's line names it: {failures:?}"
+    );
+}

@@ -1,0 +1,88 @@
+//! `orderflow chaos` end to end: a few hundred mixed orders under every kind of injected fault,
+//! then the checker's counts. The large run is `make chaos`.
+
+use std::process::Command;
+
+use crate::support::repo_root;
+use serde_json::Value;
+
+#[test]
+fn a_chaos_run_loses_doubles_oversells_and_strands_nothing_while_faults_are_injected() {
+    let root = repo_root();
+    let state = std::env::temp_dir().join(format!("orderflow-chaos-{}", std::process::id()));
+    let out = Command::new(root.join("target/debug/orderflow"))
+        .current_dir(&root)
+        .args([
+            "chaos",
+            "--orders",
+            "150",
+            "--seed",
+            "11",
+            "--json",
+            "--timeout",
+            "600",
+        ])
+        .arg("--state-dir")
+        .arg(&state)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let report: Value = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("one JSON object on stdout ({e}):\n{stdout}\n{stderr}"));
+    eprintln!("{report:#}");
+    for must_be_zero in [
+        "lost",
+        "double_charged",
+        "oversold",
+        "stuck",
+        "duplicate_notifications",
+        "missing_notifications",
+        "wrong_outcome",
+        "payment_mismatch",
+        "stock_mismatch",
+        "duplicate_key_violations",
+        "api_refused",
+    ] {
+        assert_eq!(report[must_be_zero], 0, "{must_be_zero}\n{stderr}");
+    }
+    assert_eq!(report["orders"], 150);
+    assert_eq!(report["accepted"], 150);
+    let finished = ["confirmed", "rejected", "cancelled"]
+        .iter()
+        .map(|k| report[k].as_u64().unwrap())
+        .sum::<u64>();
+    assert_eq!(finished, 150, "every order final");
+    let faults = &report["faults"];
+    for kind in [
+        "error_before",
+        "error_after",
+        "aws_throttle",
+        "duplicate_delivery",
+    ] {
+        assert!(
+            faults[kind].as_u64().unwrap() > 0,
+            "{kind} injected: {faults}"
+        );
+    }
+    assert!(report["faults_injected"].as_u64().unwrap() > 50);
+    assert!(
+        out.status.success(),
+        "exit status {:?}\n{stderr}",
+        out.status
+    );
+    let _ = std::fs::remove_dir_all(state);
+}
+
+#[test]
+fn the_chaos_command_exits_non_zero_and_says_why_when_its_setup_is_wrong() {
+    let root = repo_root();
+    let out = Command::new(root.join("target/debug/orderflow"))
+        .current_dir(&root)
+        .args(["chaos", "--orders", "1", "--function-faults", "explode=5"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("unknown fault \"explode\""), "{stderr}");
+}

@@ -1,0 +1,27 @@
+//! The repository's own tests, in one binary (one link instead of one per file): rules the
+//! whole repository keeps, and end to end against a local cloud of each test's own.
+//!
+//! - [`repository_rules`]: checked by reading the repository's files ([`function_length`]
+//!   measures functions);
+//! - [`order_flow`]: the three outcomes of an order, over HTTP; bad requests; auth;
+//! - [`flash_sale`]: many buyers, little stock: exactly the stock is sold;
+//! - [`delivery`]: how the event source mapping delivers, retries and dead-letters;
+//! - [`faults`]: every order right under every kind of injected fault;
+//! - [`api_contract`]: the API against `infra/openapi.yaml`, by Schemathesis;
+//! - [`chaos`], [`load`], [`token`]: the `orderflow chaos`, `orderflow load` and
+//!   `orderflow local token` commands, end to end;
+//! - [`support`]: the cloud each test starts (through the `orderflow` harness), and helpers.
+// Tests: a failed unwrap is a failed test, in helpers too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod api_contract;
+mod chaos;
+mod delivery;
+mod faults;
+mod flash_sale;
+mod function_length;
+mod load;
+mod order_flow;
+mod repository_rules;
+mod support;
+mod token;

@@ -1,0 +1,311 @@
+//! What the repository-wide and end-to-end tests share: a local cloud of their own on free
+//! ports — `orderflow local up` as a child process, started and read through the `orderflow`
+//! harness (the one `orderflow chaos` and `orderflow load` use) — its API, queues, tables and
+//! log, and the workspace root.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use orderflow::harness::{self, Api, ChildOptions};
+use serde_json::{json, Value};
+
+/// The workspace root (this package lives in `tests/`).
+pub fn repo_root() -> PathBuf {
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    here.parent().map(PathBuf::from).unwrap_or(here)
+}
+
+/// The `orderflow` binary the tests run (built by `cargo build --workspace`).
+pub fn orderflow_binary() -> PathBuf {
+    repo_root().join("target/debug/orderflow")
+}
+
+/// A running `orderflow local up`, on its own ports and state folder.
+pub struct Cloud {
+    /// Dropped (and so stopped) before a leak is reported.
+    inner: Option<harness::Cloud>,
+    pub api: String,
+    pub endpoint: String,
+    pub state_dir: PathBuf,
+    pub http: reqwest::Client,
+    /// With `--auth`: a token for [`E2E_CUSTOMER`], sent by `place` and `order`.
+    pub token: Option<String>,
+    client: Api,
+}
+
+/// The customer the end-to-end tests place orders as (see [`order_body`]).
+pub const E2E_CUSTOMER: &str = "cust-e2e";
+
+pub struct CloudOptions {
+    pub visibility_timeout: u32,
+    pub function_env: Vec<(String, String)>,
+    pub seed: Option<PathBuf>,
+    /// `--aws-faults`, `--esm-faults`, `--fault-seed`.
+    pub aws_faults: Option<String>,
+    pub esm_faults: Option<String>,
+    pub fault_seed: Option<u64>,
+    /// Start with `--auth`, as a deployed API runs: every order call carries a token.
+    pub auth: bool,
+}
+
+impl Default for CloudOptions {
+    fn default() -> Self {
+        CloudOptions {
+            // Failed messages come back after 2 s instead of the template's minutes.
+            visibility_timeout: 2,
+            function_env: Vec::new(),
+            seed: None,
+            aws_faults: None,
+            esm_faults: None,
+            fault_seed: None,
+            auth: true,
+        }
+    }
+}
+
+impl Cloud {
+    pub async fn start() -> Cloud {
+        Cloud::start_with(CloudOptions::default()).await
+    }
+
+    pub async fn start_with(options: CloudOptions) -> Cloud {
+        let child = ChildOptions {
+            visibility_timeout: Some(options.visibility_timeout),
+            function_env: options.function_env,
+            seed: options.seed,
+            aws_faults: options.aws_faults,
+            esm_faults: options.esm_faults,
+            fault_seed: options.fault_seed,
+            auth: options.auth,
+        };
+        let inner = harness::Cloud::child(&orderflow_binary(), &repo_root(), &child)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let http = reqwest::Client::new();
+        let mut cloud = Cloud {
+            api: inner.api_url.clone(),
+            endpoint: inner.endpoint.clone(),
+            state_dir: inner.state_dir.clone(),
+            client: inner.api(http.clone()),
+            http,
+            token: None,
+            inner: Some(inner),
+        };
+        if options.auth {
+            cloud.token = Some(cloud.token_for(E2E_CUSTOMER));
+        }
+        cloud
+    }
+
+    fn inner(&self) -> &harness::Cloud {
+        self.inner.as_ref().expect("the cloud runs until dropped")
+    }
+
+    pub fn output(&self) -> Vec<String> {
+        self.inner().log_lines()
+    }
+
+    /// Lines a function wrote (JSON), parsed.
+    pub fn function_logs(&self, function: &str) -> Vec<Value> {
+        self.output()
+            .iter()
+            .filter_map(|l| {
+                let (who, rest) = l.split_once(" | ")?;
+                let who = who.trim();
+                (who == function || who.starts_with(&format!("{function}#")))
+                    .then(|| serde_json::from_str(rest).ok())
+                    .flatten()
+            })
+            .collect()
+    }
+
+    pub async fn sqs(&self) -> aws_sdk_sqs::Client {
+        self.inner().sqs()
+    }
+
+    pub fn queue_url(&self, logical_id: &str) -> String {
+        format!(
+            "{}/123456789012/orderflow-local-{logical_id}",
+            self.endpoint
+        )
+    }
+
+    /// The production DynamoDB adapter on this cloud's tables, to set up and inspect state.
+    pub async fn store(&self) -> orderflow_shared::adapters::dynamodb::DynamoStore {
+        self.inner().store()
+    }
+
+    /// A token for `customer` from the cloud's issuer (the cloud must run with `--auth`).
+    pub fn token_for(&self, customer: &str) -> String {
+        let issuer = self
+            .inner()
+            .issuer()
+            .expect("a cloud started with --auth has an issuer");
+        issuer.token(customer, chrono::Utc::now().timestamp(), 3600)
+    }
+
+    /// `request` with this cloud's token, if it has one.
+    pub fn authorized(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+
+    pub async fn place(&self, body: &Value) -> (u16, Value) {
+        let answer = self
+            .client
+            .post_order(&body.to_string(), None, self.token.as_deref())
+            .await
+            .unwrap();
+        (answer.status, answer.body)
+    }
+
+    /// `GET /orders/{id}` as the customer whose token is given.
+    pub async fn order_as(&self, order_id: &str, token: &str) -> Value {
+        self.client
+            .get_order(order_id, Some(token))
+            .await
+            .unwrap()
+            .body
+    }
+
+    pub async fn order(&self, order_id: &str) -> Value {
+        self.client
+            .get_order(order_id, self.token.as_deref())
+            .await
+            .unwrap()
+            .body
+    }
+
+    /// Polls `GET /orders/{id}` until the status is `want` (or fails after `within`).
+    pub async fn wait_for_status(&self, order_id: &str, want: &str, within: Duration) -> Value {
+        let deadline = Instant::now() + within;
+        loop {
+            let order = self.order(order_id).await;
+            if order["status"] == want {
+                return order;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "order {order_id} is {} after {within:?}, expected {want}\n{}",
+                    order["status"],
+                    self.output().join("\n")
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    pub async fn stock(&self, sku: &str) -> u64 {
+        let products: Value = self
+            .http
+            .get(format!("{}/products", self.api))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        products["products"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["sku"] == sku)
+            .and_then(|p| p["stock"].as_u64())
+            .unwrap_or_else(|| panic!("{sku} is not in the catalog"))
+    }
+
+    /// Every notification in the customer inbox so far (consumed).
+    pub async fn drain_inbox(&self) -> Vec<Value> {
+        let inbox = self.inner().inbox().await.unwrap();
+        inbox.drain(1).await.unwrap()
+    }
+
+    /// Waits until the inbox has held at least `n` notifications for `order_id`, then a little
+    /// longer to catch any duplicate; returns them all.
+    pub async fn notifications_for(
+        &self,
+        order_id: &str,
+        n: usize,
+        within: Duration,
+    ) -> Vec<Value> {
+        let deadline = Instant::now() + within;
+        let mut seen = Vec::new();
+        loop {
+            seen.extend(
+                self.drain_inbox()
+                    .await
+                    .into_iter()
+                    .filter(|v| v["orderId"] == order_id),
+            );
+            if seen.len() >= n {
+                tokio::time::sleep(Duration::from_secs(3)).await;
+                seen.extend(
+                    self.drain_inbox()
+                        .await
+                        .into_iter()
+                        .filter(|v| v["orderId"] == order_id),
+                );
+                return seen;
+            }
+            if Instant::now() > deadline {
+                return seen;
+            }
+        }
+    }
+
+    /// Runs the `orderflow` CLI against this cloud's endpoint and state folder.
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        Command::new(orderflow_binary())
+            .args(args)
+            .arg("--endpoint-url")
+            .arg(&self.endpoint)
+            .arg("--state-dir")
+            .arg(&self.state_dir)
+            .output()
+            .unwrap()
+    }
+
+    /// Lines of this cloud's log (every function's and its own) that carry an e-mail address or
+    /// a payment token: there must be none.
+    pub fn sensitive_lines(&self) -> Vec<String> {
+        self.output()
+            .into_iter()
+            .filter_map(|line| {
+                orderflow_shared::telemetry::find_sensitive(&line)
+                    .map(|(what, value)| format!("{what:?} {value:?} in: {line}"))
+            })
+            .collect()
+    }
+}
+
+impl Drop for Cloud {
+    fn drop(&mut self) {
+        // Every end-to-end test's logs go through the scan: a leak fails the test that caused it.
+        let leaks = match &self.inner {
+            Some(_) => self.sensitive_lines(),
+            None => Vec::new(),
+        };
+        // Stopped first: SIGTERM, so the local cloud stops its own children before it exits.
+        drop(self.inner.take());
+        if !leaks.is_empty() && !std::thread::panicking() {
+            panic!(
+                "{} log line(s) carry an e-mail address or a payment token:\n{}",
+                leaks.len(),
+                leaks.join("\n")
+            );
+        }
+    }
+}
+
+/// A valid `POST /orders` body.
+pub fn order_body(sku: &str, quantity: u32, token: &str) -> Value {
+    json!({
+        "customerId": E2E_CUSTOMER,
+        "email": "e2e@example.com",
+        "items": [{"sku": sku, "quantity": quantity}],
+        "paymentToken": token,
+    })
+}

@@ -1,0 +1,230 @@
+//! `orderflow local up` as a child process, on free ports and a state folder of its own: what
+//! the end-to-end tests run, so that a cloud that crashes or hangs, or a test that blocks its
+//! thread, stays on its own side of a process boundary. Its output is captured line by line;
+//! it is stopped with SIGTERM (so it stops its own children) when dropped.
+
+use std::ffi::OsString;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::local;
+
+/// The `orderflow local up` flags of a child cloud beyond its ports and state folder.
+#[derive(Debug, Clone, Default)]
+pub struct ChildOptions {
+    /// `--visibility-timeout`: failed messages come back after this many seconds.
+    pub visibility_timeout: Option<u32>,
+    /// `--function-env KEY=VALUE` for every function.
+    pub function_env: Vec<(String, String)>,
+    /// `--seed`: another catalog.
+    pub seed: Option<PathBuf>,
+    /// `--aws-faults`, `--esm-faults` and `--fault-seed`.
+    pub aws_faults: Option<String>,
+    pub esm_faults: Option<String>,
+    pub fault_seed: Option<u64>,
+    /// `--auth`: the API checks a token on every order route, as deployed.
+    pub auth: bool,
+}
+
+impl ChildOptions {
+    fn args(&self) -> Vec<OsString> {
+        let mut args: Vec<OsString> = Vec::new();
+        let mut flag = |name: &str, value: OsString| {
+            args.push(name.into());
+            args.push(value);
+        };
+        if let Some(v) = self.visibility_timeout {
+            flag("--visibility-timeout", v.to_string().into());
+        }
+        if let Some(seed) = &self.seed {
+            flag("--seed", seed.into());
+        }
+        for (k, v) in &self.function_env {
+            flag("--function-env", format!("{k}={v}").into());
+        }
+        if let Some(f) = &self.aws_faults {
+            flag("--aws-faults", f.into());
+        }
+        if let Some(f) = &self.esm_faults {
+            flag("--esm-faults", f.into());
+        }
+        if let Some(seed) = self.fault_seed {
+            flag("--fault-seed", seed.to_string().into());
+        }
+        if self.auth {
+            args.push("--auth".into());
+        }
+        args
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChildError {
+    #[error("{0} is missing: run `cargo build --workspace` (make test does) first")]
+    Missing(PathBuf),
+    #[error("{binary} could not start: {source}")]
+    Spawn {
+        binary: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("orderflow local up exited ({status}):\n{output}")]
+    Exited { status: String, output: String },
+    #[error("orderflow local up was not ready in {seconds} s:\n{output}")]
+    NotReady { seconds: u64, output: String },
+}
+
+/// A running `orderflow local up`.
+pub struct ChildProcess {
+    child: Child,
+    output: Arc<Mutex<Vec<String>>>,
+    state_dir: PathBuf,
+}
+
+/// Where a started child cloud listens.
+pub struct Started {
+    pub process: ChildProcess,
+    pub api_url: String,
+    pub endpoint: String,
+    pub state_dir: PathBuf,
+}
+
+const READY_WITHIN: Duration = Duration::from_secs(90);
+
+impl ChildProcess {
+    /// Starts `binary local up` in `cwd` and waits until it says it is ready.
+    pub async fn start(
+        binary: &Path,
+        cwd: &Path,
+        options: &ChildOptions,
+    ) -> Result<Started, ChildError> {
+        if !binary.is_file() {
+            return Err(ChildError::Missing(binary.to_owned()));
+        }
+        let spawn = |source| ChildError::Spawn {
+            binary: binary.to_owned(),
+            source,
+        };
+        let (api_port, aws_port) = (
+            local::free_port().map_err(spawn)?,
+            local::free_port().map_err(spawn)?,
+        );
+        let state_dir =
+            std::env::temp_dir().join(format!("orderflow-e2e-{}", uuid::Uuid::new_v4()));
+        let mut child = Command::new(binary)
+            .current_dir(cwd)
+            .args(["local", "up", "--api-port", &api_port.to_string()])
+            .args(["--aws-port", &aws_port.to_string()])
+            .arg("--state-dir")
+            .arg(&state_dir)
+            .args(options.args())
+            // Its own moto, whatever endpoint the caller's environment names.
+            .env_remove("AWS_ENDPOINT_URL")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(spawn)?;
+        let output = capture(&mut child);
+        let mut process = ChildProcess {
+            child,
+            output,
+            state_dir: state_dir.clone(),
+        };
+        process.ready().await?;
+        Ok(Started {
+            process,
+            api_url: format!("http://127.0.0.1:{api_port}"),
+            endpoint: format!("http://127.0.0.1:{aws_port}"),
+            state_dir,
+        })
+    }
+
+    async fn ready(&mut self) -> Result<(), ChildError> {
+        let deadline = Instant::now() + READY_WITHIN;
+        loop {
+            if self
+                .output()
+                .iter()
+                .any(|l| l.contains(local::messages::READY))
+            {
+                return Ok(());
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(ChildError::Exited {
+                    status: status.to_string(),
+                    output: self.output().join("\n"),
+                });
+            }
+            if Instant::now() > deadline {
+                return Err(ChildError::NotReady {
+                    seconds: READY_WITHIN.as_secs(),
+                    output: self.output().join("\n"),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Every line it has written so far (stdout and stderr, interleaved as they arrived).
+    pub fn output(&self) -> Vec<String> {
+        self.output
+            .lock()
+            .map(|lines| lines.clone())
+            .unwrap_or_default()
+    }
+
+    /// SIGTERM, so the local cloud stops its own children before it exits; killed if it has
+    /// not exited 15 s later. Its state folder is removed after a clean exit.
+    pub fn stop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                let _ = std::fs::remove_dir_all(&self.state_dir);
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ChildProcess {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            self.stop();
+        }
+    }
+}
+
+/// Collects the child's stdout and stderr lines as they come.
+fn capture(child: &mut Child) -> Arc<Mutex<Vec<String>>> {
+    let output = Arc::new(Mutex::new(Vec::new()));
+    let streams = [
+        child
+            .stdout
+            .take()
+            .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+        child
+            .stderr
+            .take()
+            .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+    ];
+    for stream in streams.into_iter().flatten() {
+        let output = output.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                if let Ok(mut lines) = output.lock() {
+                    lines.push(line);
+                }
+            }
+        });
+    }
+    output
+}

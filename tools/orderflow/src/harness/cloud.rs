@@ -1,0 +1,296 @@
+//! The cloud a run works against, whichever [`Target`] it is, and what the run reaches through
+//! it: the API, the AWS endpoint (tables, queues, the customer inbox), the issuer of the
+//! customers' tokens, the cloud's log lines, and the switch that stops its faults.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use orderflow_shared::adapters::dynamodb::DynamoStore;
+use orderflow_shared::faults::Faults;
+use orderflow_shared::ports::Product;
+
+use super::args::CloudArgs;
+use super::child::{ChildError, ChildOptions, ChildProcess};
+use super::inbox::{Inbox, CUSTOMER_TOPIC};
+use super::progress::Say;
+use super::Api;
+use crate::local::auth::LocalIssuer;
+use crate::local::logs::LogSink;
+use crate::local::resources::Deployment;
+use crate::local::{self, LocalCloud, UpOptions};
+
+/// Where a run's orders go.
+pub enum Target {
+    /// A local cloud this process runs (`chaos`, `load`): its faults can be stopped and its
+    /// deployment read.
+    Own(Box<LocalCloud>),
+    /// `orderflow local up` as a child process (the end-to-end tests).
+    Child(ChildProcess),
+    /// A cloud someone else runs (`--api-url`, `--endpoint-url`).
+    Remote,
+}
+
+/// What a run wants of a local cloud it starts itself.
+pub struct OwnCloud<'a> {
+    /// The run's name: its catalog is written to `<state dir>/<name>-catalog.json`.
+    pub name: &'static str,
+    /// Seeded instead of `infra/seed/catalog.json`.
+    pub catalog: &'a [Product],
+    pub function_env: BTreeMap<String, String>,
+    pub aws_faults: Faults,
+    pub esm_faults: Faults,
+    pub visibility_timeout: Option<i32>,
+    pub auth: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HarnessError {
+    #[error(
+        "--api-url needs --endpoint-url too (the AWS endpoint the cloud uses), to seed and read \
+         its tables and queues"
+    )]
+    NoEndpoint,
+    #[error("could not start the local cloud: {0}")]
+    Up(#[from] local::UpError),
+    #[error(transparent)]
+    Child(#[from] ChildError),
+    #[error("seeding the {run} SKUs: {message}")]
+    Seed { run: &'static str, message: String },
+    #[error("no customer inbox {queue}: {message}")]
+    NoInbox { queue: String, message: String },
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A cloud and how to reach it.
+pub struct Cloud {
+    pub api_url: String,
+    pub endpoint: String,
+    pub stack: String,
+    pub state_dir: PathBuf,
+    sdk: aws_config::SdkConfig,
+    /// Where an own cloud writes its log.
+    log: Option<PathBuf>,
+    target: Target,
+}
+
+impl Cloud {
+    /// The cloud a command line names: the one at `--api-url` (seeded with the run's catalog),
+    /// or one of the run's own, logging to `<state dir>/cloud.log`.
+    pub async fn start(
+        args: &CloudArgs,
+        state_dir: &Path,
+        own: OwnCloud<'_>,
+        say: Say,
+    ) -> Result<Cloud, HarnessError> {
+        std::fs::create_dir_all(state_dir)?;
+        match (&args.api_url, &args.endpoint_url) {
+            (Some(api), Some(endpoint)) => {
+                let cloud = Cloud::remote(api, endpoint, &args.stack, state_dir).await;
+                cloud.seed(own.name, own.catalog).await?;
+                Ok(cloud)
+            }
+            (Some(_), None) => Err(HarnessError::NoEndpoint),
+            (None, _) => {
+                let seed = state_dir.join(format!("{}-catalog.json", own.name));
+                local::write_seed(&seed, own.catalog)?;
+                let options = UpOptions {
+                    api_port: 0,
+                    aws_port: local::free_port()?,
+                    template: args.template.clone(),
+                    seed,
+                    bin_dir: args.bin_dir.clone(),
+                    state_dir: state_dir.to_owned(),
+                    instances: args.instances,
+                    visibility_timeout: own.visibility_timeout,
+                    stack: args.stack.clone(),
+                    function_env: own.function_env,
+                    aws_faults: own.aws_faults,
+                    esm_faults: own.esm_faults,
+                    auth: own.auth,
+                };
+                let log = state_dir.join("cloud.log");
+                say.line(&format!("starting a local cloud (log: {})", log.display()));
+                Cloud::own(&options, &log).await
+            }
+        }
+    }
+
+    /// A local cloud in this process, its log lines written to `log`.
+    pub async fn own(options: &UpOptions, log: &Path) -> Result<Cloud, HarnessError> {
+        let logs = LogSink::to_file(log, Some(options.state_dir.clone()))?;
+        let cloud = local::up(options, logs).await?;
+        Ok(Cloud {
+            api_url: cloud.api_url.clone(),
+            endpoint: cloud.endpoint.clone(),
+            stack: options.stack.clone(),
+            state_dir: options.state_dir.clone(),
+            sdk: local::sdk_config(&cloud.endpoint).await,
+            log: Some(log.to_owned()),
+            target: Target::Own(Box::new(cloud)),
+        })
+    }
+
+    /// `binary local up` as a child process, started in `cwd`.
+    pub async fn child(
+        binary: &Path,
+        cwd: &Path,
+        options: &ChildOptions,
+    ) -> Result<Cloud, HarnessError> {
+        let started = ChildProcess::start(binary, cwd, options).await?;
+        Ok(Cloud {
+            sdk: local::sdk_config(&started.endpoint).await,
+            api_url: started.api_url,
+            endpoint: started.endpoint,
+            stack: local::DEFAULT_STACK.to_owned(),
+            state_dir: started.state_dir,
+            log: None,
+            target: Target::Child(started.process),
+        })
+    }
+
+    /// A cloud someone else runs.
+    pub async fn remote(api_url: &str, endpoint: &str, stack: &str, state_dir: &Path) -> Cloud {
+        Cloud {
+            api_url: api_url.to_owned(),
+            endpoint: endpoint.to_owned(),
+            stack: stack.to_owned(),
+            state_dir: state_dir.to_owned(),
+            sdk: local::sdk_config(endpoint).await,
+            log: None,
+            target: Target::Remote,
+        }
+    }
+
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// Whether this process started the cloud (and so can stop its faults and read its log).
+    pub fn is_own(&self) -> bool {
+        matches!(self.target, Target::Own(_))
+    }
+
+    /// The API, through an HTTP client made for this run.
+    pub fn api(&self, http: reqwest::Client) -> Api {
+        Api::new(&self.api_url, http)
+    }
+
+    pub fn sdk(&self) -> &aws_config::SdkConfig {
+        &self.sdk
+    }
+
+    pub fn sqs(&self) -> aws_sdk_sqs::Client {
+        aws_sdk_sqs::Client::new(&self.sdk)
+    }
+
+    /// The production DynamoDB adapter on the stack's tables.
+    pub fn store(&self) -> DynamoStore {
+        DynamoStore::new(
+            aws_sdk_dynamodb::Client::new(&self.sdk),
+            local::stack_tables(&self.stack),
+        )
+    }
+
+    /// The queue subscribed to the customer notifications topic.
+    pub async fn inbox(&self) -> Result<Inbox, HarnessError> {
+        let queue = local::resources::inbox_queue_name(&self.stack, CUSTOMER_TOPIC);
+        let sqs = self.sqs();
+        let url = sqs
+            .get_queue_url()
+            .queue_name(&queue)
+            .send()
+            .await
+            .map_err(|e| HarnessError::NoInbox {
+                queue: queue.clone(),
+                message: aws_sdk_sqs::error::DisplayErrorContext(e).to_string(),
+            })?
+            .queue_url()
+            .unwrap_or_default()
+            .to_owned();
+        Ok(Inbox::new(sqs, &url))
+    }
+
+    /// The issuer whose tokens the API accepts, when the cloud checks tokens and is local.
+    pub fn issuer(&self) -> Option<LocalIssuer> {
+        match &self.target {
+            Target::Own(cloud) => cloud.issuer.clone(),
+            Target::Child(_) => LocalIssuer::load(&self.state_dir).ok(),
+            Target::Remote => None,
+        }
+    }
+
+    /// A token for each customer (none when the cloud has no local issuer).
+    pub fn tokens<'a>(
+        &self,
+        customers: impl IntoIterator<Item = &'a str>,
+        ttl_seconds: i64,
+    ) -> HashMap<String, String> {
+        let Some(issuer) = self.issuer() else {
+            return HashMap::new();
+        };
+        let now = chrono::Utc::now().timestamp();
+        customers
+            .into_iter()
+            .map(|c| (c.to_owned(), issuer.token(c, now, ttl_seconds)))
+            .collect()
+    }
+
+    /// What an own cloud created from the template.
+    pub fn deployment(&self) -> Option<&Deployment> {
+        match &self.target {
+            Target::Own(cloud) => Some(&cloud.deployment),
+            _ => None,
+        }
+    }
+
+    /// Where an own cloud writes its log.
+    pub fn log_path(&self) -> Option<&Path> {
+        self.log.as_deref()
+    }
+
+    /// The cloud's log so far: a child's output, an own cloud's log file; nothing of a remote.
+    pub fn log_lines(&self) -> Vec<String> {
+        match (&self.target, &self.log) {
+            (Target::Child(child), _) => child.output(),
+            (_, Some(path)) => std::fs::read_to_string(path)
+                .unwrap_or_default()
+                .lines()
+                .map(str::to_owned)
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Stops every fault an own cloud injects; `false` when this run cannot.
+    pub fn stop_faults(&self) -> bool {
+        match &self.target {
+            Target::Own(cloud) => {
+                cloud.stop_faults();
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Stops the cloud if this run started it, with every process it started.
+    pub async fn shutdown(self) {
+        match self.target {
+            Target::Own(cloud) => cloud.shutdown().await,
+            Target::Child(mut child) => child.stop(),
+            Target::Remote => {}
+        }
+    }
+
+    /// Seeds a cloud this run did not start with the run's products.
+    async fn seed(&self, run: &'static str, catalog: &[Product]) -> Result<(), HarnessError> {
+        let store = self.store();
+        for p in catalog {
+            store.put_product(p).await.map_err(|e| HarnessError::Seed {
+                run,
+                message: e.to_string(),
+            })?;
+        }
+        Ok(())
+    }
+}

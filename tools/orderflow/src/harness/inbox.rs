@@ -1,0 +1,111 @@
+//! The customer inbox: the queue the local cloud subscribes to the customer notifications
+//! topic, so a run can read what every customer was told.
+
+use serde_json::Value;
+
+/// The topic whose inbox holds the customer notifications.
+pub const CUSTOMER_TOPIC: &str = "CustomerNotificationsTopic";
+
+#[derive(Debug, thiserror::Error)]
+#[error("customer inbox {url}: {message}")]
+pub struct InboxError {
+    pub url: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Inbox {
+    sqs: aws_sdk_sqs::Client,
+    url: String,
+}
+
+impl Inbox {
+    pub fn new(sqs: aws_sdk_sqs::Client, url: &str) -> Inbox {
+        Inbox {
+            sqs,
+            url: url.to_owned(),
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Receives and deletes every notification waiting (each receive waits up to
+    /// `wait_seconds` for one), appending them to `out` as it goes: on an error, `out` keeps
+    /// what was consumed before it.
+    pub async fn drain_into(
+        &self,
+        out: &mut Vec<Value>,
+        wait_seconds: i32,
+    ) -> Result<(), InboxError> {
+        loop {
+            let batch = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(wait_seconds)
+                .send()
+                .await
+                .map_err(|e| self.error("ReceiveMessage", e))?;
+            if batch.messages().is_empty() {
+                return Ok(());
+            }
+            for m in batch.messages() {
+                out.push(notification(m.body().unwrap_or("null")));
+                if let Some(handle) = m.receipt_handle() {
+                    self.sqs
+                        .delete_message()
+                        .queue_url(&self.url)
+                        .receipt_handle(handle)
+                        .send()
+                        .await
+                        .map_err(|e| self.error("DeleteMessage", e))?;
+                }
+            }
+        }
+    }
+
+    /// [`Inbox::drain_into`] a new list.
+    pub async fn drain(&self, wait_seconds: i32) -> Result<Vec<Value>, InboxError> {
+        let mut out = Vec::new();
+        self.drain_into(&mut out, wait_seconds).await?;
+        Ok(out)
+    }
+
+    fn error<E: std::error::Error + 'static, R: std::fmt::Debug>(
+        &self,
+        call: &str,
+        e: aws_sdk_sqs::error::SdkError<E, R>,
+    ) -> InboxError {
+        InboxError {
+            url: self.url.clone(),
+            message: format!("{call}: {}", aws_sdk_sqs::error::DisplayErrorContext(e)),
+        }
+    }
+}
+
+/// The notification in an inbox message: raw delivery gives it as is; otherwise it is inside
+/// SNS's envelope (`Message`).
+pub fn notification(body: &str) -> Value {
+    let body: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+    match body.get("Message").and_then(Value::as_str) {
+        Some(inner) => serde_json::from_str(inner).unwrap_or(Value::Null),
+        None => body,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_raw_notification_is_read_as_is_and_an_enveloped_one_is_unwrapped() {
+        let raw = r#"{"orderId":"o-1","kind":"OrderConfirmed"}"#;
+        assert_eq!(notification(raw)["orderId"], "o-1");
+        let enveloped = serde_json::json!({"Type": "Notification", "Message": raw}).to_string();
+        assert_eq!(notification(&enveloped)["kind"], "OrderConfirmed");
+        assert_eq!(notification("not json"), Value::Null);
+    }
+}

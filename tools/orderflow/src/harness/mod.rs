@@ -1,0 +1,30 @@
+//! One harness for everything that drives orders through a cloud: `orderflow chaos`,
+//! `orderflow load` and the end-to-end tests (`tests/`).
+//!
+//! - [`cloud`]: the [`Cloud`] a run works against, whichever [`Target`] it is — one this
+//!   process starts, `orderflow local up` as a child process, or one at `--api-url` — and what
+//!   it reaches through it (tables, queues, tokens, the log, stopping faults);
+//! - [`args`]: the command-line arguments that choose and start it ([`CloudArgs`]);
+//! - [`child`]: the child-process cloud of the end-to-end tests;
+//! - [`api`]: the order API as a storefront uses it ([`Api`]), statuses as `OrderStatus`;
+//! - [`inbox`]: what customers were told ([`Inbox`]);
+//! - [`stock`]: what the confirmed orders took of each SKU, against the table;
+//! - [`rng`]: the seeded generator that plans a workload;
+//! - [`progress`]: progress lines and bars on stderr.
+
+pub mod api;
+pub mod args;
+pub mod child;
+pub mod cloud;
+pub mod inbox;
+pub mod progress;
+pub mod rng;
+pub mod stock;
+
+pub use api::{Answer, Api, Lookup, Placed, Retry};
+pub use args::CloudArgs;
+pub use child::{ChildError, ChildOptions};
+pub use cloud::{Cloud, HarnessError, OwnCloud, Target};
+pub use inbox::{Inbox, InboxError};
+pub use progress::Say;
+pub use rng::Rng;

@@ -1,0 +1,196 @@
+//! The template's functions, started: each one's processes with the environment the template
+//! declares (resolved against the local deployment), its HTTP API routes, and a poller per
+//! process for each of its SQS event sources.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
+use std::time::Duration;
+
+use orderflow_shared::adapters::sqs::Queues;
+use orderflow_template::model::Function;
+use orderflow_template::Value;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::api_gateway::Route;
+use super::endpoint::REGION;
+use super::faults::FaultSwitch;
+use super::logs::LogSink;
+use super::resources::Deployment;
+use super::runtime::{self, FunctionHandle, FunctionSpec};
+use super::up::{UpError, UpOptions};
+use super::{esm, REQUIRE_AUTH};
+
+/// What starting the functions takes from the rest of the cloud.
+pub struct Wiring<'a> {
+    pub options: &'a UpOptions,
+    pub deployment: &'a Deployment,
+    /// Where the functions reach AWS: the endpoint, or the fault proxy in front of it.
+    pub endpoint: &'a str,
+    /// The event source mappings' faults share this switch.
+    pub faults: &'a FaultSwitch,
+    pub logs: &'a LogSink,
+    pub shutdown: &'a watch::Receiver<bool>,
+    /// Environment added to every function, which may change while it runs.
+    pub extra_env: &'a watch::Receiver<BTreeMap<String, String>>,
+    pub queues: Queues,
+}
+
+/// The functions, running.
+pub struct Started {
+    pub routes: Vec<Route>,
+    /// The event source mappings' pollers.
+    pub tasks: Vec<JoinHandle<()>>,
+    /// Counts the processes that have asked for their first invocation.
+    pub ready: Arc<AtomicUsize>,
+}
+
+pub async fn start_all(functions: &[Function], w: &Wiring<'_>) -> Result<Started, UpError> {
+    let mut started = Started {
+        routes: Vec::new(),
+        tasks: Vec::new(),
+        ready: Arc::new(AtomicUsize::new(0)),
+    };
+    for f in functions {
+        let handle = start_one(f, w, started.ready.clone()).await?;
+        started.routes.extend(f.http_api_events().map(|http| Route {
+            method: http.method.clone(),
+            path: http.path.clone(),
+            function: handle.clone(),
+            authorized: http.authorizer.as_deref() != Some("NONE"),
+        }));
+        started.tasks.extend(start_mappings(f, &handle, w)?);
+    }
+    Ok(started)
+}
+
+async fn start_one(
+    f: &Function,
+    w: &Wiring<'_>,
+    ready: Arc<AtomicUsize>,
+) -> Result<FunctionHandle, UpError> {
+    let binary = w.options.bin_dir.join(&f.binary);
+    if !binary.is_file() {
+        return Err(UpError::Function {
+            function: f.binary.clone(),
+            message: format!(
+                "{} not found; build first (`cargo build --workspace`)",
+                binary.display()
+            ),
+        });
+    }
+    let mut env = environment(f, w.deployment, w.endpoint)?;
+    if !w.options.auth {
+        env.insert(REQUIRE_AUTH.into(), "false".into());
+    }
+    let spec = FunctionSpec {
+        name: f.binary.clone(),
+        binary,
+        env,
+        timeout: Duration::from_secs(f.timeout_seconds),
+        memory_mb: f.memory_mb,
+        instances: w.options.instances,
+    };
+    Ok(runtime::start_function(
+        spec,
+        w.logs.clone(),
+        w.shutdown.clone(),
+        ready,
+        w.extra_env.clone(),
+    )
+    .await?)
+}
+
+/// One poller per process for each enabled SQS event source, as Lambda scales its pollers
+/// with concurrency.
+fn start_mappings(
+    f: &Function,
+    handle: &FunctionHandle,
+    w: &Wiring<'_>,
+) -> Result<Vec<JoinHandle<()>>, UpError> {
+    let mut tasks = Vec::new();
+    for sqs in f.sqs_events().filter(|s| s.enabled) {
+        let (Some(url), Some(arn)) = (
+            w.deployment.queue_url(&sqs.queue),
+            w.deployment.queue_arn(&sqs.queue),
+        ) else {
+            return Err(UpError::Function {
+                function: f.binary.clone(),
+                message: format!(
+                    "its SQS event names {}, which is not a queue in the template",
+                    sqs.queue
+                ),
+            });
+        };
+        let mapping = esm::Mapping {
+            queue_url: url.to_owned(),
+            queue_arn: arn.to_owned(),
+            batch_size: usize::try_from(sqs.batch_size).unwrap_or(10),
+            batching_window: Duration::from_secs(sqs.maximum_batching_window_seconds),
+            report_batch_item_failures: sqs.reports_batch_item_failures(),
+            visibility_timeout: w.options.visibility_timeout,
+            region: REGION.into(),
+            faults: w.faults.sharing(w.options.esm_faults.clone()),
+        };
+        for _ in 0..w.options.instances.max(1) {
+            tasks.push(tokio::spawn(esm::run(
+                handle.clone(),
+                w.queues.clone(),
+                mapping.clone(),
+                w.logs.clone(),
+                w.shutdown.clone(),
+            )));
+        }
+    }
+    Ok(tasks)
+}
+
+/// The function's environment as the template declares it, resolved against the deployment,
+/// with Lambda's logging variables and the local endpoint and credentials.
+pub fn environment(
+    function: &Function,
+    d: &Deployment,
+    endpoint: &str,
+) -> Result<BTreeMap<String, String>, UpError> {
+    let mut env = BTreeMap::new();
+    for (k, v) in &function.environment {
+        let value = v.resolve_string(d).map_err(|e| UpError::Function {
+            function: function.binary.clone(),
+            message: format!("environment variable {k}: {e}"),
+        })?;
+        env.insert(k.clone(), value);
+    }
+    let logging = function.properties.get("LoggingConfig");
+    if let Some(format) = logging
+        .and_then(|l| l.get("LogFormat"))
+        .and_then(|v| v.resolve_string(d).ok())
+    {
+        env.insert("AWS_LAMBDA_LOG_FORMAT".into(), format);
+    }
+    if let Some(level) = logging
+        .and_then(|l| l.get("ApplicationLogLevel"))
+        .and_then(|v| v.resolve_string(d).ok())
+    {
+        env.insert("AWS_LAMBDA_LOG_LEVEL".into(), level);
+    }
+    for (k, v) in [
+        ("AWS_REGION", REGION),
+        ("AWS_DEFAULT_REGION", REGION),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_ENDPOINT_URL", endpoint),
+    ] {
+        env.insert(k.into(), v.into());
+    }
+    Ok(env)
+}
+
+/// The table a function's environment names with `var` (e.g. `INVENTORY_TABLE`).
+pub fn table_from_env(functions: &[Function], d: &Deployment, var: &str) -> Option<String> {
+    functions.iter().find_map(|f| {
+        f.environment
+            .get(var)
+            .and_then(|v: &Value| v.resolve_string(d).ok())
+    })
+}

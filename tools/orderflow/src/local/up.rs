@@ -1,0 +1,251 @@
+//! `up`: the local cloud started step by step — the AWS endpoint, the template's resources,
+//! the catalog, the fault proxy, the issuer, the functions, the HTTP API — and waited for
+//! until every function process is ready.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use orderflow_shared::adapters::sqs::Queues;
+use orderflow_shared::faults::Faults;
+use orderflow_template::model::Function;
+use orderflow_template::Template;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::api_gateway::{self, Route};
+use super::auth::LocalIssuer;
+use super::cloud::LocalCloud;
+use super::endpoint::{self, sdk_config, REGION};
+use super::faults::FaultSwitch;
+use super::functions::{self, Wiring};
+use super::logs::LogSink;
+use super::resources::{self, Clients, Deployment};
+use super::{catalog, fault_proxy, moto};
+
+#[derive(Debug, Clone)]
+pub struct UpOptions {
+    pub api_port: u16,
+    pub aws_port: u16,
+    pub template: PathBuf,
+    pub seed: PathBuf,
+    /// Where the function binaries are (`target/debug` or `target/release`).
+    pub bin_dir: PathBuf,
+    pub state_dir: PathBuf,
+    /// Processes per function.
+    pub instances: usize,
+    /// Overrides every queue's visibility timeout on receive (seconds), to retry faster locally.
+    pub visibility_timeout: Option<i32>,
+    pub stack: String,
+    /// Extra environment for every function (e.g. fault injection).
+    pub function_env: BTreeMap<String, String>,
+    /// Faults the proxy in front of the AWS endpoint injects into the functions' calls.
+    pub aws_faults: Faults,
+    /// Faults the event source mappings inject (duplicate delivery).
+    pub esm_faults: Faults,
+    /// Enforce the API's JWT authorizer with a local issuer (`orderflow local token` signs).
+    pub auth: bool,
+}
+
+/// The issuer and audience the local cloud's authorizer accepts.
+pub const LOCAL_ISSUER: &str = "orderflow-local";
+pub const LOCAL_AUDIENCE: &str = "orderflow-api";
+
+#[derive(Debug, thiserror::Error)]
+pub enum UpError {
+    #[error("{0}")]
+    Moto(#[from] moto::MotoError),
+    #[error("{0}")]
+    Setup(#[from] resources::SetupError),
+    #[error("template {path}: {message}")]
+    Template { path: String, message: String },
+    #[error("seed {path}: {message}")]
+    Seed { path: String, message: String },
+    #[error("function {function}: {message}")]
+    Function { function: String, message: String },
+    #[error("cannot listen on 127.0.0.1:{port} for the API: {source}; pass --api-port")]
+    ApiPort { port: u16, source: std::io::Error },
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+const READY_WITHIN: Duration = Duration::from_secs(60);
+
+pub async fn up(options: &UpOptions, logs: LogSink) -> Result<LocalCloud, UpError> {
+    std::fs::create_dir_all(&options.state_dir)?;
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let aws = endpoint::start(options.aws_port, &options.state_dir, &logs).await?;
+    let (template, functions) = read_template(&options.template)?;
+    let sdk = sdk_config(&aws.url).await;
+    let clients = Clients {
+        dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
+        sqs: aws_sdk_sqs::Client::new(&sdk),
+        sns: aws_sdk_sns::Client::new(&sdk),
+        events: aws_sdk_eventbridge::Client::new(&sdk),
+    };
+    let deployment = create_resources(options, &template, &clients, &logs).await?;
+    seed_catalog(options, &functions, &deployment, &clients, &logs).await?;
+
+    // The functions reach AWS through the fault proxy when AWS faults are asked for.
+    let faults = FaultSwitch::new(options.aws_faults.clone());
+    let (function_env_tx, function_env_rx) = watch::channel(options.function_env.clone());
+    let function_endpoint = if options.aws_faults.is_active() {
+        let url =
+            fault_proxy::start(&aws.url, faults.clone(), logs.clone(), shutdown_rx.clone()).await?;
+        logs.line(
+            "orderflow",
+            &format!("AWS fault proxy for the functions on {url}"),
+        );
+        url
+    } else {
+        aws.url.clone()
+    };
+    let issuer = options
+        .auth
+        .then(|| issuer(&options.state_dir))
+        .transpose()?;
+    let wiring = Wiring {
+        options,
+        deployment: &deployment,
+        endpoint: &function_endpoint,
+        faults: &faults,
+        logs: &logs,
+        shutdown: &shutdown_rx,
+        extra_env: &function_env_rx,
+        queues: Queues::new(clients.sqs.clone()),
+    };
+    let started = functions::start_all(&functions, &wiring).await?;
+    let mut tasks = started.tasks;
+    let (api_url, api) = serve_api(
+        options.api_port,
+        started.routes,
+        &issuer,
+        &shutdown_rx,
+        &logs,
+    )
+    .await?;
+    tasks.push(api);
+    let expected = functions.len() * options.instances.max(1);
+    if let Err(e) = wait_ready(&started.ready, expected).await {
+        let _ = shutdown_tx.send(true);
+        return Err(e);
+    }
+    Ok(LocalCloud {
+        api_url,
+        endpoint: aws.url,
+        deployment,
+        issuer,
+        faults,
+        function_env: function_env_tx,
+        shutdown: shutdown_tx,
+        moto: aws.moto,
+        tasks,
+    })
+}
+
+fn read_template(path: &Path) -> Result<(Template, Vec<Function>), UpError> {
+    let err = |e: orderflow_template::TemplateError| UpError::Template {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    };
+    let template = Template::from_path(path).map_err(err)?;
+    let functions = template.functions().map_err(err)?;
+    Ok((template, functions))
+}
+
+async fn create_resources(
+    options: &UpOptions,
+    template: &Template,
+    clients: &Clients,
+    logs: &LogSink,
+) -> Result<Deployment, UpError> {
+    let deployment =
+        resources::create_all(template, clients, &options.stack, REGION, &BTreeMap::new()).await?;
+    logs.line(
+        "orderflow",
+        &format!(
+            "created {} resources from {}",
+            deployment.resources.len(),
+            options.template.display()
+        ),
+    );
+    Ok(deployment)
+}
+
+/// The catalog goes into the table the functions know as `INVENTORY_TABLE`.
+async fn seed_catalog(
+    options: &UpOptions,
+    functions: &[Function],
+    deployment: &Deployment,
+    clients: &Clients,
+    logs: &LogSink,
+) -> Result<(), UpError> {
+    let inventory = functions::table_from_env(functions, deployment, "INVENTORY_TABLE")
+        .ok_or_else(|| UpError::Seed {
+            path: options.seed.display().to_string(),
+            message:
+                "no function names INVENTORY_TABLE in its environment, so there is no catalog table"
+                    .into(),
+        })?;
+    let seeded = catalog::seed(clients.dynamodb.clone(), inventory, &options.seed).await?;
+    logs.line(
+        "orderflow",
+        &format!("seeded {seeded} products from {}", options.seed.display()),
+    );
+    Ok(())
+}
+
+/// The issuer of the state folder, kept across restarts so tokens already handed out still
+/// work; a new one when there is none (or one for another issuer or audience).
+fn issuer(state_dir: &Path) -> Result<LocalIssuer, UpError> {
+    let issuer = match LocalIssuer::load(state_dir) {
+        Ok(i) if i.issuer == LOCAL_ISSUER && i.audience == LOCAL_AUDIENCE => i,
+        _ => LocalIssuer::generate(LOCAL_ISSUER, LOCAL_AUDIENCE),
+    };
+    issuer.save(state_dir).map_err(|e| UpError::Function {
+        function: "(api)".into(),
+        message: e.to_string(),
+    })?;
+    Ok(issuer)
+}
+
+/// The HTTP API on `127.0.0.1:port` (0: a free port); returns its URL and its task.
+async fn serve_api(
+    port: u16,
+    routes: Vec<Route>,
+    issuer: &Option<LocalIssuer>,
+    shutdown: &watch::Receiver<bool>,
+    logs: &LogSink,
+) -> Result<(String, JoinHandle<()>), UpError> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .map_err(|source| UpError::ApiPort { port, source })?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let (issuer, shutdown, logs) = (issuer.clone(), shutdown.clone(), logs.clone());
+    let task = tokio::spawn(async move {
+        if let Err(e) = api_gateway::serve(listener, routes, issuer, shutdown).await {
+            logs.line("api", &format!("stopped: {e}"));
+        }
+    });
+    Ok((url, task))
+}
+
+/// Ready when every process has asked for its first invocation.
+async fn wait_ready(ready: &AtomicUsize, expected: usize) -> Result<(), UpError> {
+    let deadline = tokio::time::Instant::now() + READY_WITHIN;
+    while ready.load(Ordering::SeqCst) < expected {
+        if tokio::time::Instant::now() > deadline {
+            return Err(UpError::Function {
+                function: "(all)".into(),
+                message: format!(
+                    "only {} of {expected} function processes reached the Runtime API within {} s; see their log lines above",
+                    ready.load(Ordering::SeqCst),
+                    READY_WITHIN.as_secs()
+                ),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
+}
