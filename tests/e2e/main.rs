@@ -1,7 +1,7 @@
 //! The repository's own tests, in one binary (one link instead of one per file): rules the
 //! whole repository keeps, and end to end against a local cloud of each test's own.
 //!
-//! - [`repository_rules`]: checked by reading the repository's files ([`function_length`]
+//! - [`repository_rules`], [`design_layout`]: checked by reading the repository's files ([`function_length`]
 //!   measures functions);
 //! - [`order_flow`]: the three outcomes of an order, over HTTP; bad requests; auth;
 //! - [`flash_sale`]: many buyers, little stock: exactly the stock is sold;
@@ -17,6 +17,7 @@
 mod api_contract;
 mod chaos;
 mod delivery;
+mod design_layout;
 mod faults;
 mod flash_sale;
 mod function_length;
