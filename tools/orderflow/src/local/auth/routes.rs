@@ -187,3 +187,136 @@ fn strings(value: &Value, resolver: &dyn Resolver) -> Result<Vec<String>, String
         .map(|v| v.resolve_string(resolver).map_err(|e| e.to_string()))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::local::resources::Deployment;
+
+    fn deployment(parameters: &[(&str, &str)]) -> Deployment {
+        Deployment {
+            stack: "orderflow-local".into(),
+            region: "eu-west-1".into(),
+            parameters: parameters
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            resources: BTreeMap::new(),
+            inboxes: BTreeMap::new(),
+        }
+    }
+
+    fn read(template: &Template, parameters: &[(&str, &str)]) -> ApiAuth {
+        ApiAuth::from_template(template, &deployment(parameters), CachePolicy::default()).unwrap()
+    }
+
+    #[test]
+    fn the_projects_template_guards_the_order_routes_with_its_issuer_and_audience_parameters() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../infra/template.yaml");
+        let template = Template::from_path(path).unwrap();
+        let auth = read(
+            &template,
+            &[
+                (ISSUER_PARAMETER, "http://127.0.0.1:1"),
+                ("JwtAudience", "app-client"),
+            ],
+        );
+        assert_eq!(
+            auth.trusted(),
+            [(
+                "http://127.0.0.1:1".to_owned(),
+                vec!["app-client".to_owned()]
+            )]
+        );
+        assert_eq!(auth.scopes("POST", "/orders"), Some(&[][..]));
+        assert_eq!(auth.scopes("GET", "/orders/{orderId}"), Some(&[][..]));
+        assert_eq!(auth.scopes("GET", "/products"), None, "Authorizer: NONE");
+    }
+
+    const SCOPED: &str = r#"
+Transform: AWS::Serverless-2016-10-31
+Parameters:
+  JwtIssuer: {Type: String}
+Resources:
+  Api:
+    Type: AWS::Serverless::HttpApi
+    Properties:
+      Auth:
+        DefaultAuthorizer: Users
+        Authorizers:
+          Users:
+            AuthorizationScopes: [orders/read]
+            JwtConfiguration:
+              issuer: !Ref JwtIssuer
+              audience: [web-client, mobile-client]
+  Orders:
+    Type: AWS::Serverless::Function
+    Metadata: {BuildProperties: {Binary: orders}}
+    Properties:
+      Events:
+        Read: {Type: HttpApi, Properties: {ApiId: !Ref Api, Method: GET, Path: "/orders/{id}"}}
+        Write:
+          Type: HttpApi
+          Properties:
+            ApiId: !Ref Api
+            Method: POST
+            Path: /orders
+            Auth: {AuthorizationScopes: [orders/write, orders/admin]}
+        Public:
+          Type: HttpApi
+          Properties: {ApiId: !Ref Api, Method: GET, Path: /products, Auth: {Authorizer: NONE}}
+"#;
+
+    #[tokio::test]
+    async fn route_scopes_replace_the_authorizers_and_none_opens_a_route() {
+        let template = Template::from_yaml_str(SCOPED).unwrap();
+        let auth = read(&template, &[(ISSUER_PARAMETER, "http://127.0.0.1:1")]);
+        assert_eq!(
+            auth.trusted(),
+            [(
+                "http://127.0.0.1:1".to_owned(),
+                vec!["web-client".to_owned(), "mobile-client".to_owned()]
+            )]
+        );
+        assert_eq!(
+            auth.scopes("GET", "/orders/{id}"),
+            Some(&["orders/read".to_owned()][..])
+        );
+        assert_eq!(
+            auth.scopes("POST", "/orders"),
+            Some(&["orders/write".to_owned(), "orders/admin".to_owned()][..])
+        );
+        // An open route passes without a token, before any key is fetched.
+        assert_eq!(auth.authorize("GET", "/products", None, 0).await, Ok(None));
+        assert_eq!(
+            auth.authorize("GET", "/orders/{id}", None, 0).await,
+            Err(AuthError::Missing)
+        );
+    }
+
+    #[test]
+    fn a_route_naming_an_undeclared_or_non_jwt_authorizer_is_an_error() {
+        let undeclared = SCOPED.replace("DefaultAuthorizer: Users", "DefaultAuthorizer: Admins");
+        let template = Template::from_yaml_str(&undeclared).unwrap();
+        let err = ApiAuth::from_template(
+            &template,
+            &deployment(&[(ISSUER_PARAMETER, "http://127.0.0.1:1")]),
+            CachePolicy::default(),
+        )
+        .err()
+        .unwrap();
+        assert!(err.to_string().contains("Admins"), "{err}");
+        let lambda = SCOPED.replace("JwtConfiguration:", "FunctionArn: arn:x\n            X:");
+        let template = Template::from_yaml_str(&lambda).unwrap();
+        let err = ApiAuth::from_template(
+            &template,
+            &deployment(&[(ISSUER_PARAMETER, "http://127.0.0.1:1")]),
+            CachePolicy::default(),
+        )
+        .err()
+        .unwrap();
+        assert!(err.to_string().contains("JWT authorizers only"), "{err}");
+    }
+}

@@ -105,3 +105,101 @@ fn local_port(issuer: &str) -> Option<u16> {
         .then(|| url.port())
         .flatten()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::local::auth::AuthError;
+
+    fn template() -> Template {
+        Template::from_path(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../infra/template.yaml"
+        ))
+        .unwrap()
+    }
+
+    fn deployment() -> Deployment {
+        Deployment {
+            stack: "orderflow-local".into(),
+            region: "eu-west-1".into(),
+            parameters: BTreeMap::from([("JwtAudience".to_owned(), "orderflow-api".to_owned())]),
+            resources: BTreeMap::new(),
+            inboxes: BTreeMap::new(),
+        }
+    }
+
+    /// Starts the auth of `state`, then stops it; what it was and a token it accepted.
+    async fn start_and_stop(state: &Path) -> (LocalIssuer, String, Deployment) {
+        let mut d = deployment();
+        let (stop, stopped) = watch::channel(false);
+        let auth = start(state, &template(), &mut d, stopped, &LogSink::new(None))
+            .await
+            .unwrap();
+        let now = chrono::Utc::now().timestamp();
+        let token = auth.issuer.token("cust-42", now, 600).unwrap();
+        let passed = auth
+            .api
+            .authorize("POST", "/orders", Some(&format!("Bearer {token}")), now)
+            .await;
+        assert_eq!(passed.unwrap().unwrap().claims["sub"], "cust-42");
+        stop.send_replace(true);
+        auth.task.await.unwrap();
+        (auth.issuer, token, d)
+    }
+
+    #[tokio::test]
+    async fn the_issuer_keeps_its_url_and_keys_across_a_restart_so_its_tokens_still_pass() {
+        let state = std::env::temp_dir().join(format!("orderflow-auth-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&state).unwrap();
+        let (first, token, d) = start_and_stop(&state).await;
+        assert!(first.issuer.starts_with("http://127.0.0.1:"));
+        assert_eq!(d.parameters[ISSUER_PARAMETER], first.issuer);
+        assert_eq!(
+            first.audience, "orderflow-api",
+            "the template's JwtAudience"
+        );
+
+        let mut d = deployment();
+        let (_stop, stopped) = watch::channel(false);
+        let again = start(&state, &template(), &mut d, stopped, &LogSink::new(None))
+            .await
+            .unwrap();
+        assert_eq!(again.issuer, first);
+        let now = chrono::Utc::now().timestamp();
+        let header = format!("Bearer {token}");
+        let old = again
+            .api
+            .authorize("POST", "/orders", Some(&header), now)
+            .await;
+        assert!(old.unwrap().is_some(), "a token from before the restart");
+        std::fs::remove_dir_all(state).unwrap();
+    }
+
+    #[tokio::test]
+    async fn when_its_port_is_taken_the_issuer_moves_and_tokens_naming_the_old_url_are_refused() {
+        let state = std::env::temp_dir().join(format!("orderflow-auth-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&state).unwrap();
+        let (first, token, _) = start_and_stop(&state).await;
+        let port = reqwest::Url::parse(&first.issuer).unwrap().port().unwrap();
+        let _taken = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+
+        let mut d = deployment();
+        let (_stop, stopped) = watch::channel(false);
+        let moved = start(&state, &template(), &mut d, stopped, &LogSink::new(None))
+            .await
+            .unwrap();
+        assert_ne!(moved.issuer.issuer, first.issuer);
+        assert_eq!(moved.issuer.kids(), first.kids(), "the keys stay");
+        let now = chrono::Utc::now().timestamp();
+        let header = format!("Bearer {token}");
+        let old = moved
+            .api
+            .authorize("POST", "/orders", Some(&header), now)
+            .await;
+        assert_eq!(old, Err(AuthError::Issuer(moved.issuer.issuer.clone())));
+        std::fs::remove_dir_all(state).unwrap();
+    }
+}
