@@ -98,9 +98,10 @@ pub async fn up(options: &UpOptions, logs: LogSink) -> Result<LocalCloud, UpErro
     } else {
         aws.url.clone()
     };
-    let auth = match options.auth {
-        true => Some(start_auth(options, &template, &mut deployment, &shutdown_rx, &logs).await?),
-        false => None,
+    let auth = if options.auth {
+        Some(start_auth(options, &template, &mut deployment, &shutdown_rx, &logs).await?)
+    } else {
+        None
     };
     let wiring = Wiring {
         options,
