@@ -198,8 +198,8 @@ async fn seed_catalog(
     Ok(())
 }
 
-/// The local issuer (kept in the state folder across restarts) on 127.0.0.1, and the API's
-/// authorizers trusting it.
+/// The local issuer (kept in the state folder across restarts) on 127.0.0.1, the API's
+/// authorizers trusting it, and the template's `JwtIssuer` its URL.
 async fn start_auth(
     options: &UpOptions,
     template: &Template,
@@ -207,7 +207,7 @@ async fn start_auth(
     shutdown: &watch::Receiver<bool>,
     logs: &LogSink,
 ) -> Result<LocalAuth, UpError> {
-    auth::start(
+    let started = auth::start(
         &options.state_dir,
         template,
         deployment,
@@ -218,7 +218,12 @@ async fn start_auth(
     .map_err(|e| UpError::Function {
         function: "(auth)".into(),
         message: e.to_string(),
-    })
+    })?;
+    deployment.parameters.insert(
+        auth::ISSUER_PARAMETER.to_owned(),
+        started.issuer.issuer.clone(),
+    );
+    Ok(started)
 }
 
 /// The HTTP API on `127.0.0.1:port` (0: a free port); returns its URL and its task.

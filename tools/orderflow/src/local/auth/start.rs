@@ -1,11 +1,12 @@
-//! `local up --auth`: the local cloud's own identity provider started on 127.0.0.1, the
-//! template's `JwtIssuer` set to its URL, and the API's authorizers read from the template —
-//! so the authorizer trusts the local issuer the way a deployed one trusts Cognito.
+//! `local up --auth` (or any API served from the template): the local identity provider
+//! started on 127.0.0.1, the template's `JwtIssuer` taken as its URL, and the API's authorizers
+//! read from the template — so the authorizer trusts the local issuer the way a deployed one
+//! trusts Cognito.
 
 use std::path::Path;
 use std::sync::Arc;
 
-use orderflow_template::Template;
+use orderflow_template::{Resolver, Template};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -14,7 +15,6 @@ use super::jwks::CachePolicy;
 use super::routes::{ApiAuth, RoutesError, ISSUER_PARAMETER};
 use super::server::{self, IssuerServer};
 use crate::local::logs::LogSink;
-use crate::local::resources::Deployment;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -41,12 +41,36 @@ pub struct LocalAuth {
     pub task: JoinHandle<()>,
 }
 
+/// `resolver`, but for `JwtIssuer`, which is the local issuer's URL.
+struct WithIssuer<'a> {
+    url: &'a str,
+    inner: &'a dyn Resolver,
+}
+
+impl Resolver for WithIssuer<'_> {
+    fn reference(&self, name: &str) -> Option<String> {
+        match name {
+            ISSUER_PARAMETER => Some(self.url.to_owned()),
+            _ => self.inner.reference(name),
+        }
+    }
+
+    fn attribute(&self, resource: &str, attribute: &str) -> Option<String> {
+        self.inner.attribute(resource, attribute)
+    }
+
+    fn condition(&self, name: &str) -> Option<bool> {
+        self.inner.condition(name)
+    }
+}
+
 /// Starts the issuer of `state_dir` (its keys kept, and its port when free, so tokens handed
-/// out before a restart still pass) and reads the API's authorizers with `JwtIssuer` = its URL.
+/// out before a restart still pass) and reads the API's authorizers from `template`, resolved
+/// with `resolver` but `JwtIssuer` = the issuer's URL.
 pub async fn start(
     state_dir: &Path,
     template: &Template,
-    deployment: &mut Deployment,
+    resolver: &dyn Resolver,
     shutdown: watch::Receiver<bool>,
     logs: &LogSink,
 ) -> Result<LocalAuth, StartError> {
@@ -58,10 +82,11 @@ pub async fn start(
         },
         None => server::bind(0).await?,
     };
-    deployment
-        .parameters
-        .insert(ISSUER_PARAMETER.to_owned(), url.clone());
-    let api = ApiAuth::from_template(template, deployment, CachePolicy::default())?;
+    let resolver = WithIssuer {
+        url: &url,
+        inner: resolver,
+    };
+    let api = ApiAuth::from_template(template, &resolver, CachePolicy::default())?;
     let trusted = api.trusted();
     let (issuer_url, audiences) = trusted.first().ok_or(StartError::NoAuthorizer)?;
     if let Some((other, _)) = trusted.iter().find(|(i, _)| *i != url) {
@@ -112,6 +137,7 @@ mod tests {
 
     use super::*;
     use crate::local::auth::AuthError;
+    use crate::local::resources::Deployment;
 
     fn template() -> Template {
         Template::from_path(concat!(
@@ -125,19 +151,35 @@ mod tests {
         Deployment {
             stack: "orderflow-local".into(),
             region: "eu-west-1".into(),
-            parameters: BTreeMap::from([("JwtAudience".to_owned(), "orderflow-api".to_owned())]),
+            // What the template's defaults give; its JwtIssuer is not the local issuer.
+            parameters: BTreeMap::from([
+                ("JwtAudience".to_owned(), "orderflow-api".to_owned()),
+                (
+                    ISSUER_PARAMETER.to_owned(),
+                    "https://auth.example.com/".to_owned(),
+                ),
+            ]),
             resources: BTreeMap::new(),
             inboxes: BTreeMap::new(),
         }
     }
 
-    /// Starts the auth of `state`, then stops it; what it was and a token it accepted.
-    async fn start_and_stop(state: &Path) -> (LocalIssuer, String, Deployment) {
-        let mut d = deployment();
+    async fn start_in(state: &Path, shutdown: watch::Receiver<bool>) -> LocalAuth {
+        start(
+            state,
+            &template(),
+            &deployment(),
+            shutdown,
+            &LogSink::new(None),
+        )
+        .await
+        .unwrap()
+    }
+
+    /// Starts the auth of `state`, then stops it; its issuer and a token it accepted.
+    async fn start_and_stop(state: &Path) -> (LocalIssuer, String) {
         let (stop, stopped) = watch::channel(false);
-        let auth = start(state, &template(), &mut d, stopped, &LogSink::new(None))
-            .await
-            .unwrap();
+        let auth = start_in(state, stopped).await;
         let now = chrono::Utc::now().timestamp();
         let token = auth.issuer.token("cust-42", now, 600).unwrap();
         let passed = auth
@@ -147,26 +189,22 @@ mod tests {
         assert_eq!(passed.unwrap().unwrap().claims["sub"], "cust-42");
         stop.send_replace(true);
         auth.task.await.unwrap();
-        (auth.issuer, token, d)
+        (auth.issuer, token)
     }
 
     #[tokio::test]
     async fn the_issuer_keeps_its_url_and_keys_across_a_restart_so_its_tokens_still_pass() {
         let state = std::env::temp_dir().join(format!("orderflow-auth-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&state).unwrap();
-        let (first, token, d) = start_and_stop(&state).await;
+        let (first, token) = start_and_stop(&state).await;
         assert!(first.issuer.starts_with("http://127.0.0.1:"));
-        assert_eq!(d.parameters[ISSUER_PARAMETER], first.issuer);
         assert_eq!(
             first.audience, "orderflow-api",
             "the template's JwtAudience"
         );
 
-        let mut d = deployment();
         let (_stop, stopped) = watch::channel(false);
-        let again = start(&state, &template(), &mut d, stopped, &LogSink::new(None))
-            .await
-            .unwrap();
+        let again = start_in(&state, stopped).await;
         assert_eq!(again.issuer, first);
         let now = chrono::Utc::now().timestamp();
         let header = format!("Bearer {token}");
@@ -182,15 +220,12 @@ mod tests {
     async fn when_its_port_is_taken_the_issuer_moves_and_tokens_naming_the_old_url_are_refused() {
         let state = std::env::temp_dir().join(format!("orderflow-auth-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&state).unwrap();
-        let (first, token, _) = start_and_stop(&state).await;
+        let (first, token) = start_and_stop(&state).await;
         let port = reqwest::Url::parse(&first.issuer).unwrap().port().unwrap();
         let _taken = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
 
-        let mut d = deployment();
         let (_stop, stopped) = watch::channel(false);
-        let moved = start(&state, &template(), &mut d, stopped, &LogSink::new(None))
-            .await
-            .unwrap();
+        let moved = start_in(&state, stopped).await;
         assert_ne!(moved.issuer.issuer, first.issuer);
         assert_eq!(moved.issuer.kids(), first.kids(), "the keys stay");
         let now = chrono::Utc::now().timestamp();
