@@ -7,6 +7,7 @@
 //! - [`flash_sale`]: many buyers, little stock: exactly the stock is sold;
 //! - [`delivery`]: how the event source mapping delivers, retries and dead-letters;
 //! - [`faults`]: every order right under every kind of injected fault;
+//! - [`auth`]: the API's JWT authorizer and the local issuer, with Cognito-shaped tokens;
 //! - [`api_contract`]: the API against `infra/openapi.yaml`, by Schemathesis;
 //! - [`chaos`], [`load`], [`token`]: the `orderflow chaos`, `orderflow load` and
 //!   `orderflow local token` commands, end to end;
@@ -15,6 +16,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod api_contract;
+mod auth;
 mod chaos;
 mod delivery;
 mod design_layout;
