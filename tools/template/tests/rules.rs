@@ -162,6 +162,154 @@ fn a_queue_left_at_the_default_visibility_timeout_breaks_the_visibility_rule() {
     assert_reports(&t, Rule::VisibilityTimeout, "NotificationQueue");
 }
 
+// ------------------------------------------------------------------ 10. idempotency lock
+
+const LOCK: &str = "Environment/Variables/IDEMPOTENCY_LOCK_SECONDS";
+const KEEP: &str = "Environment/Variables/IDEMPOTENCY_KEEP_SECONDS";
+
+#[test]
+fn the_real_template_locks_the_keys_of_both_functions_that_claim_them() {
+    let t = template();
+    let locking: Vec<String> = t
+        .functions()
+        .unwrap()
+        .into_iter()
+        .filter(|f| f.environment.contains_key(rules::LOCK_VARIABLE))
+        .map(|f| f.logical_id)
+        .collect();
+    assert_eq!(
+        locking,
+        ["ProcessPaymentFunction", "SendNotificationFunction"],
+        "the lock rules would pass vacuously"
+    );
+    assert!(Rule::IdempotencyLock.check(&t).is_empty());
+    assert!(Rule::IdempotencyRetention.check(&t).is_empty());
+}
+
+#[test]
+fn a_lock_no_longer_than_the_function_timeout_breaks_the_lock_rule() {
+    let mut t = template();
+    set(&mut t, "SendNotificationFunction", LOCK, yaml("'20'"));
+    let violations = assert_reports(&t, Rule::IdempotencyLock, "SendNotificationFunction");
+    assert_eq!(violations.len(), 1, "{violations:#?}");
+    assert!(
+        violations[0].message.contains("Timeout is 20 s"),
+        "{}",
+        violations[0]
+    );
+}
+
+#[test]
+fn raising_a_function_timeout_to_its_lock_breaks_the_lock_rule() {
+    let mut t = template();
+    set(&mut t, "ProcessPaymentFunction", "Timeout", yaml("90"));
+    assert_reports(&t, Rule::IdempotencyLock, "ProcessPaymentFunction");
+}
+
+#[test]
+fn a_lock_longer_than_the_visibility_timeout_breaks_the_lock_rule() {
+    let mut t = template();
+    set(&mut t, "ProcessPaymentFunction", LOCK, yaml("'121'"));
+    let violations = assert_reports(&t, Rule::IdempotencyLock, "ProcessPaymentFunction");
+    assert!(
+        violations[0].message.contains("PaymentQueue"),
+        "{}",
+        violations[0]
+    );
+}
+
+#[test]
+fn shortening_the_visibility_timeout_below_the_lock_breaks_the_lock_rule() {
+    let mut t = template();
+    set(&mut t, "NotificationQueue", "VisibilityTimeout", yaml("60"));
+    assert_reports(&t, Rule::IdempotencyLock, "SendNotificationFunction");
+}
+
+#[test]
+fn a_lock_that_is_not_a_literal_number_breaks_the_lock_rule() {
+    for bad in ["ninety", "'0'", "!Ref LogLevel"] {
+        let mut t = template();
+        set(&mut t, "SendNotificationFunction", LOCK, yaml(bad));
+        let violations = assert_reports(&t, Rule::IdempotencyLock, "SendNotificationFunction");
+        assert!(
+            violations[0].message.contains("literal positive"),
+            "{bad}: {}",
+            violations[0]
+        );
+    }
+}
+
+// ------------------------------------------------------------------ 11. idempotency retention
+
+#[test]
+fn a_key_forgotten_before_the_dlq_drops_its_message_breaks_the_retention_rule() {
+    let mut t = template();
+    // The old value: 7 days against NotificationDLQ's 14.
+    set(&mut t, "SendNotificationFunction", KEEP, yaml("'604800'"));
+    let violations = assert_reports(&t, Rule::IdempotencyRetention, "SendNotificationFunction");
+    assert_eq!(violations.len(), 1, "{violations:#?}");
+    assert!(
+        violations[0].message.contains("NotificationDLQ"),
+        "{}",
+        violations[0]
+    );
+}
+
+#[test]
+fn lengthening_the_dlq_retention_past_the_key_breaks_the_retention_rule() {
+    let mut t = template();
+    set(&mut t, "ProcessPaymentFunction", KEEP, yaml("'1209600'"));
+    assert!(
+        Rule::IdempotencyRetention.check(&t).is_empty(),
+        "14 days = the DLQ's"
+    );
+    set(
+        &mut t,
+        "PaymentDLQ",
+        "MessageRetentionPeriod",
+        yaml("1209601"),
+    );
+    assert_reports(&t, Rule::IdempotencyRetention, "ProcessPaymentFunction");
+}
+
+#[test]
+fn a_source_queue_keeping_messages_longer_than_its_dlq_bounds_the_retention() {
+    let mut t = template();
+    set(&mut t, "SendNotificationFunction", KEEP, yaml("'400000'"));
+    set(
+        &mut t,
+        "NotificationDLQ",
+        "MessageRetentionPeriod",
+        yaml("345600"),
+    );
+    set(
+        &mut t,
+        "NotificationQueue",
+        "MessageRetentionPeriod",
+        yaml("500000"),
+    );
+    let violations = assert_reports(&t, Rule::IdempotencyRetention, "SendNotificationFunction");
+    assert!(
+        violations[0]
+            .message
+            .contains("500000 s (MessageRetentionPeriod of NotificationQueue"),
+        "{}",
+        violations[0]
+    );
+}
+
+#[test]
+fn a_lock_without_a_retention_breaks_the_retention_rule() {
+    let mut t = template();
+    remove(&mut t, "SendNotificationFunction", KEEP);
+    let violations = assert_reports(&t, Rule::IdempotencyRetention, "SendNotificationFunction");
+    assert!(
+        violations[0].message.contains("IDEMPOTENCY_KEEP_SECONDS"),
+        "{}",
+        violations[0]
+    );
+}
+
 // ------------------------------------------------------------------ 3. partial batch responses
 
 #[test]
