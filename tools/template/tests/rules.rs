@@ -91,7 +91,7 @@ fn every_rule_inspects_something_in_the_real_template() {
     let functions = t.functions().unwrap();
     assert_eq!(functions.len(), 5);
     assert_eq!(functions.iter().flat_map(|f| f.sqs_events()).count(), 3);
-    assert_eq!(t.alarms().unwrap().len(), 3);
+    assert_eq!(t.alarms().unwrap().len(), 4);
     assert_eq!(t.event_rules().unwrap().len(), 3);
     assert_eq!(t.roles().unwrap().len(), 5);
 }
@@ -540,6 +540,134 @@ fn a_queue_policy_for_another_rule_breaks_the_delivery_rule() {
         yaml("!GetAtt PaymentRule.Arn"),
     );
     assert_reports(&t, Rule::EventTargetDelivery, "InventoryQueue");
+}
+
+// ------------------------------------------------------------------ 12. event target DLQs
+
+/// Path (under the rule's properties) of its first target's `key`.
+const TARGET: &str = "Targets/0";
+
+#[test]
+fn every_target_of_the_real_template_retries_and_dead_letters_into_one_alarmed_queue() {
+    let t = template();
+    let rules = t.event_rules().unwrap();
+    let targets: Vec<_> = rules.iter().flat_map(|r| &r.targets).collect();
+    assert_eq!(targets.len(), 3, "the rule would pass vacuously");
+    for target in targets {
+        assert_eq!(
+            target.dead_letter_queue.as_deref(),
+            Some("EventDeliveryDLQ")
+        );
+        let retry = target.retry_policy.unwrap();
+        assert_eq!(retry.maximum_retry_attempts, Some(185));
+        assert_eq!(retry.maximum_event_age_seconds, Some(86_400));
+    }
+    assert!(Rule::EventTargetDeadLetter.check(&t).is_empty());
+    assert!(Rule::DlqAlarm.check(&t).is_empty());
+}
+
+#[test]
+fn a_target_without_a_dead_letter_config_breaks_the_event_dlq_rule() {
+    let mut t = template();
+    remove(&mut t, "PaymentRule", &format!("{TARGET}/DeadLetterConfig"));
+    let violations = assert_reports(&t, Rule::EventTargetDeadLetter, "PaymentRule");
+    assert_eq!(violations.len(), 1, "{violations:#?}");
+    assert!(
+        violations[0].message.contains("payment-queue"),
+        "{}",
+        violations[0]
+    );
+}
+
+#[test]
+fn a_target_without_a_retry_policy_or_with_half_of_one_breaks_the_event_dlq_rule() {
+    let mut t = template();
+    remove(&mut t, "InventoryRule", &format!("{TARGET}/RetryPolicy"));
+    assert_reports(&t, Rule::EventTargetDeadLetter, "InventoryRule");
+
+    let mut half = template();
+    remove(
+        &mut half,
+        "NotificationRule",
+        &format!("{TARGET}/RetryPolicy/MaximumEventAgeInSeconds"),
+    );
+    let violations = assert_reports(&half, Rule::EventTargetDeadLetter, "NotificationRule");
+    assert!(
+        violations[0].message.contains("MaximumEventAgeInSeconds"),
+        "{}",
+        violations[0]
+    );
+}
+
+#[test]
+fn a_retry_policy_outside_eventbridges_limits_breaks_the_event_dlq_rule() {
+    for (field, value) in [
+        ("MaximumRetryAttempts", "186"),
+        ("MaximumEventAgeInSeconds", "59"),
+        ("MaximumEventAgeInSeconds", "86401"),
+    ] {
+        let mut t = template();
+        set(
+            &mut t,
+            "PaymentRule",
+            &format!("{TARGET}/RetryPolicy/{field}"),
+            yaml(value),
+        );
+        let violations = assert_reports(&t, Rule::EventTargetDeadLetter, "PaymentRule");
+        assert!(
+            violations[0].message.contains(field),
+            "{field}={value}: {}",
+            violations[0]
+        );
+    }
+}
+
+#[test]
+fn a_dead_letter_queue_that_does_not_let_the_rule_send_breaks_the_event_dlq_rule() {
+    let mut t = template();
+    // The policy names the two other rules only.
+    set(
+        &mut t,
+        "EventDeliveryDLQPolicy",
+        "PolicyDocument/Statement/0/Condition/ArnEquals/aws:SourceArn",
+        yaml("[!GetAtt InventoryRule.Arn, !GetAtt PaymentRule.Arn]"),
+    );
+    let violations = Rule::EventTargetDeadLetter.check(&t);
+    assert_eq!(violations.len(), 1, "{violations:#?}");
+    assert_eq!(violations[0].resource, "NotificationRule");
+
+    let mut no_policy = template();
+    no_policy
+        .resources
+        .remove("EventDeliveryDLQPolicy")
+        .unwrap();
+    assert_eq!(Rule::EventTargetDeadLetter.check(&no_policy).len(), 3);
+}
+
+#[test]
+fn a_dead_letter_config_naming_no_queue_of_the_template_breaks_the_event_dlq_rule() {
+    for arn in [
+        "!GetAtt OpsTopic.TopicArn",
+        "arn:aws:sqs:us-east-1:123456789012:somewhere",
+        "!GetAtt PaymentQueue.Arn",
+    ] {
+        let mut t = template();
+        set(
+            &mut t,
+            "PaymentRule",
+            &format!("{TARGET}/DeadLetterConfig/Arn"),
+            yaml(arn),
+        );
+        assert_reports(&t, Rule::EventTargetDeadLetter, "PaymentRule");
+    }
+}
+
+#[test]
+fn an_event_dead_letter_queue_without_an_alarm_breaks_the_alarm_rule() {
+    let mut t = template();
+    t.resources.remove("EventDeliveryDLQAlarm").unwrap();
+    let violations = assert_reports(&t, Rule::DlqAlarm, "EventDeliveryDLQ");
+    assert_eq!(violations.len(), 1, "{violations:#?}");
 }
 
 // ------------------------------------------------------------------ 8. the API contract

@@ -13,6 +13,7 @@ mod batch_failures;
 mod dead_letter;
 mod dlq_alarm;
 mod environment;
+mod event_target_dead_letter;
 mod event_targets;
 mod idempotency_lock;
 mod idempotency_retention;
@@ -25,6 +26,7 @@ pub use batch_failures::batch_item_failures;
 pub use dead_letter::dead_letter_queues;
 pub use dlq_alarm::dlq_alarms;
 pub use environment::environment_references;
+pub use event_target_dead_letter::event_target_dead_letters;
 pub use event_targets::event_target_delivery;
 pub use idempotency_lock::{idempotency_locks, LOCK_VARIABLE};
 pub use idempotency_retention::{idempotency_retention, KEEP_VARIABLE};
@@ -60,10 +62,13 @@ pub enum Rule {
     /// A completed idempotency key is kept at least as long as a message of the consumed queue
     /// (and its DLQ) can live.
     IdempotencyRetention,
+    /// Every EventBridge target has a `RetryPolicy` and a `DeadLetterConfig` whose queue lets
+    /// the rule send.
+    EventTargetDeadLetter,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 11] = [
+    pub const ALL: [Rule; 12] = [
         Rule::DeadLetterQueue,
         Rule::VisibilityTimeout,
         Rule::BatchItemFailures,
@@ -75,6 +80,7 @@ impl Rule {
         Rule::LocalOnlyVariables,
         Rule::IdempotencyLock,
         Rule::IdempotencyRetention,
+        Rule::EventTargetDeadLetter,
     ];
 
     pub fn name(self) -> &'static str {
@@ -90,6 +96,7 @@ impl Rule {
             Rule::LocalOnlyVariables => "local-only-variables",
             Rule::IdempotencyLock => "idempotency-lock",
             Rule::IdempotencyRetention => "idempotency-retention",
+            Rule::EventTargetDeadLetter => "event-target-dead-letter",
         }
     }
 
@@ -107,6 +114,7 @@ impl Rule {
             Rule::LocalOnlyVariables => local_only_variables(template),
             Rule::IdempotencyLock => idempotency_locks(template),
             Rule::IdempotencyRetention => idempotency_retention(template),
+            Rule::EventTargetDeadLetter => event_target_dead_letters(template),
         }
     }
 }
