@@ -119,6 +119,8 @@ fn function_environments_name_the_resources_the_code_reads() {
             ("PAYMENTS_TABLE", "PaymentsTable"),
             ("IDEMPOTENCY_TABLE", "IdempotencyTable"),
             ("EVENT_BUS_NAME", "OrderEventBus"),
+            ("PROVIDER_TABLE", "ProviderTable"),
+            ("PROVIDER_KEY_TTL_SECONDS", "ProviderKeyTtlSeconds"),
         ])
     );
     assert_eq!(
@@ -218,6 +220,7 @@ fn tables_have_their_keys_and_the_idempotency_ttl() {
         ("InventoryTable", "pk", None),
         ("OrdersTable", "orderId", None),
         ("PaymentsTable", "orderId", None),
+        ("ProviderTable", "pk", Some("expiresAt")),
     ]
     .into_iter()
     .map(|(id, key, ttl)| (id.to_owned(), (key.to_owned(), ttl.map(str::to_owned))))
