@@ -14,7 +14,9 @@ use orderflow_shared::adapters::dynamodb::{
 };
 use orderflow_shared::domain::{OrderId, OrderStatus};
 use orderflow_shared::idempotency::{Claim, ClaimTimes, IdempotencyStore};
-use orderflow_shared::ports::{Catalog, Inventory, OrderRepository, OrderWriteError};
+use orderflow_shared::ports::{
+    Catalog, Inventory, OrderRepository, OrderWriteError, ReserveError, StoreError,
+};
 use serde_json::Value;
 
 use crate::dynamodb::{line, new_order, product, sku};
@@ -133,20 +135,27 @@ async fn an_order_whose_answer_was_lost_is_found_stored_exactly_as_written() {
 }
 
 #[tokio::test]
-async fn a_reservation_whose_answer_was_lost_succeeds_under_its_request_token() {
+async fn a_reservation_sent_again_after_every_answer_was_lost_succeeds_under_its_request_token() {
     // DynamoDB honours `ClientRequestToken`; plain moto does not, the harsh cloud's model does.
+    // The SDK gives a call without a token a random one, kept across its own retries; ours is
+    // the same for every send of the same transaction, so a new call after the SDK gave up
+    // (all its attempts' answers lost) is answered success, not "already reserved".
     let moto = support::harsh_moto("conflict_ms=0,item_wcu=0");
-    let (store, lossy) = losing(&moto, "TransactWriteItems", 1).await;
+    let (store, lossy) = losing(&moto, "TransactWriteItems", 3).await;
     store.put_product(&product("SKU-A", 5)).await.unwrap();
     let order = new_order(vec![line("SKU-A", 2)]);
     store.create(&order).await.unwrap();
+    let at = Utc::now();
+    let first = store.reserve_stock(&order.order_id, &order.lines, at).await;
+    assert!(
+        matches!(first, Err(ReserveError::Store(StoreError::Unavailable(_)))),
+        "{first:?}"
+    );
+    assert_eq!(lossy.lost(), 3, "every attempt of the SDK lost its answer");
     assert_eq!(
-        store
-            .reserve_stock(&order.order_id, &order.lines, Utc::now())
-            .await,
+        store.reserve_stock(&order.order_id, &order.lines, at).await,
         Ok(())
     );
-    assert_eq!(lossy.lost(), 1);
     let left = store.products(&[sku("SKU-A")]).await.unwrap();
     assert_eq!(left[0].stock, 3, "taken once");
 }

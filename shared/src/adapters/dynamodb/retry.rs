@@ -57,14 +57,16 @@ pub(super) const POLICY: Policy = Policy {
 };
 
 impl Policy {
-    /// The wait before retry number `attempt + 1` (0-based), drawn with `unit` in [0, 1):
-    /// uniform in [0, min(cap, base × 2^attempt)]; `None` once it would overrun the budget.
-    pub(super) fn delay(&self, attempt: u32, elapsed: Duration, unit: f64) -> Option<Duration> {
+    /// The wait before retry number `attempt + 1` (0-based), drawn with `draw` (uniform over
+    /// `u64`): uniform in [0, min(cap, base × 2^attempt)]; `None` once it would overrun the budget.
+    pub(super) fn delay(&self, attempt: u32, elapsed: Duration, draw: u64) -> Option<Duration> {
         let ceiling = self
             .base
             .saturating_mul(1u32.checked_shl(attempt.min(31)).unwrap_or(u32::MAX))
             .min(self.cap);
-        let delay = ceiling.mul_f64(unit.clamp(0.0, 1.0));
+        // ceiling × draw / 2^64, in integers.
+        let nanos = (ceiling.as_nanos() * u128::from(draw)) >> 64;
+        let delay = Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX));
         (elapsed.saturating_add(delay) < self.budget).then_some(delay)
     }
 }
@@ -88,7 +90,7 @@ where
             Err(e) if contended(&e) => e,
             done => return done,
         };
-        match policy.delay(attempt, started.elapsed(), unit()) {
+        match policy.delay(attempt, started.elapsed(), draw()) {
             Some(wait) => {
                 debug!(
                     op,
@@ -146,9 +148,10 @@ pub(super) fn cancelled_for_contention(reasons: &[CancellationReason]) -> bool {
     contention
 }
 
-/// A draw in [0, 1) from a cheap per-process generator (SplitMix64 over a counter seeded from
-/// the process's random hasher keys): jitter only has to differ between processes and calls.
-fn unit() -> f64 {
+/// A draw uniform over `u64` from a cheap per-process generator (SplitMix64 over a counter
+/// seeded from the process's random hasher keys): jitter only has to differ between processes
+/// and calls.
+fn draw() -> u64 {
     static SEED: OnceLock<u64> = OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let seed = *SEED.get_or_init(|| std::collections::hash_map::RandomState::new().hash_one(0u8));
@@ -157,8 +160,7 @@ fn unit() -> f64 {
         .wrapping_add(seed);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^= z >> 31;
-    (z >> 11) as f64 / (1u64 << 53) as f64
+    z ^ (z >> 31)
 }
 
 #[cfg(test)]

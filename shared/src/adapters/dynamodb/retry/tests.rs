@@ -29,14 +29,14 @@ fn reasons(codes: &[&str]) -> Vec<CancellationReason> {
 
 #[test]
 fn each_wait_is_at_most_the_doubling_ceiling_and_never_past_the_cap() {
-    let almost_one = 1.0 - f64::EPSILON;
+    let almost_one = u64::MAX;
     let no_time = Duration::ZERO;
     for attempt in 0..40 {
         let ceiling = (BASE * 2u32.saturating_pow(attempt.min(20))).min(CAP);
         let longest = POLICY.delay(attempt, no_time, almost_one).unwrap();
         assert!(longest <= ceiling, "attempt {attempt}: {longest:?}");
         assert!(longest <= CAP);
-        assert_eq!(POLICY.delay(attempt, no_time, 0.0), Some(Duration::ZERO));
+        assert_eq!(POLICY.delay(attempt, no_time, 0), Some(Duration::ZERO));
     }
     assert!(POLICY.delay(0, no_time, almost_one).unwrap() > BASE * 9 / 10);
     assert!(POLICY.delay(10, no_time, almost_one).unwrap() > CAP * 9 / 10);
@@ -46,14 +46,14 @@ fn each_wait_is_at_most_the_doubling_ceiling_and_never_past_the_cap() {
 fn no_wait_is_given_that_would_end_past_the_budget() {
     let mut elapsed = Duration::ZERO;
     let mut attempt = 0;
-    while let Some(wait) = POLICY.delay(attempt, elapsed, 0.99) {
+    while let Some(wait) = POLICY.delay(attempt, elapsed, u64::MAX / 100 * 99) {
         elapsed += wait;
         attempt += 1;
         assert!(elapsed < BUDGET);
     }
     assert!(attempt >= 5, "only {attempt} retries fit the budget");
     assert_eq!(
-        POLICY.delay(0, BUDGET, 0.0),
+        POLICY.delay(0, BUDGET, 0),
         None,
         "a spent budget allows nothing"
     );
@@ -67,15 +67,20 @@ fn the_budget_is_well_under_the_consumers_timeout() {
 }
 
 #[test]
-fn jitter_draws_are_in_the_unit_interval_and_differ() {
-    let draws: Vec<f64> = (0..1000).map(|_| unit()).collect();
-    assert!(draws.iter().all(|u| (0.0..1.0).contains(u)));
-    let mean = draws.iter().sum::<f64>() / draws.len() as f64;
-    assert!((0.4..0.6).contains(&mean), "mean {mean}");
+fn jitter_draws_spread_over_the_range_and_differ() {
+    let draws: Vec<u64> = (0..1000).map(|_| draw()).collect();
+    let low = draws.iter().filter(|d| **d < u64::MAX / 2).count();
+    assert!((400..600).contains(&low), "{low} of 1000 in the lower half");
     let mut distinct = draws.clone();
-    distinct.sort_by(f64::total_cmp);
+    distinct.sort_unstable();
     distinct.dedup();
     assert_eq!(distinct.len(), draws.len());
+    let half = POLICY.delay(3, Duration::ZERO, u64::MAX / 2).unwrap();
+    let ceiling = BASE * 8;
+    assert!(
+        ceiling / 2 - half <= Duration::from_nanos(1),
+        "a middle draw waits half the ceiling: {half:?}"
+    );
 }
 
 #[test]
