@@ -3,7 +3,7 @@
 //! - [`domain`]: values parsed at the boundary and the order state machine;
 //! - [`events`]: the versioned envelope and the event catalogue;
 //! - [`ports`]: the traits handlers are written against;
-//! - [`adapters`]: the simulated payment gateway and the AWS adapters (DynamoDB by port,
+//! - [`adapters`]: the simulated payment provider and the AWS adapters (DynamoDB by port,
 //!   EventBridge, SNS), plus, for tests and tools only, the in-memory fakes and the SQS wrapper;
 //! - [`idempotency`]: keys claimed, completed and released around an effect, and the
 //!   `Idempotency-Key` of `POST /orders`;
