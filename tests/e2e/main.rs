@@ -6,6 +6,7 @@
 //! - [`order_flow`]: the three outcomes of an order, over HTTP; bad requests; auth;
 //! - [`flash_sale`]: many buyers, little stock: exactly the stock is sold;
 //! - [`delivery`]: how the event source mapping delivers, retries and dead-letters;
+//! - [`expiry`]: a reservation that expires unpaid is declined, released and told;
 //! - [`faults`]: every order right under every kind of injected fault;
 //! - [`auth`]: the API's JWT authorizer and the local issuer, with Cognito-shaped tokens;
 //! - [`api_contract`]: the API against `infra/openapi.yaml`, by Schemathesis;
@@ -20,6 +21,7 @@ mod auth;
 mod chaos;
 mod delivery;
 mod design_layout;
+mod expiry;
 mod faults;
 mod flash_sale;
 mod function_length;

@@ -1,6 +1,7 @@
 //! What process-payment reads at start, and nothing else: a missing variable stops the start
 //! with its name.
 
+use chrono::Duration;
 use orderflow_shared::aws::{Clients, SdkConfig};
 use orderflow_shared::config::{idempotency_policy, required, ConfigError, Lookup};
 #[cfg(feature = "local-cloud")]
@@ -22,6 +23,10 @@ pub struct Config {
     /// while its effect runs, and remembered after (the template derives both from the
     /// function's `Timeout` and its queues; its rules check them).
     pub policy: Policy,
+    /// The simulated payment provider's own table.
+    pub provider_table: String,
+    /// How long the provider remembers an idempotency key (`PROVIDER_KEY_TTL_SECONDS`).
+    pub provider_key_ttl: Duration,
     /// `ORDERFLOW_FAULTS`: faults injected around each record (local cloud only).
     #[cfg(feature = "local-cloud")]
     pub faults: Faults,
@@ -54,6 +59,12 @@ impl Config {
                 "name of the orderflow EventBridge bus",
             )?,
             policy: idempotency_policy(lookup)?,
+            provider_table: required(
+                lookup,
+                "PROVIDER_TABLE",
+                "name of the simulated payment provider's table",
+            )?,
+            provider_key_ttl: key_ttl(lookup)?,
             #[cfg(feature = "local-cloud")]
             faults: Faults::from_lookup(lookup)?,
             #[cfg(feature = "local-cloud")]
@@ -86,18 +97,37 @@ impl Config {
     }
 }
 
+/// `PROVIDER_KEY_TTL_SECONDS`: a positive number of seconds.
+fn key_ttl(lookup: Lookup<'_>) -> Result<Duration, ConfigError> {
+    const NAME: &str = "PROVIDER_KEY_TTL_SECONDS";
+    let raw = required(
+        lookup,
+        NAME,
+        "how long the payment provider remembers an idempotency key, in seconds",
+    )?;
+    match raw.trim().parse::<i64>() {
+        Ok(seconds) if seconds > 0 => Ok(Duration::seconds(seconds)),
+        _ => Err(ConfigError::Invalid {
+            name: NAME,
+            reason: format!("{raw:?} is not a positive number of seconds"),
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use orderflow_shared::config::lookup_from;
 
-    const ALL: [(&str, &str); 6] = [
+    const ALL: [(&str, &str); 8] = [
         ("ORDERS_TABLE", "orders"),
         ("PAYMENTS_TABLE", "payments"),
         ("IDEMPOTENCY_TABLE", "idempotency"),
         ("EVENT_BUS_NAME", "bus"),
         ("IDEMPOTENCY_LOCK_SECONDS", "90"),
         ("IDEMPOTENCY_KEEP_SECONDS", "1296000"),
+        ("PROVIDER_TABLE", "provider"),
+        ("PROVIDER_KEY_TTL_SECONDS", "86400"),
     ];
 
     #[test]
@@ -109,6 +139,19 @@ mod tests {
         assert_eq!(config.event_bus, "bus");
         assert_eq!(config.policy.lock_for, chrono::Duration::seconds(90));
         assert_eq!(config.policy.keep_for, chrono::Duration::days(15));
+        assert_eq!(config.provider_table, "provider");
+        assert_eq!(config.provider_key_ttl, Duration::days(1));
+    }
+
+    #[test]
+    fn a_key_ttl_that_is_not_a_positive_number_of_seconds_stops_the_start() {
+        for bad in ["0", "-5", "a day", "1.5"] {
+            let mut pairs = ALL.to_vec();
+            pairs.retain(|(n, _)| *n != "PROVIDER_KEY_TTL_SECONDS");
+            pairs.push(("PROVIDER_KEY_TTL_SECONDS", bad));
+            let err = Config::from_lookup(&lookup_from(&pairs)).unwrap_err();
+            assert_eq!(err.name(), "PROVIDER_KEY_TTL_SECONDS", "{bad}");
+        }
     }
 
     #[test]

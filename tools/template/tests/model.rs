@@ -125,6 +125,8 @@ fn function_environments_name_the_resources_the_code_reads() {
             ("PAYMENTS_TABLE", "PaymentsTable"),
             ("IDEMPOTENCY_TABLE", "IdempotencyTable"),
             ("EVENT_BUS_NAME", "OrderEventBus"),
+            ("PROVIDER_TABLE", "ProviderTable"),
+            ("PROVIDER_KEY_TTL_SECONDS", "ProviderKeyTtlSeconds"),
         ]))
     );
     assert_eq!(
@@ -224,6 +226,7 @@ fn tables_have_their_keys_and_the_idempotency_ttl() {
         ("InventoryTable", "pk", None),
         ("OrdersTable", "orderId", None),
         ("PaymentsTable", "orderId", None),
+        ("ProviderTable", "pk", Some("expiresAt")),
     ]
     .into_iter()
     .map(|(id, key, ttl)| (id.to_owned(), (key.to_owned(), ttl.map(str::to_owned))))
@@ -257,7 +260,10 @@ fn event_rules_route_detail_types_from_the_bus_to_their_queue() {
     );
     assert_eq!(
         routes["PaymentRule"],
-        (s(&["InventoryReserved"]), s(&["PaymentQueue"]))
+        (
+            s(&["InventoryReserved", "ReservationExpired"]),
+            s(&["PaymentQueue"])
+        )
     );
     assert_eq!(
         routes["NotificationRule"],
@@ -309,7 +315,10 @@ fn the_event_pattern_resolves_to_the_json_eventbridge_expects() {
     let json = rule.event_pattern.resolve(&NoValues).unwrap();
     assert_eq!(
         json,
-        serde_json::json!({"source": ["orderflow"], "detail-type": ["InventoryReserved"]})
+        serde_json::json!({
+            "source": ["orderflow"],
+            "detail-type": ["InventoryReserved", "ReservationExpired"]
+        })
     );
 }
 

@@ -8,7 +8,9 @@
 //! - [`DynamoLedger`] ([`PaymentLedger`](crate::ports::PaymentLedger)): Payments, and
 //!   Idempotency and Orders for the settlement transaction;
 //! - [`DynamoIdempotency`] ([`IdempotencyStore`](crate::idempotency::IdempotencyStore)):
-//!   Idempotency.
+//!   Idempotency;
+//! - [`DynamoProvider`] ([`PaymentGateway`](crate::ports::PaymentGateway)): the simulated
+//!   payment provider's own table (`adapters::simulated_provider` has its rules).
 //!
 //! Each has the semantics of the in-memory store (`adapters::memory`). Every state change is a
 //! conditional write; the reservation, its release and a settlement are each one
@@ -29,6 +31,7 @@ mod idempotency;
 mod item;
 mod ledger;
 mod orders;
+mod provider;
 mod request_token;
 mod retry;
 mod stock;
@@ -41,4 +44,5 @@ pub use facade::{DynamoStore, TableNames};
 pub use idempotency::DynamoIdempotency;
 pub use ledger::{DynamoLedger, LedgerTables};
 pub use orders::DynamoOrders;
+pub use provider::DynamoProvider;
 pub use stock::{DynamoStock, StockTables};
