@@ -429,5 +429,6 @@ impl Notifier for MemoryNotifier {
     }
 }
 
+mod open_orders;
 #[cfg(test)]
 mod tests;
