@@ -13,6 +13,8 @@ mod dynamodb;
 mod eventbridge;
 #[cfg(all(feature = "dynamodb", feature = "testing"))]
 mod idempotency;
+#[cfg(all(feature = "dynamodb", feature = "testing"))]
+mod open_orders;
 #[cfg(all(feature = "sns", feature = "sqs", feature = "testing"))]
 mod sns;
 #[cfg(all(feature = "sqs", feature = "testing"))]
