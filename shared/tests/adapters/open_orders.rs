@@ -281,7 +281,7 @@ async fn a_sweep_of_the_index_reads_only_the_due_orders_where_a_scan_reads_every
     let index_units = f.index_read_units(before).await;
     let scanned = f.scan_all().await;
     let scan = pages_of(&scanned, MAX_PAGE_BYTES);
-    let scan_units: f64 = scan.iter().map(|bytes| read_units(*bytes)).sum();
+    let scan_units: usize = scan.iter().map(|bytes| half_read_units(*bytes)).sum();
     let found = scanned
         .iter()
         .filter(|i| i.contains_key("openShard") && updated_before(i, before))
@@ -289,11 +289,13 @@ async fn a_sweep_of_the_index_reads_only_the_due_orders_where_a_scan_reads_every
 
     println!(
         "open-orders sweep over {total} orders ({} open, {due} due): index {index_calls} queries, \
-         {index_items} items read, {index_units:.1} read units; scan {} calls, {} items read \
-         ({found} due), {scan_units:.1} read units; average item {} bytes",
+         {index_items} items read, {} read units; scan {} calls, {} items read ({found} due), \
+         {} read units; average item {} bytes",
         due + recent,
+        units(index_units),
         scan.len(),
         scanned.len(),
+        units(scan_units),
         scan.iter().sum::<usize>() / scanned.len().max(1),
     );
     assert_eq!(index_items, due);
@@ -301,7 +303,7 @@ async fn a_sweep_of_the_index_reads_only_the_due_orders_where_a_scan_reads_every
     assert_eq!(scanned.len(), total);
     assert!(index_calls <= 2 * 8 + u32::try_from(due / 100).unwrap());
     assert!(
-        index_units * 10.0 < scan_units,
+        index_units * 10 < scan_units,
         "the index reads a tenth or less"
     );
 }
@@ -309,10 +311,15 @@ async fn a_sweep_of_the_index_reads_only_the_due_orders_where_a_scan_reads_every
 /// A Query or Scan page stops at 1 MB of items read.
 const MAX_PAGE_BYTES: usize = 1024 * 1024;
 
-/// Eventually consistent read units (GSIs have no other kind): half a unit per 4 KB read,
-/// rounded up per call, and half a unit for a call that reads nothing.
-fn read_units(bytes: usize) -> f64 {
-    f64::from(u32::try_from(bytes.div_ceil(4096).max(1)).unwrap()) / 2.0
+/// Eventually consistent read units (GSIs have no other kind), counted in halves: half a unit
+/// per 4 KB read, rounded up per call, and half a unit for a call that reads nothing.
+fn half_read_units(bytes: usize) -> usize {
+    bytes.div_ceil(4096).max(1)
+}
+
+/// Half units as units: `7` → `3.5`.
+fn units(halves: usize) -> String {
+    format!("{}.{}", halves / 2, if halves % 2 == 1 { 5 } else { 0 })
 }
 
 /// The bytes read by each page of a sweep over `items`, in order.
@@ -361,9 +368,9 @@ fn value_size(value: &AttributeValue) -> usize {
 }
 
 impl Fixture {
-    /// The read units the sweep's queries consume: per query, the items it read.
-    async fn index_read_units(&self, before: DateTime<Utc>) -> f64 {
-        let mut units = 0.0;
+    /// The half read units the sweep's queries consume: per query, the items it read.
+    async fn index_read_units(&self, before: DateTime<Utc>) -> usize {
+        let mut halves = 0;
         for shard in OpenShard::all() {
             let mut start = None;
             loop {
@@ -383,14 +390,14 @@ impl Fixture {
                     .send()
                     .await
                     .unwrap();
-                units += read_units(out.items().iter().map(item_size).sum());
+                halves += half_read_units(out.items().iter().map(item_size).sum());
                 start = out.last_evaluated_key;
                 if start.is_none() {
                     break;
                 }
             }
         }
-        units
+        halves
     }
 
     /// Every item of the Orders table, as a Scan reads them.
