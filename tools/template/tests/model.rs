@@ -251,7 +251,10 @@ fn event_rules_route_detail_types_from_the_bus_to_their_queue() {
     );
     assert_eq!(
         routes["PaymentRule"],
-        (s(&["InventoryReserved"]), s(&["PaymentQueue"]))
+        (
+            s(&["InventoryReserved", "ReservationExpired"]),
+            s(&["PaymentQueue"])
+        )
     );
     assert_eq!(
         routes["NotificationRule"],
@@ -303,7 +306,10 @@ fn the_event_pattern_resolves_to_the_json_eventbridge_expects() {
     let json = rule.event_pattern.resolve(&NoValues).unwrap();
     assert_eq!(
         json,
-        serde_json::json!({"source": ["orderflow"], "detail-type": ["InventoryReserved"]})
+        serde_json::json!({
+            "source": ["orderflow"],
+            "detail-type": ["InventoryReserved", "ReservationExpired"]
+        })
     );
 }
 
