@@ -71,6 +71,14 @@ pub struct UpArgs {
     /// `orderflow local token CUSTOMER`. Without it the API is open (quick demos).
     #[arg(long)]
     auth: bool,
+    /// A template parameter's value instead of its default, NAME=VALUE (repeatable), as
+    /// `sam deploy --parameter-overrides` takes it: e.g. PendingAfterSeconds=5.
+    #[arg(long = "parameter", value_parser = parse_key_value)]
+    parameters: Vec<(String, String)>,
+    /// Run every Schedule event this often (seconds) instead of its rate: the reconciler
+    /// every few seconds in tests.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    schedule_period: Option<u64>,
 }
 
 fn parse_key_value(s: &str) -> Result<(String, String), String> {
@@ -121,6 +129,8 @@ fn up_options(args: UpArgs) -> Result<UpOptions, orderflow_shared::faults::Fault
         aws_faults: Faults::parse(&args.aws_faults, &fault_seed)?,
         esm_faults: Faults::parse(&args.esm_faults, &fault_seed)?,
         auth: args.auth,
+        parameters: args.parameters.into_iter().collect(),
+        schedule_period: args.schedule_period.map(std::time::Duration::from_secs),
     })
 }
 
