@@ -7,6 +7,7 @@
 //! - [`flash_sale`]: many buyers, little stock: exactly the stock is sold;
 //! - [`delivery`]: how the event source mapping delivers, retries and dead-letters;
 //! - [`faults`]: every order right under every kind of injected fault;
+//! - [`reconcile`]: the reconciler finishes orders the chain left unfinished;
 //! - [`api_contract`]: the API against `infra/openapi.yaml`, by Schemathesis;
 //! - [`chaos`], [`load`], [`token`]: the `orderflow chaos`, `orderflow load` and
 //!   `orderflow local token` commands, end to end;
@@ -22,6 +23,7 @@ mod flash_sale;
 mod function_length;
 mod load;
 mod order_flow;
+mod reconcile;
 mod repository_rules;
 mod support;
 mod token;
