@@ -13,6 +13,7 @@
 //! - [`sqs_batch`]: the SQS edge and partial batch failures;
 //! - `aws`: the SDK config, the HTTPS client and the SDK clients (`aws` feature);
 //! - [`config`]: reading a function's configuration at start-up;
+//! - [`clock`]: the time, as a port tests can move;
 //! - [`telemetry`]: logging set-up and the log messages the tools read back.
 //!
 //! Test and tool code (`testing` feature): [`adapters`]`::memory`, `testing` (fixtures, captured
@@ -24,6 +25,7 @@ pub mod adapters;
 pub mod api;
 #[cfg(feature = "aws")]
 pub mod aws;
+pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod events;

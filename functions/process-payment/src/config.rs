@@ -1,6 +1,7 @@
 //! What process-payment reads at start, and nothing else: a missing variable stops the start
 //! with its name.
 
+use chrono::Duration;
 use orderflow_shared::aws::{Clients, SdkConfig};
 use orderflow_shared::config::{required, ConfigError, Lookup};
 #[cfg(feature = "local-cloud")]
@@ -17,6 +18,10 @@ pub struct Config {
     pub idempotency_table: String,
     /// Where `PaymentSucceeded` and `PaymentFailed` go.
     pub event_bus: String,
+    /// The simulated payment provider's own table.
+    pub provider_table: String,
+    /// How long the provider remembers an idempotency key (`PROVIDER_KEY_TTL_SECONDS`).
+    pub provider_key_ttl: Duration,
     /// `ORDERFLOW_FAULTS`: faults injected around each record (local cloud only).
     #[cfg(feature = "local-cloud")]
     pub faults: Faults,
@@ -48,6 +53,12 @@ impl Config {
                 "EVENT_BUS_NAME",
                 "name of the orderflow EventBridge bus",
             )?,
+            provider_table: required(
+                lookup,
+                "PROVIDER_TABLE",
+                "name of the simulated payment provider's table",
+            )?,
+            provider_key_ttl: key_ttl(lookup)?,
             #[cfg(feature = "local-cloud")]
             faults: Faults::from_lookup(lookup)?,
             #[cfg(feature = "local-cloud")]
@@ -80,16 +91,35 @@ impl Config {
     }
 }
 
+/// `PROVIDER_KEY_TTL_SECONDS`: a positive number of seconds.
+fn key_ttl(lookup: Lookup<'_>) -> Result<Duration, ConfigError> {
+    const NAME: &str = "PROVIDER_KEY_TTL_SECONDS";
+    let raw = required(
+        lookup,
+        NAME,
+        "how long the payment provider remembers an idempotency key, in seconds",
+    )?;
+    match raw.trim().parse::<i64>() {
+        Ok(seconds) if seconds > 0 => Ok(Duration::seconds(seconds)),
+        _ => Err(ConfigError::Invalid {
+            name: NAME,
+            reason: format!("{raw:?} is not a positive number of seconds"),
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use orderflow_shared::config::lookup_from;
 
-    const ALL: [(&str, &str); 4] = [
+    const ALL: [(&str, &str); 6] = [
         ("ORDERS_TABLE", "orders"),
         ("PAYMENTS_TABLE", "payments"),
         ("IDEMPOTENCY_TABLE", "idempotency"),
         ("EVENT_BUS_NAME", "bus"),
+        ("PROVIDER_TABLE", "provider"),
+        ("PROVIDER_KEY_TTL_SECONDS", "86400"),
     ];
 
     #[test]
@@ -99,6 +129,19 @@ mod tests {
         assert_eq!(config.payments_table, "payments");
         assert_eq!(config.idempotency_table, "idempotency");
         assert_eq!(config.event_bus, "bus");
+        assert_eq!(config.provider_table, "provider");
+        assert_eq!(config.provider_key_ttl, Duration::days(1));
+    }
+
+    #[test]
+    fn a_key_ttl_that_is_not_a_positive_number_of_seconds_stops_the_start() {
+        for bad in ["0", "-5", "a day", "1.5"] {
+            let mut pairs = ALL.to_vec();
+            pairs.retain(|(n, _)| *n != "PROVIDER_KEY_TTL_SECONDS");
+            pairs.push(("PROVIDER_KEY_TTL_SECONDS", bad));
+            let err = Config::from_lookup(&lookup_from(&pairs)).unwrap_err();
+            assert_eq!(err.name(), "PROVIDER_KEY_TTL_SECONDS", "{bad}");
+        }
     }
 
     #[test]

@@ -120,6 +120,8 @@ fn function_environments_name_the_resources_the_code_reads() {
             ("PAYMENTS_TABLE", "PaymentsTable"),
             ("IDEMPOTENCY_TABLE", "IdempotencyTable"),
             ("EVENT_BUS_NAME", "OrderEventBus"),
+            ("PROVIDER_TABLE", "ProviderTable"),
+            ("PROVIDER_KEY_TTL_SECONDS", "ProviderKeyTtlSeconds"),
         ])
     );
     // The reconciler's bounds are the template's parameters; the index and budget are plain.
@@ -273,6 +275,7 @@ fn tables_have_their_keys_and_the_idempotency_ttl() {
         ("InventoryTable", "pk", None),
         ("OrdersTable", "orderId", None),
         ("PaymentsTable", "orderId", None),
+        ("ProviderTable", "pk", Some("expiresAt")),
     ]
     .into_iter()
     .map(|(id, key, ttl)| (id.to_owned(), (key.to_owned(), ttl.map(str::to_owned))))

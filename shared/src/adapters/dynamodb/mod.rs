@@ -10,13 +10,21 @@
 //! - [`DynamoLedger`] ([`PaymentLedger`](crate::ports::PaymentLedger)): Payments, and
 //!   Idempotency and Orders for the settlement transaction;
 //! - [`DynamoIdempotency`] ([`IdempotencyStore`](crate::idempotency::IdempotencyStore)):
-//!   Idempotency.
+//!   Idempotency;
+//! - [`DynamoProvider`] ([`PaymentGateway`](crate::ports::PaymentGateway)): the simulated
+//!   payment provider's own table (`adapters::simulated_provider` has its rules).
 //!
 //! Each has the semantics of the in-memory store (`adapters::memory`). Every state change is a
 //! conditional write; the reservation, its release and a settlement are each one
 //! `TransactWriteItems`, and a cancelled transaction is turned into a domain error from its
 //! cancellation reasons (by item index), never from a message string. `DynamoStore` (tool and
 //! test code, `testing`) is all of them over the four tables.
+//!
+//! Contention (a transaction conflict, a throttle) is retried inside the store (`retry`).
+//! Every transaction carries a `ClientRequestToken` derived from what it writes
+//! (`request_token`), so a resend of one that was applied (its answer lost) succeeds instead of
+//! failing its own conditions; a single write retried after a lost answer reads what it finds
+//! (its own claim's owner, its own move, its own result) as its own.
 
 mod catalog;
 #[cfg(feature = "testing")]
@@ -26,6 +34,9 @@ mod item;
 mod ledger;
 mod open_orders;
 mod orders;
+mod provider;
+mod request_token;
+mod retry;
 mod stock;
 mod table;
 mod transaction;
@@ -37,4 +48,5 @@ pub use idempotency::DynamoIdempotency;
 pub use ledger::{DynamoLedger, LedgerTables};
 pub use open_orders::DynamoOpenOrders;
 pub use orders::DynamoOrders;
+pub use provider::DynamoProvider;
 pub use stock::{DynamoStock, StockTables};
