@@ -6,6 +6,7 @@
 //! - [`order_flow`]: the three outcomes of an order, over HTTP; bad requests; auth;
 //! - [`flash_sale`]: many buyers, little stock: exactly the stock is sold;
 //! - [`delivery`]: how the event source mapping delivers, retries and dead-letters;
+//! - [`expiry`]: a reservation that expires unpaid is declined, released and told;
 //! - [`faults`]: every order right under every kind of injected fault;
 //! - [`reconcile`]: the reconciler finishes orders the chain left unfinished;
 //! - [`api_contract`]: the API against `infra/openapi.yaml`, by Schemathesis;
@@ -18,6 +19,7 @@
 mod api_contract;
 mod chaos;
 mod delivery;
+mod expiry;
 mod faults;
 mod flash_sale;
 mod function_length;

@@ -8,6 +8,8 @@
 mod support;
 
 #[cfg(all(feature = "dynamodb", feature = "testing"))]
+mod attempts;
+#[cfg(all(feature = "dynamodb", feature = "testing"))]
 mod contention;
 #[cfg(all(feature = "dynamodb", feature = "testing"))]
 mod dynamodb;
@@ -19,6 +21,8 @@ mod idempotency;
 mod lost_responses;
 #[cfg(all(feature = "dynamodb", feature = "testing"))]
 mod open_orders;
+#[cfg(all(feature = "dynamodb", feature = "testing"))]
+mod provider;
 #[cfg(all(feature = "sns", feature = "sqs", feature = "testing"))]
 mod sns;
 #[cfg(all(feature = "sqs", feature = "testing"))]

@@ -170,10 +170,7 @@ where
         match self.ledger.charge_for(p.order_id).await {
             Ok(Some(entry)) => return Ok(Earlier::Ledger(entry)),
             Ok(None) => {}
-            Err(err) => {
-                self.unlock(p).await;
-                return Err(RecordError::transient(err));
-            }
+            Err(err) => return Err(self.failed(p, err).await),
         }
         match self.gateway.find(p.order_id.as_str()).await {
             Ok(Some(outcome)) => {
@@ -181,10 +178,7 @@ where
                 Ok(Earlier::Charged(outcome))
             }
             Ok(None) => Ok(Earlier::Nothing),
-            Err(err) => {
-                self.unlock(p).await;
-                Err(RecordError::transient(err))
-            }
+            Err(err) => Err(self.failed(p, err).await),
         }
     }
 
@@ -233,11 +227,8 @@ where
                 info!(%why, "settling step by step");
                 self.settle_step_by_step(p, settlement.record).await
             }
-            Err(SettleError::Store(err)) => {
-                // Nothing was written; the key keeps its note, so the retry asks the provider.
-                self.unlock(p).await;
-                Err(RecordError::transient(err))
-            }
+            // Nothing was written; the key keeps its note, so the retry asks the provider.
+            Err(SettleError::Store(err)) => Err(self.failed(p, err).await),
         }
     }
 
@@ -247,12 +238,11 @@ where
         p: &Payment<'_>,
         record: ChargeRecord,
     ) -> Result<Settled, RecordError> {
-        let stored = match self
-            .ledger
-            .record(&record)
-            .await
-            .map_err(RecordError::transient)?
-        {
+        let recorded = match self.ledger.record(&record).await {
+            Ok(recorded) => recorded,
+            Err(err) => return Err(self.failed(p, err).await),
+        };
+        let stored = match recorded {
             Recorded::New => record,
             Recorded::Existing(existing) => {
                 info!("order already has a ledger entry; keeping it");
@@ -271,8 +261,15 @@ where
         let result = serde_json::to_string(&outcome).map_err(RecordError::permanent)?;
         match self.keys.complete(&p.key(), &result).await {
             Ok(()) | Err(IdempotencyError::NotHeld) => Ok((outcome, false)),
-            Err(err) => Err(RecordError::transient(err)),
+            Err(err) => Err(self.failed(p, err).await),
         }
+    }
+
+    /// A transient failure while holding the key: unlocked first, so the retry need not wait
+    /// out the lock.
+    async fn failed(&self, p: &Payment<'_>, err: impl std::fmt::Display) -> RecordError {
+        self.unlock(p).await;
+        RecordError::transient(err)
     }
 
     /// Ends the key's lock after a failure, keeping its note, so a retry can claim it at once.

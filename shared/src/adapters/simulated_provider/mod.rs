@@ -56,7 +56,7 @@ impl ProviderCharge {
             },
             GATEWAY_ERROR_TOKEN => {
                 return Err(GatewayError::Transient(
-                    "simulated provider outage (tok_gateway_error)".into(),
+                    "simulated provider outage (the payment token asks for one)".into(),
                 ))
             }
             _ => ChargeOutcome::Approved {

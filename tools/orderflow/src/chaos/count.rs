@@ -1,9 +1,11 @@
 //! The count: every accepted order against the outcome its kind must reach, the payment ledger
-//! and the customer inbox; the stock against what the confirmed orders took.
+//! and the customer inbox; the stock against what the confirmed orders took; the charges in the
+//! payment provider's own table.
 
 use std::collections::{BTreeMap, HashMap};
 
-use orderflow_shared::adapters::dynamodb::DynamoStore;
+use orderflow_shared::adapters::dynamodb::{DynamoProvider, DynamoStore};
+use orderflow_shared::clock::Clock;
 use orderflow_shared::domain::{OrderId, OrderStatus};
 use orderflow_shared::ports::{ChargeOutcome, PaymentLedger, Product};
 
@@ -62,6 +64,40 @@ pub async fn count(report: &mut Report, e: &Evidence<'_>) {
     for sku in stock::check(e.store, e.catalog, &sold, |line| SAY.line(line)).await {
         report.oversold += sku.oversold();
         report.stock_mismatch += usize::from(!sku.adds_up() || sku.oversold() > 0);
+    }
+}
+
+/// Every approved charge in the simulated provider's table (`<stack>-ProviderTable`), as
+/// (order id, charge id): its permanent records, counted beside its log lines. Empty, said
+/// once, when the table cannot be read.
+pub async fn provider_table_charges(
+    sdk: &aws_config::SdkConfig,
+    stack: &str,
+) -> Vec<(String, String)> {
+    let client = aws_sdk_dynamodb::Client::new(sdk);
+    // Only its records are read here: the key retention and the clock play no part.
+    let provider = DynamoProvider::new(
+        client,
+        format!("{stack}-ProviderTable"),
+        chrono::Duration::days(1),
+        Clock::system(),
+    );
+    match provider.charges().await {
+        Ok(charges) => charges
+            .into_iter()
+            .filter_map(|c| match c.record.outcome {
+                ChargeOutcome::Approved { charge_id } => {
+                    Some((c.record.order_id.to_string(), charge_id))
+                }
+                ChargeOutcome::Declined { .. } => None,
+            })
+            .collect(),
+        Err(e) => {
+            SAY.line(&format!(
+                "the provider's table cannot be read ({e}); charges counted from its log only"
+            ));
+            Vec::new()
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 //! source mappings and the functions), every charge the payment provider approved, and lines
 //! that leak an e-mail address or a payment token. The run's counts are checked against it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use orderflow_shared::domain::{OrderId, OrderStatus};
 use orderflow_shared::telemetry::messages::{self, fault};
@@ -22,6 +22,28 @@ pub struct LogFacts {
     pub charges: HashMap<String, Vec<String>>,
     /// Lines carrying an e-mail address or a payment token.
     pub sensitive_lines: usize,
+}
+
+impl LogFacts {
+    /// Adds the approved charges (order id, charge id) read from the provider's own table that
+    /// its log lines did not show: a charge whose line never came (the process died first)
+    /// still counts.
+    pub fn add_provider_records(&mut self, charges: Vec<(String, String)>) {
+        for (order, charge) in charges {
+            let ids = self.charges.entry(order).or_default();
+            if !ids.contains(&charge) {
+                ids.push(charge);
+            }
+        }
+    }
+
+    /// Orders the provider charged under more than one charge id.
+    pub fn double_charged(&self) -> usize {
+        self.charges
+            .values()
+            .filter(|ids| ids.iter().collect::<HashSet<_>>().len() > 1)
+            .count()
+    }
 }
 
 /// Reads the local cloud's log: `<who> | <text>` lines, function lines being JSON.
@@ -142,6 +164,31 @@ mod tests {
         assert_eq!(facts.charges["o-1"], vec!["ch_o1", "ch_o1"]);
         assert_eq!(facts.charges["o-2"].len(), 2);
         assert_eq!(facts.sensitive_lines, 1);
+    }
+
+    #[test]
+    fn the_providers_table_adds_the_charges_its_log_did_not_show() {
+        let mut facts = LogFacts {
+            charges: HashMap::from([("o-1".to_owned(), vec!["ch_1".to_owned()])]),
+            ..LogFacts::default()
+        };
+        assert_eq!(facts.double_charged(), 0);
+        facts.add_provider_records(vec![
+            ("o-1".to_owned(), "ch_1".to_owned()),
+            ("o-2".to_owned(), "ch_2".to_owned()),
+        ]);
+        assert_eq!(
+            facts.charges["o-1"],
+            vec!["ch_1"],
+            "a charge both showed counts once"
+        );
+        assert_eq!(facts.double_charged(), 0);
+        facts.add_provider_records(vec![("o-1".to_owned(), "ch_3".to_owned())]);
+        assert_eq!(
+            facts.double_charged(),
+            1,
+            "a second charge id only the table has"
+        );
     }
 
     #[test]

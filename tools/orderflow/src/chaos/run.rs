@@ -1,7 +1,7 @@
 //! One chaos run from start to count: the cloud, the workload, settling under faults, the
 //! faults stopped and the DLQs redriven, settling again, the count and the log's facts.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -9,7 +9,7 @@ use orderflow_shared::domain::OrderId;
 use orderflow_shared::faults::Faults;
 use orderflow_shared::ports::Product;
 
-use super::count::{count, Evidence};
+use super::count::{count, provider_table_charges, Evidence};
 use super::log_facts::{provider_mismatches, read_log};
 use super::place::place_all;
 use super::plan::{plan, Planned};
@@ -27,19 +27,17 @@ pub async fn run(args: &ChaosArgs, state_dir: &Path) -> Result<Report, ChaosErro
     let own = own_cloud(args, &catalog)?;
     let cloud = Cloud::start(&args.cloud, state_dir, own, SAY).await?;
     let result = drive(args, &cloud, &planned, &catalog).await;
+    let table_charges = provider_table_charges(cloud.sdk(), &cloud.stack).await;
     let log = cloud.is_own().then(|| cloud.log_lines().join("\n"));
     let log_path = cloud.log_path().map(Path::to_owned);
     cloud.shutdown().await;
     let (mut report, statuses) = result?;
     if let Some(log) = log {
-        let facts = read_log(&log);
+        let mut facts = read_log(&log);
+        facts.add_provider_records(table_charges);
         report.faults_injected = Some(facts.faults.total());
         report.provider_charges = Some(facts.charges.values().map(|c| c.len() as u64).sum());
-        report.double_charged = facts
-            .charges
-            .values()
-            .filter(|ids| ids.iter().collect::<HashSet<_>>().len() > 1)
-            .count();
+        report.double_charged = facts.double_charged();
         report.payment_mismatch += provider_mismatches(&statuses, &facts);
         report.faults = facts.faults;
         report.sensitive_log_lines = facts.sensitive_lines;

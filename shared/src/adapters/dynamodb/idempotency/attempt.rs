@@ -70,7 +70,14 @@ impl DynamoIdempotency {
         for _ in 0..CLAIM_ATTEMPTS {
             let returned = match send(op, || request.clone().send()).await {
                 Ok(out) => {
-                    let earlier = earlier_attempt(&out.attributes.unwrap_or_default(), &owner)?;
+                    // Without the record, an earlier attempt could pass unseen: fail instead
+                    // (the retry's claim is refused as ours, and reads the record).
+                    let record = out.attributes.ok_or_else(|| {
+                        StoreError::Unavailable(format!(
+                            "{op} on {key:?} answered without the record; retry"
+                        ))
+                    })?;
+                    let earlier = earlier_attempt(&record, &owner)?;
                     return Ok(AttemptClaim::new(Claim::Acquired, earlier));
                 }
                 Err(e) => failed_condition(op, e)?,
