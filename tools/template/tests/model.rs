@@ -339,7 +339,10 @@ fn topics_and_alarms_are_read() {
         .into_iter()
         .partition(|a| a.namespace.as_deref() == Some("AWS/SQS"));
     let others: Vec<_> = others.iter().map(|a| a.logical_id.as_str()).collect();
-    assert_eq!(others, vec!["StrandedOrdersAlarm"]);
+    assert_eq!(
+        others,
+        vec!["ReconcileOrdersErrorsAlarm", "StrandedOrdersAlarm"]
+    );
     for alarm in dlq_alarms {
         assert_eq!(
             alarm.metric_name.as_deref(),

@@ -91,7 +91,7 @@ fn every_rule_inspects_something_in_the_real_template() {
     let functions = t.functions().unwrap();
     assert_eq!(functions.len(), 6);
     assert_eq!(functions.iter().flat_map(|f| f.sqs_events()).count(), 3);
-    assert_eq!(t.alarms().unwrap().len(), 4);
+    assert_eq!(t.alarms().unwrap().len(), 5);
     assert_eq!(t.event_rules().unwrap().len(), 3);
     assert_eq!(t.roles().unwrap().len(), 6);
 }
