@@ -16,7 +16,7 @@ use crate::cli::{fail, wait_for_signal};
 #[derive(Subcommand)]
 pub enum LocalCommand {
     /// Start the whole chain on this machine; Ctrl-C stops it and every process it started.
-    Up(UpArgs),
+    Up(Box<UpArgs>),
     /// Print a token for CUSTOMER, signed by the issuer of a local cloud started with --auth.
     Token {
         /// The customer: the token's `sub`, which the API takes as the caller.
@@ -89,7 +89,7 @@ fn parse_key_value(s: &str) -> Result<(String, String), String> {
 
 pub async fn run(command: LocalCommand) -> ExitCode {
     match command {
-        LocalCommand::Up(args) => match up_options(args) {
+        LocalCommand::Up(args) => match up_options(*args) {
             Ok(options) => up(options).await,
             Err(e) => fail(&e),
         },
