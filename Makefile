@@ -81,7 +81,7 @@ fuzz: ## the long run: each fuzz target for FUZZ_SECONDS s (default 600, 10 min)
 	$(CARGO_FUZZ) build $(FUZZ_FLAGS)
 	for t in $(FUZZ_TARGETS); do $(CARGO_FUZZ) run $(FUZZ_FLAGS) $$t -- -max_total_time=$(FUZZ_SECONDS); done
 
-FUNCTIONS := validate-order update-inventory process-payment send-notification query-api
+FUNCTIONS := validate-order update-inventory process-payment send-notification query-api reconcile-orders
 package: $(VENV_STAMP) ## release bootstraps with cargo-lambda (x86_64 here), then sam build
 	@# One build per binary, exactly as `sam build` runs it, so sam finds every artifact built.
 	for f in $(FUNCTIONS); do cargo lambda build --release --bin $$f; done

@@ -9,6 +9,7 @@
 //! - [`expiry`]: a reservation that expires unpaid is declined, released and told;
 //! - [`faults`]: every order right under every kind of injected fault;
 //! - [`auth`]: the API's JWT authorizer and the local issuer, with Cognito-shaped tokens;
+//! - [`reconcile`]: the reconciler finishes orders the chain left unfinished;
 //! - [`api_contract`]: the API against `infra/openapi.yaml`, by Schemathesis;
 //! - [`chaos`], [`load`], [`token`]: the `orderflow chaos`, `orderflow load` and
 //!   `orderflow local token` commands, end to end;
@@ -27,6 +28,7 @@ mod flash_sale;
 mod function_length;
 mod load;
 mod order_flow;
+mod reconcile;
 mod repository_rules;
 mod support;
 mod token;

@@ -48,6 +48,10 @@ pub struct CloudOptions {
     pub fault_seed: Option<u64>,
     /// Start with `--auth`, as a deployed API runs: every order call carries a token.
     pub auth: bool,
+    /// `--parameter NAME=VALUE` and `--schedule-period`: e.g. the reconciler's bounds and how
+    /// often it runs.
+    pub parameters: Vec<(String, String)>,
+    pub schedule_period: Option<u64>,
 }
 
 impl Default for CloudOptions {
@@ -61,6 +65,8 @@ impl Default for CloudOptions {
             esm_faults: None,
             fault_seed: None,
             auth: true,
+            parameters: Vec::new(),
+            schedule_period: None,
         }
     }
 }
@@ -79,6 +85,8 @@ impl Cloud {
             esm_faults: options.esm_faults,
             fault_seed: options.fault_seed,
             auth: options.auth,
+            parameters: options.parameters,
+            schedule_period: options.schedule_period,
         };
         let inner = harness::Cloud::child(&orderflow_binary(), &repo_root(), &child)
             .await

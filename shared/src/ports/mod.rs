@@ -9,6 +9,12 @@ use serde::{Deserialize, Serialize};
 use crate::domain::{Money, Order, OrderId, OrderLine, OrderStatus, PaymentToken, Sku};
 use crate::events::{Envelope, Notification, Shortage};
 
+mod open_orders;
+pub use open_orders::{
+    index_time, OpenOrders, OpenOrdersCursor, OpenOrdersPage, OpenOrdersQuery, OpenShard,
+    OPEN_SHARDS,
+};
+
 /// A failure of the storage behind a port. `Unavailable` is worth retrying; `Corrupt` is not.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {

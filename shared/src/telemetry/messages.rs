@@ -20,6 +20,12 @@ pub const INJECTED_FAULT: &str = "injected fault";
 /// `aws_operation`); `orderflow load` adds them up.
 pub const AWS_CALL: &str = "aws call";
 
+/// One run of reconcile-orders (fields `examined`, `order_placed`, `reservation_expired`,
+/// `payment_failed`, `stranded`, `oldest_stranded` (comma-separated order ids), `failures`,
+/// `truncated`); WARN when `stranded` > 0. The template's metric filter reads `stranded` from
+/// it (the `StrandedOrders` metric and its alarm).
+pub const RECONCILE_RUN: &str = "reconcile run";
+
 /// Field: why a record failed, on the ERROR or WARN line that reports it. The local cloud keeps
 /// it (with the record span's [`MESSAGE_ID`]) to show next to the message in its DLQ.
 pub const REASON: &str = "reason";

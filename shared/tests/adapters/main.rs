@@ -20,6 +20,8 @@ mod idempotency;
 #[cfg(all(feature = "dynamodb", feature = "testing"))]
 mod lost_responses;
 #[cfg(all(feature = "dynamodb", feature = "testing"))]
+mod open_orders;
+#[cfg(all(feature = "dynamodb", feature = "testing"))]
 mod provider;
 #[cfg(all(feature = "sns", feature = "sqs", feature = "testing"))]
 mod sns;

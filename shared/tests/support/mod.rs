@@ -254,14 +254,33 @@ pub fn unique(prefix: &str) -> String {
 #[cfg(all(feature = "dynamodb", feature = "testing"))]
 pub mod dynamodb {
     use aws_sdk_dynamodb::types::{
-        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-        TimeToLiveSpecification,
+        AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+        Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
     };
     use aws_sdk_dynamodb::Client;
     use orderflow_shared::adapters::dynamodb::TableNames;
 
+    /// The Orders table's open-orders index, as infra/template.yaml declares it.
+    pub const OPEN_ORDERS_INDEX: &str = "OpenOrders";
+
+    fn string_key(name: &str, key_type: KeyType) -> (AttributeDefinition, KeySchemaElement) {
+        (
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(key_type)
+                .build()
+                .unwrap(),
+        )
+    }
+
     /// Creates the four tables of the data model (each a single string hash key), named
-    /// uniquely for one test, the Idempotency table with its TTL on `expiresAt`.
+    /// uniquely for one test, the Idempotency table with its TTL on `expiresAt` and the Orders
+    /// table with its open-orders index (`openShard`, `updatedAt`, every attribute projected).
     pub async fn create_tables(client: &Client) -> TableNames {
         let tables = TableNames {
             orders: super::unique("Orders"),
@@ -275,27 +294,34 @@ pub mod dynamodb {
             (&tables.payments, "orderId"),
             (&tables.idempotency, "id"),
         ] {
-            client
+            let (attribute, schema) = string_key(key, KeyType::Hash);
+            let mut request = client
                 .create_table()
                 .table_name(table)
-                .attribute_definitions(
-                    AttributeDefinition::builder()
-                        .attribute_name(key)
-                        .attribute_type(ScalarAttributeType::S)
-                        .build()
-                        .unwrap(),
-                )
-                .key_schema(
-                    KeySchemaElement::builder()
-                        .attribute_name(key)
-                        .key_type(KeyType::Hash)
-                        .build()
-                        .unwrap(),
-                )
-                .billing_mode(BillingMode::PayPerRequest)
-                .send()
-                .await
-                .unwrap();
+                .attribute_definitions(attribute)
+                .key_schema(schema)
+                .billing_mode(BillingMode::PayPerRequest);
+            if table == &tables.orders {
+                let (shard, shard_key) = string_key("openShard", KeyType::Hash);
+                let (updated, updated_key) = string_key("updatedAt", KeyType::Range);
+                request = request
+                    .attribute_definitions(shard)
+                    .attribute_definitions(updated)
+                    .global_secondary_indexes(
+                        GlobalSecondaryIndex::builder()
+                            .index_name(OPEN_ORDERS_INDEX)
+                            .key_schema(shard_key)
+                            .key_schema(updated_key)
+                            .projection(
+                                Projection::builder()
+                                    .projection_type(ProjectionType::All)
+                                    .build(),
+                            )
+                            .build()
+                            .unwrap(),
+                    );
+            }
+            request.send().await.unwrap();
         }
         client
             .update_time_to_live()

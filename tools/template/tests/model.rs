@@ -47,6 +47,7 @@ fn functions_have_their_binary_and_timeouts_with_globals_merged() {
         ("UpdateInventoryFunction", "update-inventory", 20),
         ("ProcessPaymentFunction", "process-payment", 20),
         ("SendNotificationFunction", "send-notification", 20),
+        ("ReconcileOrdersFunction", "reconcile-orders", 60),
     ]
     .into_iter()
     .map(|(id, bin, timeout)| (id.to_owned(), (bin.to_owned(), timeout, 128)))
@@ -129,6 +130,18 @@ fn function_environments_name_the_resources_the_code_reads() {
             ("PROVIDER_KEY_TTL_SECONDS", "ProviderKeyTtlSeconds"),
         ]))
     );
+    // The reconciler's bounds are the template's parameters; the index and budget are plain.
+    let mut reconcile = expect(&[
+        ("ORDERS_TABLE", "OrdersTable"),
+        ("PAYMENTS_TABLE", "PaymentsTable"),
+        ("EVENT_BUS_NAME", "OrderEventBus"),
+        ("PENDING_AFTER_SECONDS", "PendingAfterSeconds"),
+        ("RESERVATION_TTL_SECONDS", "ReservationTtlSeconds"),
+        ("STRANDED_AFTER_SECONDS", "StrandedAfterSeconds"),
+    ]);
+    reconcile.insert("OPEN_ORDERS_INDEX".to_owned(), None);
+    reconcile.insert("MAX_ORDERS_PER_RUN".to_owned(), None);
+    assert_eq!(env("ReconcileOrdersFunction"), reconcile);
     assert_eq!(
         env("SendNotificationFunction"),
         with_key_times(expect(&[
@@ -186,6 +199,48 @@ fn sqs_events_carry_the_queue_and_the_batching_settings() {
     assert_eq!(sqs.maximum_batching_window_seconds, 1);
     assert!(sqs.reports_batch_item_failures());
     assert!(sqs.enabled);
+}
+
+#[test]
+fn the_reconciler_runs_on_the_schedule_its_parameter_names() {
+    let t = template();
+    let f = t.function("ReconcileOrdersFunction").unwrap();
+    let schedules: Vec<_> = f.schedule_events().collect();
+    let [schedule] = schedules.as_slice() else {
+        panic!("expected one schedule, got {:?}", f.events)
+    };
+    assert!(schedule.enabled);
+    assert_eq!(schedule.schedule.ref_target(), Some("ReconcileSchedule"));
+    assert_eq!(
+        t.parameters["ReconcileSchedule"].default,
+        Some(Value::String("rate(1 minute)".into()))
+    );
+    assert_eq!(f.sqs_events().count() + f.http_api_events().count(), 0);
+}
+
+#[test]
+fn the_orders_table_has_its_sparse_open_orders_index() {
+    let t = template();
+    let orders = t
+        .tables()
+        .unwrap()
+        .into_iter()
+        .find(|table| table.logical_id == "OrdersTable")
+        .unwrap();
+    let [index] = orders.global_secondary_indexes.as_slice() else {
+        panic!("expected one index: {:?}", orders.global_secondary_indexes)
+    };
+    assert_eq!(index.name, "OpenOrders");
+    assert_eq!(
+        (index.hash_key.name.as_str(), index.hash_key.kind.as_str()),
+        ("openShard", "S")
+    );
+    let range = index.range_key.as_ref().unwrap();
+    assert_eq!(
+        (range.name.as_str(), range.kind.as_str()),
+        ("updatedAt", "S")
+    );
+    assert_eq!(index.projection, "ALL");
 }
 
 #[test]
@@ -284,7 +339,17 @@ fn topics_and_alarms_are_read() {
         .map(|topic| topic.logical_id)
         .collect();
     assert_eq!(topics, vec!["CustomerNotificationsTopic", "OpsTopic"]);
-    for alarm in t.alarms().unwrap() {
+    let (dlq_alarms, others): (Vec<_>, Vec<_>) = t
+        .alarms()
+        .unwrap()
+        .into_iter()
+        .partition(|a| a.namespace.as_deref() == Some("AWS/SQS"));
+    let others: Vec<_> = others.iter().map(|a| a.logical_id.as_str()).collect();
+    assert_eq!(
+        others,
+        vec!["ReconcileOrdersErrorsAlarm", "StrandedOrdersAlarm"]
+    );
+    for alarm in dlq_alarms {
         assert_eq!(
             alarm.metric_name.as_deref(),
             Some("ApproximateNumberOfMessagesVisible")

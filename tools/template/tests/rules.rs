@@ -89,11 +89,11 @@ fn every_rule_inspects_something_in_the_real_template() {
     // Guards against rules passing vacuously because the model read nothing.
     let t = template();
     let functions = t.functions().unwrap();
-    assert_eq!(functions.len(), 5);
+    assert_eq!(functions.len(), 6);
     assert_eq!(functions.iter().flat_map(|f| f.sqs_events()).count(), 3);
-    assert_eq!(t.alarms().unwrap().len(), 4);
+    assert_eq!(t.alarms().unwrap().len(), 6);
     assert_eq!(t.event_rules().unwrap().len(), 3);
-    assert_eq!(t.roles().unwrap().len(), 5);
+    assert_eq!(t.roles().unwrap().len(), 6);
 }
 
 // ------------------------------------------------------------------ 1. dead-letter queues
@@ -836,6 +836,7 @@ fn call_counting_switched_on_in_the_globals_breaks_the_local_only_rule_for_every
         [
             "ProcessPaymentFunction",
             "QueryApiFunction",
+            "ReconcileOrdersFunction",
             "SendNotificationFunction",
             "UpdateInventoryFunction",
             "ValidateOrderFunction"

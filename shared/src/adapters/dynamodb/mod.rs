@@ -2,6 +2,8 @@
 //! the tables it reads and writes, so a function cannot reach a table it was not given:
 //!
 //! - [`DynamoOrders`] ([`OrderRepository`](crate::ports::OrderRepository)): Orders;
+//! - [`DynamoOpenOrders`] ([`OpenOrders`](crate::ports::OpenOrders)): the Orders table's
+//!   open-orders index;
 //! - [`DynamoCatalog`] ([`Catalog`](crate::ports::Catalog)): Inventory;
 //! - [`DynamoStock`] ([`Inventory`](crate::ports::Inventory) and `Catalog`): Inventory, and
 //!   Orders for the order's move inside the reservation transaction;
@@ -30,6 +32,7 @@ mod facade;
 mod idempotency;
 mod item;
 mod ledger;
+mod open_orders;
 mod orders;
 mod provider;
 mod request_token;
@@ -43,6 +46,7 @@ pub use catalog::DynamoCatalog;
 pub use facade::{DynamoStore, TableNames};
 pub use idempotency::DynamoIdempotency;
 pub use ledger::{DynamoLedger, LedgerTables};
+pub use open_orders::DynamoOpenOrders;
 pub use orders::DynamoOrders;
 pub use provider::DynamoProvider;
 pub use stock::{DynamoStock, StockTables};

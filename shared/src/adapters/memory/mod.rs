@@ -486,5 +486,6 @@ impl Notifier for MemoryNotifier {
     }
 }
 
+mod open_orders;
 #[cfg(test)]
 mod tests;

@@ -27,6 +27,10 @@ pub struct ChildOptions {
     pub fault_seed: Option<u64>,
     /// `--auth`: the API checks a token on every order route, as deployed.
     pub auth: bool,
+    /// `--parameter NAME=VALUE`: template parameters instead of their defaults.
+    pub parameters: Vec<(String, String)>,
+    /// `--schedule-period`: every schedule this often (seconds).
+    pub schedule_period: Option<u64>,
 }
 
 impl ChildOptions {
@@ -53,6 +57,12 @@ impl ChildOptions {
         }
         if let Some(seed) = self.fault_seed {
             flag("--fault-seed", seed.to_string().into());
+        }
+        for (k, v) in &self.parameters {
+            flag("--parameter", format!("{k}={v}").into());
+        }
+        if let Some(seconds) = self.schedule_period {
+            flag("--schedule-period", seconds.to_string().into());
         }
         if self.auth {
             args.push("--auth".into());

@@ -110,6 +110,8 @@ impl Cloud {
                     aws_faults: own.aws_faults,
                     esm_faults: own.esm_faults,
                     auth: own.auth,
+                    parameters: Default::default(),
+                    schedule_period: None,
                 };
                 let log = state_dir.join("cloud.log");
                 say.line(&format!("starting a local cloud (log: {})", log.display()));

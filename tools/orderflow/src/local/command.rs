@@ -17,7 +17,7 @@ use crate::cli::{fail, wait_for_signal};
 #[derive(Subcommand)]
 pub enum LocalCommand {
     /// Start the whole chain on this machine; Ctrl-C stops it and every process it started.
-    Up(UpArgs),
+    Up(Box<UpArgs>),
     /// Print a token for CUSTOMER, signed (RS256) by the issuer of a local cloud started with
     /// --auth, shaped like a Cognito user pool's.
     Token {
@@ -76,6 +76,14 @@ pub struct UpArgs {
     /// `orderflow local token CUSTOMER`. Without it the API is open (quick demos).
     #[arg(long)]
     auth: bool,
+    /// A template parameter's value instead of its default, NAME=VALUE (repeatable), as
+    /// `sam deploy --parameter-overrides` takes it: e.g. PendingAfterSeconds=5.
+    #[arg(long = "parameter", value_parser = parse_key_value)]
+    parameters: Vec<(String, String)>,
+    /// Run every Schedule event this often (seconds) instead of its rate: the reconciler
+    /// every few seconds in tests.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    schedule_period: Option<u64>,
 }
 
 fn parse_key_value(s: &str) -> Result<(String, String), String> {
@@ -86,7 +94,7 @@ fn parse_key_value(s: &str) -> Result<(String, String), String> {
 
 pub async fn run(command: LocalCommand) -> ExitCode {
     match command {
-        LocalCommand::Up(args) => match up_options(args) {
+        LocalCommand::Up(args) => match up_options(*args) {
             Ok(options) => up(options).await,
             Err(e) => fail(&e),
         },
@@ -130,6 +138,8 @@ fn up_options(args: UpArgs) -> Result<UpOptions, orderflow_shared::faults::Fault
         aws_faults: Faults::parse(&args.aws_faults, &fault_seed)?,
         esm_faults: Faults::parse(&args.esm_faults, &fault_seed)?,
         auth: args.auth,
+        parameters: args.parameters.into_iter().collect(),
+        schedule_period: args.schedule_period.map(std::time::Duration::from_secs),
     })
 }
 

@@ -1,6 +1,6 @@
 //! The template's functions, started: each one's processes with the environment the template
-//! declares (resolved against the local deployment), its HTTP API routes, and a poller per
-//! process for each of its SQS event sources.
+//! declares (resolved against the local deployment), its HTTP API routes, a poller per
+//! process for each of its SQS event sources, and a timer per schedule.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicUsize;
@@ -20,7 +20,7 @@ use super::logs::LogSink;
 use super::resources::Deployment;
 use super::runtime::{self, FunctionHandle, FunctionSpec};
 use super::up::{UpError, UpOptions};
-use super::{esm, REQUIRE_AUTH};
+use super::{esm, schedule, REQUIRE_AUTH};
 
 /// What starting the functions takes from the rest of the cloud.
 pub struct Wiring<'a> {
@@ -61,6 +61,7 @@ pub async fn start_all(functions: &[Function], w: &Wiring<'_>) -> Result<Started
             authorized: http.authorizer.as_deref() != Some("NONE"),
         }));
         started.tasks.extend(start_mappings(f, &handle, w)?);
+        started.tasks.extend(schedule::start(f, &handle, w)?);
     }
     Ok(started)
 }

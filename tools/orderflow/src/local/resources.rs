@@ -6,8 +6,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-    TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 use orderflow_shared::adapters::dynamodb::TableNames;
@@ -363,6 +363,11 @@ async fn create_table(
             .attribute_definitions(attr(range)?)
             .key_schema(key(range, KeyType::Range)?);
     }
+    let (index_attributes, indexes) = secondary_indexes(table)?;
+    for definition in index_attributes {
+        request = request.attribute_definitions(definition);
+    }
+    request = request.set_global_secondary_indexes((!indexes.is_empty()).then_some(indexes));
     let arn = match request.send().await {
         Ok(out) => out
             .table_description()
@@ -405,6 +410,54 @@ async fn create_table(
         name: name.to_owned(),
         arn,
     })
+}
+
+/// The table's global secondary indexes, and the definitions of their key attributes that the
+/// table's own keys do not already define.
+fn secondary_indexes(
+    table: &orderflow_template::model::Table,
+) -> Result<(Vec<AttributeDefinition>, Vec<GlobalSecondaryIndex>), SetupError> {
+    let id = &table.logical_id;
+    let mut defined: Vec<&str> = std::iter::once(&table.hash_key)
+        .chain(&table.range_key)
+        .map(|k| k.name.as_str())
+        .collect();
+    let (mut attributes, mut indexes) = (Vec::new(), Vec::new());
+    for index in &table.global_secondary_indexes {
+        let keys = std::iter::once((&index.hash_key, KeyType::Hash))
+            .chain(index.range_key.as_ref().map(|k| (k, KeyType::Range)));
+        let mut built = GlobalSecondaryIndex::builder().index_name(&index.name);
+        for (k, key_type) in keys {
+            if !defined.contains(&k.name.as_str()) {
+                defined.push(&k.name);
+                let definition = AttributeDefinition::builder()
+                    .attribute_name(&k.name)
+                    .attribute_type(ScalarAttributeType::from(k.kind.as_str()))
+                    .build()
+                    .map_err(|e| aws_err(id, e))?;
+                attributes.push(definition);
+            }
+            let element = KeySchemaElement::builder()
+                .attribute_name(&k.name)
+                .key_type(key_type)
+                .build()
+                .map_err(|e| aws_err(id, e))?;
+            built = built.key_schema(element);
+        }
+        let projection = Projection::builder()
+            .projection_type(ProjectionType::from(index.projection.as_str()))
+            .set_non_key_attributes(
+                (!index.non_key_attributes.is_empty()).then(|| index.non_key_attributes.clone()),
+            )
+            .build();
+        indexes.push(
+            built
+                .projection(projection)
+                .build()
+                .map_err(|e| aws_err(id, e))?,
+        );
+    }
+    Ok((attributes, indexes))
 }
 
 async fn create_queue(
@@ -537,4 +590,45 @@ fn target(
         }))
         .build()
         .map_err(|e| aws_err(rule, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_orders_table_gets_its_open_orders_index_with_the_keys_defined_once() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../infra/template.yaml");
+        let template = Template::from_path(path).unwrap();
+        let tables = template.tables().unwrap();
+        let orders = tables
+            .iter()
+            .find(|t| t.logical_id == "OrdersTable")
+            .unwrap();
+        let (attributes, indexes) = secondary_indexes(orders).unwrap();
+        let names: Vec<_> = attributes.iter().map(|a| a.attribute_name()).collect();
+        assert_eq!(names, ["openShard", "updatedAt"]);
+        let [index] = indexes.as_slice() else {
+            panic!("one index: {indexes:?}")
+        };
+        assert_eq!(index.index_name(), "OpenOrders");
+        let keys: Vec<_> = index
+            .key_schema()
+            .iter()
+            .map(|k| (k.attribute_name(), k.key_type().clone()))
+            .collect();
+        assert_eq!(
+            keys,
+            [("openShard", KeyType::Hash), ("updatedAt", KeyType::Range)]
+        );
+        assert_eq!(
+            index.projection().and_then(|p| p.projection_type()),
+            Some(&ProjectionType::All)
+        );
+        let payments = tables
+            .iter()
+            .find(|t| t.logical_id == "PaymentsTable")
+            .unwrap();
+        assert_eq!(secondary_indexes(payments).unwrap().1.len(), 0);
+    }
 }

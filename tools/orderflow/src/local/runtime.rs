@@ -74,6 +74,25 @@ impl FunctionHandle {
         }
     }
 
+    /// A handle whose function answers `{}` at once, and the payloads it was given (for tests
+    /// of what invokes it).
+    #[cfg(test)]
+    pub fn recording(name: &str) -> (FunctionHandle, mpsc::UnboundedReceiver<Bytes>) {
+        let (tx, mut rx) = mpsc::channel::<Invocation>(16);
+        let (seen, payloads) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Some(invocation) = rx.recv().await {
+                let _ = seen.send(invocation.payload);
+                let _ = invocation.reply.send(Ok(Bytes::from_static(b"{}")));
+            }
+        });
+        let handle = FunctionHandle {
+            name: name.to_owned(),
+            tx,
+        };
+        (handle, payloads)
+    }
+
     pub async fn invoke(&self, payload: Bytes) -> Result<Bytes, InvokeError> {
         let (reply, rx) = oneshot::channel();
         self.tx

@@ -47,6 +47,11 @@ pub struct UpOptions {
     pub esm_faults: Faults,
     /// Enforce the API's JWT authorizer with a local issuer (`orderflow local token` signs).
     pub auth: bool,
+    /// Template parameter values instead of the defaults (as `sam deploy
+    /// --parameter-overrides`), e.g. the reconciler's bounds.
+    pub parameters: BTreeMap<String, String>,
+    /// Runs every `Schedule` event this often instead of its expression's period.
+    pub schedule_period: Option<Duration>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -162,8 +167,24 @@ async fn create_resources(
     clients: &Clients,
     logs: &LogSink,
 ) -> Result<Deployment, UpError> {
-    let deployment =
-        resources::create_all(template, clients, &options.stack, REGION, &BTreeMap::new()).await?;
+    if let Some(unknown) = options
+        .parameters
+        .keys()
+        .find(|name| !template.parameters.contains_key(*name))
+    {
+        return Err(UpError::Template {
+            path: options.template.display().to_string(),
+            message: format!("it has no parameter {unknown} to override"),
+        });
+    }
+    let deployment = resources::create_all(
+        template,
+        clients,
+        &options.stack,
+        REGION,
+        &options.parameters,
+    )
+    .await?;
     logs.line(
         "orderflow",
         &format!(
