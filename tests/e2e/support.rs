@@ -47,6 +47,11 @@ pub struct CloudOptions {
     pub fault_seed: Option<u64>,
     /// Start with `--auth`, as a deployed API runs: every order call carries a token.
     pub auth: bool,
+    /// `--harsh SPEC`: the harsh cloud (DESIGN §8).
+    pub harsh: Option<String>,
+    /// `--instances`, `--batches-in-flight` (else `local up`'s, Lambda's, defaults).
+    pub instances: Option<usize>,
+    pub batches_in_flight: Option<usize>,
 }
 
 impl Default for CloudOptions {
@@ -60,6 +65,9 @@ impl Default for CloudOptions {
             esm_faults: None,
             fault_seed: None,
             auth: true,
+            harsh: None,
+            instances: None,
+            batches_in_flight: None,
         }
     }
 }
@@ -78,6 +86,9 @@ impl Cloud {
             esm_faults: options.esm_faults,
             fault_seed: options.fault_seed,
             auth: options.auth,
+            harsh: options.harsh,
+            instances: options.instances,
+            batches_in_flight: options.batches_in_flight,
         };
         let inner = harness::Cloud::child(&orderflow_binary(), &repo_root(), &child)
             .await

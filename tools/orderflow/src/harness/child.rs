@@ -27,6 +27,11 @@ pub struct ChildOptions {
     pub fault_seed: Option<u64>,
     /// `--auth`: the API checks a token on every order route, as deployed.
     pub auth: bool,
+    /// `--harsh SPEC`: the harsh cloud.
+    pub harsh: Option<String>,
+    /// `--instances`, `--batches-in-flight` (else `local up`'s defaults).
+    pub instances: Option<usize>,
+    pub batches_in_flight: Option<usize>,
 }
 
 impl ChildOptions {
@@ -53,6 +58,15 @@ impl ChildOptions {
         }
         if let Some(seed) = self.fault_seed {
             flag("--fault-seed", seed.to_string().into());
+        }
+        if let Some(spec) = &self.harsh {
+            flag("--harsh", spec.into());
+        }
+        if let Some(n) = self.instances {
+            flag("--instances", n.to_string().into());
+        }
+        if let Some(n) = self.batches_in_flight {
+            flag("--batches-in-flight", n.to_string().into());
         }
         if self.auth {
             args.push("--auth".into());

@@ -6,10 +6,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use orderflow_shared::faults::Faults;
+use orderflow_shared::faults::{FaultConfigError, Faults};
 
+use super::esm::BATCHES_IN_FLIGHT;
 use super::logs::LogSink;
 use super::messages::READY;
+use super::moto::{HarshSpec, HarshSpecError};
+use super::up::INSTANCES;
 use super::UpOptions;
 use crate::cli::{fail, wait_for_signal};
 
@@ -45,9 +48,14 @@ pub struct UpArgs {
     bin_dir: PathBuf,
     #[arg(long, default_value = ".orderflow")]
     state_dir: PathBuf,
-    /// Processes per function (Lambda concurrency).
-    #[arg(long, default_value_t = 1)]
+    /// Processes per function: Lambda's execution environments, each running one invocation
+    /// at a time. As many as a queue's batches in flight by default, so they all run at once.
+    #[arg(long, default_value_t = INSTANCES)]
     instances: usize,
+    /// Batches each SQS event source mapping keeps in flight (pollers per queue). Lambda starts
+    /// an SQS event source with five concurrent batches; never more at once than --instances.
+    #[arg(long, default_value_t = BATCHES_IN_FLIGHT)]
+    batches_in_flight: usize,
     /// Receive with this visibility timeout instead of each queue's own (seconds): failed
     /// messages come back sooner, so retries and DLQ moves happen in seconds locally.
     #[arg(long)]
@@ -58,7 +66,8 @@ pub struct UpArgs {
     #[arg(long = "function-env", value_parser = parse_key_value)]
     function_env: Vec<(String, String)>,
     /// Faults a proxy injects into the functions' AWS calls, per mille:
-    /// "throttle=50,unavailable=20".
+    /// "throttle=50,unavailable=20,lost_response=10" (lost_response: the call is applied, then
+    /// its answer is lost).
     #[arg(long, default_value = "")]
     aws_faults: String,
     /// Faults the event source mappings inject, per mille: "duplicate=50".
@@ -71,6 +80,23 @@ pub struct UpArgs {
     /// `orderflow local token CUSTOMER`. Without it the API is open (quick demos).
     #[arg(long)]
     auth: bool,
+    /// The harsh cloud: moto as harsh as AWS in a flash sale (docs/DESIGN.md §8), e.g.
+    /// "conflict_ms=25,item_wcu=1000,eb_duplicate=50,eb_delay=100,eb_delay_ms=2000,seed=7".
+    /// DynamoDB's transaction conflicts and per-item write rate are on at AWS's figures unless
+    /// set to 0; EventBridge duplicates and late deliveries only at the rates given. "" is the
+    /// nature alone, as is the flag without a value. Off without the flag: `make dev` gives a
+    /// quiet cloud.
+    #[arg(long, value_name = "SPEC", num_args = 0..=1, default_missing_value = "")]
+    harsh: Option<String>,
+}
+
+/// A command line `local up` cannot run with.
+#[derive(Debug, thiserror::Error)]
+pub enum UpArgsError {
+    #[error(transparent)]
+    Faults(#[from] FaultConfigError),
+    #[error(transparent)]
+    Harsh(#[from] HarshSpecError),
 }
 
 fn parse_key_value(s: &str) -> Result<(String, String), String> {
@@ -105,7 +131,7 @@ pub async fn run(command: LocalCommand) -> ExitCode {
     }
 }
 
-fn up_options(args: UpArgs) -> Result<UpOptions, orderflow_shared::faults::FaultConfigError> {
+fn up_options(args: UpArgs) -> Result<UpOptions, UpArgsError> {
     let fault_seed = args.fault_seed.to_string();
     Ok(UpOptions {
         api_port: args.api_port,
@@ -115,12 +141,14 @@ fn up_options(args: UpArgs) -> Result<UpOptions, orderflow_shared::faults::Fault
         bin_dir: args.bin_dir,
         state_dir: args.state_dir,
         instances: args.instances,
+        batches_in_flight: args.batches_in_flight,
         visibility_timeout: args.visibility_timeout,
         stack: args.stack,
         function_env: args.function_env.into_iter().collect::<BTreeMap<_, _>>(),
         aws_faults: Faults::parse(&args.aws_faults, &fault_seed)?,
         esm_faults: Faults::parse(&args.esm_faults, &fault_seed)?,
         auth: args.auth,
+        harsh: args.harsh.as_deref().map(HarshSpec::parse).transpose()?,
     })
 }
 

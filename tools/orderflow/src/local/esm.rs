@@ -4,20 +4,33 @@
 //! the failures; a function error (or a response that cannot be read) fails the whole batch.
 //! Failures are left to the queue's visibility timeout, so its redrive policy moves a message
 //! that keeps failing to the DLQ after `maxReceiveCount` receives.
+//!
+//! Concurrency as Lambda's: a mapping keeps [`BATCHES_IN_FLIGHT`] batches in flight (one
+//! poller each), and a poller takes one of the function's process slots before it receives, so
+//! the pollers never invoke more at once than there are processes and no received batch waits
+//! for a process while its visibility timeout runs.
 
 use std::collections::HashMap;
 use std::time::Duration;
+
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use orderflow_shared::adapters::sqs::{Queues, ReceiveOptions, ReceivedMessage};
 use orderflow_shared::faults::Fault;
 use serde_json::{json, Value};
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 
 use super::logs::LogSink;
 use super::messages::INJECTED_DUPLICATE_DELIVERY;
 use super::runtime::FunctionHandle;
 use super::FaultSwitch;
+
+/// Batches an SQS event source mapping has in flight at once: "When messages are available,
+/// Lambda starts processing five batches at a time with five concurrent invocations of your
+/// function" (AWS Lambda Developer Guide, "Configuring scaling behavior for SQS event source
+/// mappings"). Lambda scales up from there under a backlog; the local cloud stays at its start.
+pub const BATCHES_IN_FLIGHT: usize = 5;
 
 #[derive(Debug, Clone)]
 pub struct Mapping {
@@ -31,6 +44,8 @@ pub struct Mapping {
     pub region: String,
     /// `duplicate=N`: leave N per mille of processed messages undeleted, so SQS delivers them again.
     pub faults: FaultSwitch,
+    /// The function's processes, shared by all its pollers: one permit per invocation in flight.
+    pub slots: Arc<Semaphore>,
 }
 
 /// What one batch came to: for the logs and the tests.
@@ -112,6 +127,14 @@ pub async fn run(
         if *shutdown.borrow() {
             return;
         }
+        // A process for the batch first, then the batch: received messages never wait.
+        let slot = tokio::select! {
+            slot = mapping.slots.clone().acquire_owned() => slot,
+            _ = super::stopped(&mut shutdown) => return,
+        };
+        let Ok(_slot) = slot else {
+            return;
+        };
         let batch = tokio::select! {
             b = gather(&queues, &mapping) => b,
             _ = super::stopped(&mut shutdown) => return,
@@ -295,6 +318,7 @@ mod tests {
             visibility_timeout: None,
             region: "us-east-1".into(),
             faults: FaultSwitch::new(orderflow_shared::faults::Faults::none()),
+            slots: Arc::new(Semaphore::new(1)),
         }
     }
 

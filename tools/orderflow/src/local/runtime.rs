@@ -320,11 +320,18 @@ pub async fn start_function(
     })
 }
 
+/// The log stream of the `start`-th process of instance `index`: one per process, as Lambda
+/// gives each execution environment its own; the functions' seeded faults key on it, so a
+/// restarted process makes its own choices.
+pub fn log_stream(index: usize, start: u64) -> String {
+    format!("local/{index}/{start}")
+}
+
 fn spawn_process(
     spec: &FunctionSpec,
     extra_env: &BTreeMap<String, String>,
     runtime_api: &str,
-    index: usize,
+    log_stream: &str,
 ) -> std::io::Result<Child> {
     let mut cmd = Command::new(&spec.binary);
     cmd.env_clear();
@@ -346,7 +353,7 @@ fn spawn_process(
             "AWS_LAMBDA_LOG_GROUP_NAME",
             format!("/aws/lambda/{}", spec.name),
         )
-        .env("AWS_LAMBDA_LOG_STREAM_NAME", format!("local/{index}"))
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", log_stream)
         .env("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -412,12 +419,15 @@ async fn supervise(
         env_open: true,
     };
     let mut restarts: u32 = 0;
+    let mut starts: u64 = 0;
     loop {
         if *signals.shutdown.borrow() {
             return;
         }
         let env = signals.extra_env.borrow_and_update().clone();
-        let mut child = match spawn_process(&spec, &env, &runtime_api, index) {
+        let stream = log_stream(index, starts);
+        starts += 1;
+        let mut child = match spawn_process(&spec, &env, &runtime_api, &stream) {
             Ok(child) => child,
             Err(e) => {
                 state.logs.line(
