@@ -7,6 +7,7 @@
 //! - [`flash_sale`]: many buyers, little stock: exactly the stock is sold;
 //! - [`delivery`]: how the event source mapping delivers, retries and dead-letters;
 //! - [`faults`]: every order right under every kind of injected fault;
+//! - [`crash_between_steps`]: every order right when processes die between any two steps;
 //! - [`api_contract`]: the API against `infra/openapi.yaml`, by Schemathesis;
 //! - [`chaos`], [`load`], [`token`]: the `orderflow chaos`, `orderflow load` and
 //!   `orderflow local token` commands, end to end;
@@ -16,6 +17,7 @@
 
 mod api_contract;
 mod chaos;
+mod crash_between_steps;
 mod delivery;
 mod faults;
 mod flash_sale;

@@ -173,6 +173,24 @@ impl Cloud {
         (answer.status, answer.body)
     }
 
+    /// The API client, to place orders from tasks of their own.
+    pub fn placing(&self) -> Api {
+        self.client.clone()
+    }
+
+    /// The log of this cloud's moto (its harsh cloud's `orderflow-harsh:` lines among them).
+    pub fn moto_log(&self) -> String {
+        self.inner().moto_log().unwrap_or_default()
+    }
+
+    /// The dead-letter queues' messages, by message id: every one read, none removed.
+    pub async fn dead_letters(&self) -> Vec<orderflow::dlq::DlqMessage> {
+        let reasons = std::collections::HashMap::new();
+        orderflow::dlq::list(&self.sqs().await, None, &reasons)
+            .await
+            .unwrap()
+    }
+
     /// `GET /orders/{id}` as the customer whose token is given.
     pub async fn order_as(&self, order_id: &str, token: &str) -> Value {
         self.client

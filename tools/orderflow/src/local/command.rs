@@ -187,3 +187,48 @@ async fn up(options: UpOptions) -> ExitCode {
     logs.line("orderflow", "stopped");
     ExitCode::SUCCESS
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Run {
+        #[command(flatten)]
+        up: UpArgs,
+    }
+
+    fn options(args: &[&str]) -> Result<UpOptions, String> {
+        let run = Run::try_parse_from(std::iter::once("up").chain(args.iter().copied()))
+            .map_err(|e| e.to_string())?;
+        up_options(run.up).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn by_default_the_cloud_is_quiet_with_lambdas_five_batches_in_flight_per_queue() {
+        let quiet = options(&[]).unwrap();
+        assert_eq!(quiet.harsh, None, "make dev wants a quiet cloud");
+        assert_eq!((quiet.instances, quiet.batches_in_flight), (5, 5));
+        let fewer = options(&["--instances", "2", "--batches-in-flight", "4"]).unwrap();
+        assert_eq!((fewer.instances, fewer.batches_in_flight), (2, 4));
+    }
+
+    #[test]
+    fn harsh_alone_is_awss_nature_and_a_spec_is_checked_before_anything_starts() {
+        let nature = options(&["--harsh"]).unwrap();
+        assert_eq!(nature.harsh.map(|h| h.to_string()), Some(String::new()));
+        let spec = options(&["--harsh", "conflict_ms=25,eb_duplicate=50,seed=7"]).unwrap();
+        assert_eq!(
+            spec.harsh.map(|h| h.to_string()),
+            Some("conflict_ms=25,eb_duplicate=50,seed=7".into())
+        );
+        let error = options(&["--harsh", "lost_response=5"]).unwrap_err();
+        assert!(error.contains("unknown kind"), "{error}");
+        let faults = options(&["--aws-faults", "lost_response=10", "--fault-seed", "3"]).unwrap();
+        assert!(faults
+            .aws_faults
+            .injects(orderflow_shared::faults::Fault::LostResponse));
+    }
+}

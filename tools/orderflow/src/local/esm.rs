@@ -352,6 +352,83 @@ mod tests {
         }
     }
 
+    /// Runs `pollers` pollers sharing `slots` process slots over a moto queue of `messages`
+    /// messages (a batch is one message); returns the most invocations seen at once.
+    async fn most_at_once(pollers: usize, slots: usize, messages: usize) -> usize {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        let dir = std::env::temp_dir().join(format!("orderflow-esm-{}", uuid::Uuid::new_v4()));
+        let port = super::super::free_port().unwrap();
+        let mut moto = super::super::moto::start(port, &dir, None).await.unwrap();
+        let sqs = aws_sdk_sqs::Client::new(&super::super::sdk_config(&moto.endpoint).await);
+        let created = sqs.create_queue().queue_name("q").send().await.unwrap();
+        let url = created.queue_url().unwrap().to_owned();
+        let queues = Queues::new(sqs.clone());
+        for i in 0..messages {
+            queues.send(&url, &format!("m{i}"), &[]).await.unwrap();
+        }
+        let (now, most, done) = (
+            Arc::new(AtomicUsize::new(0)),
+            Arc::new(AtomicUsize::new(0)),
+            Arc::new(AtomicUsize::new(0)),
+        );
+        let (n, m, d) = (now.clone(), most.clone(), done.clone());
+        let function = FunctionHandle::served_by("f", move |_| {
+            let (n, m, d) = (n.clone(), m.clone(), d.clone());
+            async move {
+                m.fetch_max(n.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                n.fetch_sub(1, Ordering::SeqCst);
+                d.fetch_add(1, Ordering::SeqCst);
+                Ok(Bytes::from_static(b"{}"))
+            }
+        });
+        let (stop, shutdown) = watch::channel(false);
+        let mapping = Mapping {
+            queue_url: url,
+            batch_size: 1,
+            slots: Arc::new(Semaphore::new(slots)),
+            ..mapping()
+        };
+        for _ in 0..pollers {
+            let logs = LogSink::new(None);
+            let run = run(
+                function.clone(),
+                queues.clone(),
+                mapping.clone(),
+                logs,
+                shutdown.clone(),
+            );
+            tokio::spawn(run);
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while done.load(Ordering::SeqCst) < messages && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let _ = stop.send(true);
+        moto.child.kill().await.unwrap();
+        let _ = std::fs::remove_dir_all(dir);
+        assert_eq!(
+            done.load(Ordering::SeqCst),
+            messages,
+            "every message delivered"
+        );
+        most.load(Ordering::SeqCst)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_pollers_run_batches_at_once_but_never_more_than_the_function_has_processes() {
+        assert_eq!(
+            most_at_once(5, 2, 16).await,
+            2,
+            "two processes, two at once"
+        );
+        assert!(
+            most_at_once(5, 5, 16).await > 2,
+            "five pollers, five processes: several at once"
+        );
+    }
+
     #[test]
     fn reported_failures_are_exactly_the_named_messages() {
         let batch = [message("a"), message("b")];
