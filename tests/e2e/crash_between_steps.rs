@@ -25,7 +25,7 @@ const STEPS: [(&str, &[&str]); 4] = [
         "process-payment",
         &["PutItem", "UpdateItem", "TransactWriteItems"],
     ),
-    ("send-notification", &["PublishBatch"]),
+    ("send-notification", &["PublishBatch", "Publish"]),
 ];
 const SKU: &str = "SKU-SOCKS-3P";
 /// Orders are placed in rounds until every kind of step has seen a crash, at most this many.

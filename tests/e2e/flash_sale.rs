@@ -15,10 +15,10 @@ const BUYERS: usize = 200;
 const STOCK: u64 = 20;
 const SKU: &str = "SKU-FLASH-SNEAKER";
 
-/// Transactions in flight for DynamoDB's window, and a per-item write rate of 40 units a
-/// second (twenty reservations, each a transactional write of two units): the SKU's item meets
+/// Transactions in flight for DynamoDB's window, and a per-item write rate of 20 units a
+/// second (ten reservations, each a transactional write of two units): the SKU's item meets
 /// it whenever the buyers' reservations bunch up.
-const CONTENTION: &str = "conflict_ms=25,item_wcu=40,seed=5";
+const CONTENTION: &str = "conflict_ms=25,item_wcu=20,seed=5";
 const BATCHES_IN_FLIGHT: usize = 4;
 /// From an order's placement to its final state, by its own history.
 const FINAL_WITHIN: Duration = Duration::from_secs(60);
