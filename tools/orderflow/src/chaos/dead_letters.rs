@@ -3,9 +3,11 @@
 //! there; anything else got there through injected transient faults, which the pipeline must
 //! absorb: those are the `dead_lettered` count, and the only ones redriven.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde_json::Value;
+
+use crate::local::logs::ReasonRecord;
 
 /// What every poison message of a run starts with: not JSON, so no consumer can read it.
 pub const POISON_MARK: &str = "chaos-poison";
@@ -81,6 +83,29 @@ impl DeadLetters {
     pub fn expected(&self) -> usize {
         self.seen.values().filter(|w| w.is_expected()).count()
     }
+
+    /// How many transient dead letters each last failure reason explains (`function: reason`,
+    /// from the reasons the local cloud recorded; "unknown" for a message it has none for).
+    pub fn transient_reasons(
+        &self,
+        reasons: &HashMap<String, ReasonRecord>,
+    ) -> BTreeMap<String, usize> {
+        let mut out = BTreeMap::new();
+        for (id, _) in self.seen.iter().filter(|(_, w)| !w.is_expected()) {
+            let why = reasons.get(id).map_or_else(
+                || "unknown".to_owned(),
+                |r| {
+                    format!(
+                        "{}: {}",
+                        r.function,
+                        r.reason.chars().take(120).collect::<String>()
+                    )
+                },
+            );
+            *out.entry(why).or_default() += 1;
+        }
+        out
+    }
 }
 
 #[cfg(test)]
@@ -117,5 +142,33 @@ mod tests {
         dead.saw("m-2", &poison_body(0), &failing);
         dead.saw("m-3", &event("o-1"), &failing);
         assert_eq!((dead.transient(), dead.expected()), (2, 1));
+    }
+
+    #[test]
+    fn the_transient_ones_are_explained_by_their_last_recorded_reason() {
+        let failing = HashSet::new();
+        let mut dead = DeadLetters::default();
+        for id in ["m-1", "m-2", "m-3"] {
+            dead.saw(id, &event("o"), &failing);
+        }
+        dead.saw("m-4", &poison_body(1), &failing);
+        let reason = |id: &str, why: &str| ReasonRecord {
+            message_id: id.into(),
+            function: "send-notification".into(),
+            reason: why.into(),
+            at: String::new(),
+        };
+        let reasons = HashMap::from([
+            ("m-1".to_owned(), reason("m-1", "lock held")),
+            ("m-2".to_owned(), reason("m-2", "lock held")),
+            ("m-4".to_owned(), reason("m-4", "malformed")),
+        ]);
+        assert_eq!(
+            dead.transient_reasons(&reasons),
+            BTreeMap::from([
+                ("send-notification: lock held".to_owned(), 2),
+                ("unknown".to_owned(), 1)
+            ])
+        );
     }
 }

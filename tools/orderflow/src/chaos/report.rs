@@ -1,5 +1,7 @@
 //! The counts of a chaos run, and which of them must be zero for it to pass.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 /// The counts. A run passes when every field of [`Report::failures`] is zero.
@@ -34,6 +36,8 @@ pub struct Report {
     pub keyless_extra_orders: usize,
     /// Messages that reached a dead-letter queue because of injected transient faults.
     pub dead_lettered: usize,
+    /// Their last failure reasons (`function: reason` → messages), as the cloud recorded them.
+    pub dead_lettered_reasons: BTreeMap<String, usize>,
     /// Messages dead-lettered as they must be: the malformed ones this run injected and those
     /// of orders whose provider fails permanently.
     pub dead_lettered_expected: usize,

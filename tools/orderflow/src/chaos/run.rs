@@ -21,6 +21,7 @@ use super::told::Told;
 use super::watch::{self, refresh, Seen, Statuses};
 use super::{ChaosArgs, ChaosError, Report, SAY};
 use crate::harness::{Api, Cloud, OwnCloud};
+use crate::local::logs::read_reasons;
 use crate::local::moto::HarshSpec;
 use crate::local::{FAULTS_VARIABLE, FAULT_SEED_VARIABLE};
 
@@ -183,6 +184,9 @@ async fn drive(
         .await?;
     report.dead_lettered = watching.dead.transient();
     report.dead_lettered_expected = watching.dead.expected();
+    report.dead_lettered_reasons = watching
+        .dead
+        .transient_reasons(&read_reasons(&cloud.state_dir));
 
     let evidence = Evidence {
         planned,
