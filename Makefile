@@ -48,7 +48,7 @@ template-lint: $(VENV_STAMP) ## cfn-lint and sam validate --lint on the SAM temp
 	cfn-lint $(TEMPLATE)
 	sam validate --lint --template-file $(TEMPLATE)
 
-test: $(VENV_STAMP) check template-lint checkov moto-tests ## everything: fmt, clippy, template lint, checkov, the harsh cloud's rules, unit, adapter (moto), end-to-end (the flash sale under contention, a 150-order chaos run among them), contract tests, fuzz smoke
+test: $(VENV_STAMP) check template-lint workflow-lint checkov moto-tests ## everything: fmt, clippy, template lint, workflow lint, checkov, the harsh cloud's rules, unit, adapter (moto), end-to-end (the flash sale under contention, a 150-order chaos run among them), contract tests, fuzz smoke
 	cargo build --workspace --bins --all-features
 	cargo nextest run --workspace --all-features --no-fail-fast
 	$(MAKE) fuzz-smoke

@@ -1,6 +1,7 @@
 //! The stack's consumed queues and their dead-letter queues: poison sent in on purpose, how
 //! much is still queued, and what was dead-lettered — recorded, and sent back once the faults
-//! stop unless it belongs there.
+//! stop unless it belongs there. The EventBridge targets' dead-letter queues are looked at too
+//! (an event EventBridge gave up on); what is there stays for an operator's `dlq redrive`.
 
 use std::collections::HashSet;
 
@@ -15,6 +16,8 @@ pub struct StackQueues {
     sources: Vec<QueueInfo>,
     /// Each dead-letter queue with the queue it serves.
     dead_letter: Vec<(QueueInfo, QueueInfo)>,
+    /// The dead-letter queues EventBridge rule targets name.
+    event_dead_letter: Vec<QueueInfo>,
 }
 
 /// A message received from a dead-letter queue.
@@ -25,10 +28,22 @@ struct Received {
 }
 
 impl StackQueues {
-    pub async fn find(sqs: aws_sdk_sqs::Client, stack: &str) -> Result<StackQueues, ChaosError> {
+    pub async fn find(
+        sqs: aws_sdk_sqs::Client,
+        events: &aws_sdk_eventbridge::Client,
+        stack: &str,
+    ) -> Result<StackQueues, ChaosError> {
         let queues = dlq::all_queues(&sqs)
             .await
             .map_err(|e| ChaosError::Setup(format!("listing queues: {e}")))?;
+        let event_arns = dlq::events::dead_letter_queues(events)
+            .await
+            .map_err(|e| ChaosError::Setup(format!("listing the rules' targets: {e}")))?;
+        let event_dead_letter = queues
+            .iter()
+            .filter(|q| event_arns.contains_key(&q.arn))
+            .cloned()
+            .collect();
         let prefix = format!("{stack}-");
         let sources: Vec<QueueInfo> = queues
             .iter()
@@ -48,6 +63,7 @@ impl StackQueues {
             sqs,
             sources,
             dead_letter,
+            event_dead_letter,
         })
     }
 
@@ -110,18 +126,27 @@ impl StackQueues {
     ) -> u64 {
         let mut moved = 0;
         for (dlq, source) in &self.dead_letter {
-            match self.redrive_one(&dlq.url, source, dead, failing).await {
+            match self
+                .redrive_one(&dlq.url, Some(source), dead, failing)
+                .await
+            {
                 Ok(n) => moved += n,
                 Err(e) => say.line(&format!("redrive {}: {e}", dlq.name)),
+            }
+        }
+        for dlq in &self.event_dead_letter {
+            if let Err(e) = self.redrive_one(&dlq.url, None, dead, failing).await {
+                say.line(&format!("reading {}: {e}", dlq.name));
             }
         }
         moved
     }
 
+    /// One dead-letter queue; with no `source`, every message is only recorded.
     async fn redrive_one(
         &self,
         url: &str,
-        source: &QueueInfo,
+        source: Option<&QueueInfo>,
         dead: &mut DeadLetters,
         failing: &HashSet<String>,
     ) -> Result<u64, String> {
@@ -133,10 +158,11 @@ impl StackQueues {
                 break;
             }
             for m in batch {
-                if dead.saw(&m.id, &m.body, failing).is_expected() {
+                let why = dead.saw(&m.id, &m.body, failing);
+                let Some(source) = source.filter(|_| !why.is_expected()) else {
                     kept.push(m.handle);
                     continue;
-                }
+                };
                 let sent = self.sqs.send_message().queue_url(&source.url);
                 sent.message_body(&m.body)
                     .send()

@@ -109,13 +109,14 @@ async fn drive(
 ) -> Result<(Report, Statuses), ChaosError> {
     let started = Instant::now();
     let deadline = started + Duration::from_secs(args.timeout);
-    let queues = StackQueues::find(cloud.sqs(), &cloud.stack).await?;
+    let events = aws_sdk_eventbridge::Client::new(cloud.sdk());
+    let queues = StackQueues::find(cloud.sqs(), &events, &cloud.stack).await?;
     let mut told = Told::new(cloud.inbox().await?);
     told.drain().await;
     told.per_order.clear();
 
     let ttl = i64::try_from(args.timeout).unwrap_or(i64::MAX / 2) + 600;
-    let tokens = cloud.tokens(planned.iter().map(|p| p.customer.as_str()), ttl);
+    let tokens = cloud.tokens(planned.iter().map(|p| p.customer.as_str()), ttl)?;
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()

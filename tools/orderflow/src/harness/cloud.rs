@@ -14,7 +14,7 @@ use super::child::{ChildError, ChildOptions, ChildProcess};
 use super::inbox::{Inbox, CUSTOMER_TOPIC};
 use super::progress::Say;
 use super::Api;
-use crate::local::auth::LocalIssuer;
+use crate::local::auth::{IssuerError, LocalIssuer};
 use crate::local::logs::LogSink;
 use crate::local::moto::HarshSpec;
 use crate::local::resources::Deployment;
@@ -57,6 +57,8 @@ pub enum HarnessError {
     Up(#[from] local::UpError),
     #[error(transparent)]
     Child(#[from] ChildError),
+    #[error("signing the customers' tokens: {0}")]
+    Tokens(#[from] IssuerError),
     #[error("seeding the {run} SKUs: {message}")]
     Seed { run: &'static str, message: String },
     #[error("no customer inbox {queue}: {message}")]
@@ -225,19 +227,20 @@ impl Cloud {
         }
     }
 
-    /// A token for each customer (none when the cloud has no local issuer).
+    /// An access token from the local issuer for each customer (none when the cloud has no
+    /// local issuer).
     pub fn tokens<'a>(
         &self,
         customers: impl IntoIterator<Item = &'a str>,
         ttl_seconds: i64,
-    ) -> HashMap<String, String> {
+    ) -> Result<HashMap<String, String>, HarnessError> {
         let Some(issuer) = self.issuer() else {
-            return HashMap::new();
+            return Ok(HashMap::new());
         };
         let now = chrono::Utc::now().timestamp();
         customers
             .into_iter()
-            .map(|c| (c.to_owned(), issuer.token(c, now, ttl_seconds)))
+            .map(|c| Ok((c.to_owned(), issuer.token(c, now, ttl_seconds)?)))
             .collect()
     }
 
@@ -277,6 +280,16 @@ impl Cloud {
             }
             _ => Ok(false),
         }
+    }
+
+    /// Every message in a dead-letter queue — the queues' and the EventBridge targets' — read,
+    /// none removed.
+    pub async fn dead_letters(&self) -> Result<Vec<crate::dlq::DlqMessage>, crate::dlq::DlqError> {
+        let events = aws_sdk_eventbridge::Client::new(&self.sdk);
+        let event_dlqs = crate::dlq::events::dead_letter_queues(&events).await?;
+        let event_dlqs: Vec<String> = event_dlqs.into_keys().collect();
+        let reasons = HashMap::new();
+        crate::dlq::list(&self.sqs(), None, &event_dlqs, &reasons).await
     }
 
     /// The log of the moto an own or child cloud started (its harsh cloud's lines among them).

@@ -25,6 +25,6 @@ pub use api::{Answer, Api, Lookup, Placed, Retry};
 pub use args::CloudArgs;
 pub use child::{ChildError, ChildOptions};
 pub use cloud::{Cloud, HarnessError, OwnCloud, Target};
-pub use inbox::{Inbox, InboxError};
+pub use inbox::{Delivery, Inbox, InboxError};
 pub use progress::Say;
 pub use rng::Rng;

@@ -140,7 +140,7 @@ impl Moto {
 /// concurrent conditional writes both pass and rolls back other threads' writes when a
 /// transaction fails), logs each call's operation and installs the harsh cloud when its
 /// variable is set. Loaded through `PYTHONPATH`, with the `harsh` package beside it.
-const SITE: [(&str, &str); 8] = [
+const SITE: [(&str, &str); 9] = [
     (
         "sitecustomize.py",
         include_str!("../../../../infra/moto/sitecustomize.py"),
@@ -172,6 +172,10 @@ const SITE: [(&str, &str); 8] = [
     (
         "harsh/spec_file.py",
         include_str!("../../../../infra/moto/harsh/spec_file.py"),
+    ),
+    (
+        "harsh/tokens.py",
+        include_str!("../../../../infra/moto/harsh/tokens.py"),
     ),
 ];
 
