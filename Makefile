@@ -48,7 +48,7 @@ template-lint: $(VENV_STAMP) ## cfn-lint and sam validate --lint on the SAM temp
 	cfn-lint $(TEMPLATE)
 	sam validate --lint --template-file $(TEMPLATE)
 
-test: $(VENV_STAMP) check template-lint workflow-lint checkov ## everything: fmt, clippy, template lint, workflow lint, checkov, unit, adapter (moto), end-to-end, contract and chaos tests, fuzz smoke
+test: $(VENV_STAMP) check template-lint workflow-lint checkov moto-tests ## everything: fmt, clippy, template lint, workflow lint, checkov, the harsh cloud's rules, unit, adapter (moto), end-to-end (the flash sale under contention, a 150-order chaos run among them), contract tests, fuzz smoke
 	cargo build --workspace --bins --all-features
 	cargo nextest run --workspace --all-features --no-fail-fast
 	$(MAKE) fuzz-smoke
@@ -98,9 +98,18 @@ bench: $(VENV_STAMP) ## cold start, size and handler cost of every function: pri
 
 CHAOS_ORDERS ?= 1000
 CHAOS_SEED ?= 7
-chaos: $(VENV_STAMP) ## the large fault-injection run: $(CHAOS_ORDERS) mixed orders under faults, counts printed as JSON
+chaos: $(VENV_STAMP) ## the large fault-injection run: $(CHAOS_ORDERS) mixed orders under every fault kind (harsh cloud on), counts printed as JSON
 	cargo build --workspace --bins --all-features
 	target/debug/orderflow chaos --orders $(CHAOS_ORDERS) --seed $(CHAOS_SEED) --json
+
+# The two end-to-end runs of issue 11 on their own (make test runs both among the others).
+.PHONY: chaos-small flash-sale
+chaos-small: $(VENV_STAMP) ## the 150-order chaos run of make test, on its own
+	cargo build --workspace --bins --all-features
+	cargo nextest run -p orderflow-tests --all-features -E 'test(/^chaos::/)'
+flash-sale: $(VENV_STAMP) ## 200 buyers of 20 units under the harsh cloud's contention, 4 batches in flight per queue
+	cargo build --workspace --bins --all-features
+	cargo nextest run -p orderflow-tests --all-features -E 'test(/^flash_sale::/)'
 
 .PHONY: load
 LOAD_ORDERS ?= 2000

@@ -19,7 +19,7 @@
 //! Test and tool code (`testing` feature): [`adapters`]`::memory`, `testing` (fixtures, captured
 //! logs, the API contract), `telemetry::find_sensitive`, `adapters::sqs` and the all-tables
 //! `adapters::dynamodb::DynamoStore`. Only the local cloud's builds (`local-cloud` feature):
-//! `faults` and `aws::counting`.
+//! `faults`, `aws::counting` and `aws::crash`.
 
 pub mod adapters;
 pub mod api;

@@ -8,6 +8,7 @@
 //! - [`delivery`]: how the event source mapping delivers, retries and dead-letters;
 //! - [`expiry`]: a reservation that expires unpaid is declined, released and told;
 //! - [`faults`]: every order right under every kind of injected fault;
+//! - [`crash_between_steps`]: every order right when processes die between any two steps;
 //! - [`auth`]: the API's JWT authorizer and the local issuer, with Cognito-shaped tokens;
 //! - [`reconcile`]: the reconciler finishes orders the chain left unfinished;
 //! - [`api_contract`]: the API against `infra/openapi.yaml`, by Schemathesis;
@@ -20,6 +21,7 @@
 mod api_contract;
 mod auth;
 mod chaos;
+mod crash_between_steps;
 mod delivery;
 mod design_layout;
 mod expiry;

@@ -52,6 +52,11 @@ pub struct CloudOptions {
     /// often it runs.
     pub parameters: Vec<(String, String)>,
     pub schedule_period: Option<u64>,
+    /// `--harsh SPEC`: the harsh cloud (DESIGN §8).
+    pub harsh: Option<String>,
+    /// `--instances`, `--batches-in-flight` (else `local up`'s, Lambda's, defaults).
+    pub instances: Option<usize>,
+    pub batches_in_flight: Option<usize>,
 }
 
 impl Default for CloudOptions {
@@ -67,6 +72,9 @@ impl Default for CloudOptions {
             auth: true,
             parameters: Vec::new(),
             schedule_period: None,
+            harsh: None,
+            instances: None,
+            batches_in_flight: None,
         }
     }
 }
@@ -87,6 +95,9 @@ impl Cloud {
             auth: options.auth,
             parameters: options.parameters,
             schedule_period: options.schedule_period,
+            harsh: options.harsh,
+            instances: options.instances,
+            batches_in_flight: options.batches_in_flight,
         };
         let inner = harness::Cloud::child(&orderflow_binary(), &repo_root(), &child)
             .await
@@ -175,6 +186,22 @@ impl Cloud {
             .await
             .unwrap();
         (answer.status, answer.body)
+    }
+
+    /// The API client, to place orders from tasks of their own.
+    pub fn placing(&self) -> Api {
+        self.client.clone()
+    }
+
+    /// The log of this cloud's moto (its harsh cloud's `orderflow-harsh:` lines among them).
+    pub fn moto_log(&self) -> String {
+        self.inner().moto_log().unwrap_or_default()
+    }
+
+    /// Every message in a dead-letter queue (the queues' and the EventBridge targets'): read,
+    /// none removed.
+    pub async fn dead_letters(&self) -> Vec<orderflow::dlq::DlqMessage> {
+        self.inner().dead_letters().await.unwrap()
     }
 
     /// `GET /orders/{id}` as the customer whose token is given.

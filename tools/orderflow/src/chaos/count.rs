@@ -1,12 +1,13 @@
 //! The count: every accepted order against the outcome its kind must reach, the payment ledger
-//! and the customer inbox; the stock against what the confirmed orders took; the charges in the
-//! payment provider's own table.
+//! and the customer inbox; every stored order, accepted or not, finished and told; the stock
+//! against what the stored confirmed orders took; the charges in the payment provider's own
+//! table.
 
 use std::collections::{BTreeMap, HashMap};
 
 use orderflow_shared::adapters::dynamodb::{DynamoProvider, DynamoStore};
 use orderflow_shared::clock::Clock;
-use orderflow_shared::domain::{OrderId, OrderStatus};
+use orderflow_shared::domain::{Order, OrderId, OrderStatus};
 use orderflow_shared::events::NotificationKind;
 use orderflow_shared::ports::{ChargeOutcome, PaymentLedger, Product};
 
@@ -26,10 +27,11 @@ pub struct Evidence<'a> {
     pub statuses: &'a Statuses,
     pub told: &'a Told,
     pub store: &'a DynamoStore,
+    /// Every order in the Orders table at the end.
+    pub stored: &'a [Order],
 }
 
 pub async fn count(report: &mut Report, e: &Evidence<'_>) {
-    let mut sold: HashMap<&str, u64> = HashMap::new();
     let (mut hot_accepted, mut hot_confirmed) = (0u64, 0u64);
     for (id, &index) in e.accepted {
         let p = &e.planned[index];
@@ -42,23 +44,19 @@ pub async fn count(report: &mut Report, e: &Evidence<'_>) {
             continue;
         }
         let confirmed = status == OrderStatus::Confirmed;
-        if confirmed {
-            *sold.entry(p.sku).or_default() += u64::from(p.quantity);
-        }
         if p.kind == Kind::Hot {
             hot_accepted += 1;
             hot_confirmed += u64::from(confirmed);
         }
-        let told_wrong = count_told(report, status, &e.told.of(id.as_str()));
-        report.wrong_outcome += usize::from(!right_outcome(p.kind, status) || told_wrong);
-        let ledger = e.store.charge_for(id).await.ok().flatten();
-        report.payment_mismatch += usize::from(!ledger_agrees(status, ledger.map(|c| c.outcome)));
+        check_final(report, e, id, p.kind, status).await;
     }
     // The flash-sale SKU must sell out exactly: fewer confirmed than it could is a wrong answer.
     if let Some(hot) = e.catalog.iter().find(|p| p.sku.as_str() == HOT) {
         let could = hot_accepted.min(u64::from(hot.stock));
         report.wrong_outcome += usize::try_from(could.saturating_sub(hot_confirmed)).unwrap_or(0);
     }
+    count_stored(report, e).await;
+    let sold = sold(e.stored);
     for sku in stock::check(e.store, e.catalog, &sold, |line| SAY.line(line)).await {
         report.oversold += sku.oversold();
         report.stock_mismatch += usize::from(!sku.adds_up() || sku.oversold() > 0);
@@ -99,6 +97,61 @@ pub async fn provider_table_charges(
     }
 }
 
+/// A final order: the outcome its kind must reach, its customer told that and nothing else,
+/// the ledger agreeing.
+async fn check_final(
+    report: &mut Report,
+    e: &Evidence<'_>,
+    id: &OrderId,
+    kind: Kind,
+    status: OrderStatus,
+) {
+    let told_wrong = count_told(report, status, &e.told.of(id.as_str()));
+    report.wrong_outcome += usize::from(!right_outcome(kind, status) || told_wrong);
+    let ledger = e.store.charge_for(id).await.ok().flatten();
+    report.payment_mismatch += usize::from(!ledger_agrees(status, ledger.map(|c| c.outcome)));
+}
+
+/// Every stored order: orphaned unless final and told; one nobody accepted is held to its
+/// planned outcome when its customer names the plan (keyless orders have customers of their
+/// own), and extra keyless orders are counted.
+async fn count_stored(report: &mut Report, e: &Evidence<'_>) {
+    report.stored = e.stored.len();
+    report.keyless = e.planned.iter().filter(|p| p.kind == Kind::Keyless).count();
+    let keyless: HashMap<&str, Kind> = e
+        .planned
+        .iter()
+        .filter(|p| p.kind == Kind::Keyless)
+        .map(|p| (p.customer.as_str(), p.kind))
+        .collect();
+    let mut per_keyless_customer: HashMap<&str, usize> = HashMap::new();
+    for order in e.stored {
+        let finished = order.status.is_terminal();
+        report.orphaned += usize::from(!finished || e.told.times(order.order_id.as_str()) == 0);
+        let Some(kind) = keyless.get(order.customer_id.as_str()) else {
+            continue;
+        };
+        *per_keyless_customer
+            .entry(order.customer_id.as_str())
+            .or_default() += 1;
+        if finished && !e.accepted.contains_key(&order.order_id) {
+            check_final(report, e, &order.order_id, *kind, order.status).await;
+        }
+    }
+    report.keyless_extra_orders = per_keyless_customer.values().map(|n| n - 1).sum();
+}
+
+/// Units of each SKU the stored confirmed orders took.
+fn sold(stored: &[Order]) -> HashMap<&str, u64> {
+    let mut sold: HashMap<&str, u64> = HashMap::new();
+    for order in stored.iter().filter(|o| o.status == OrderStatus::Confirmed) {
+        for line in &order.lines {
+            *sold.entry(line.sku.as_str()).or_default() += u64::from(line.quantity.get());
+        }
+    }
+    sold
+}
+
 fn tally(report: &mut Report, seen: Seen) {
     match seen {
         Seen::Status(OrderStatus::Confirmed) => report.confirmed += 1,
@@ -133,7 +186,7 @@ fn told_kind(status: OrderStatus) -> Option<NotificationKind> {
 /// The final state an order of this kind had to reach.
 fn right_outcome(kind: Kind, status: OrderStatus) -> bool {
     match kind {
-        Kind::Approved | Kind::DuplicateKey => status == OrderStatus::Confirmed,
+        Kind::Approved | Kind::DuplicateKey | Kind::Keyless => status == OrderStatus::Confirmed,
         Kind::Declined => status == OrderStatus::Cancelled,
         Kind::OutOfStock => status == OrderStatus::Rejected,
         // Whether there was stock left decides; the sell-out is checked over all of them.
@@ -162,6 +215,7 @@ mod tests {
         assert!(right_outcome(Kind::Approved, Confirmed));
         assert!(!right_outcome(Kind::Approved, Rejected));
         assert!(right_outcome(Kind::DuplicateKey, Confirmed));
+        assert!(right_outcome(Kind::Keyless, Confirmed) && !right_outcome(Kind::Keyless, Rejected));
         assert!(right_outcome(Kind::Declined, Cancelled));
         assert!(!right_outcome(Kind::Declined, Confirmed));
         assert!(right_outcome(Kind::OutOfStock, Rejected));

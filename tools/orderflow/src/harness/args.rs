@@ -3,6 +3,9 @@
 
 use std::path::PathBuf;
 
+use crate::local::esm::BATCHES_IN_FLIGHT;
+use crate::local::up::INSTANCES;
+
 #[derive(clap::Args, Debug, Clone)]
 pub struct CloudArgs {
     /// Use the local cloud at this API URL instead of starting one: its faults cannot be
@@ -27,9 +30,12 @@ pub struct CloudArgs {
     /// default).
     #[arg(long)]
     pub state_dir: Option<PathBuf>,
-    /// Processes per function.
-    #[arg(long, default_value_t = 2)]
+    /// Processes per function (as `orderflow local up --instances`).
+    #[arg(long, default_value_t = INSTANCES)]
     pub instances: usize,
+    /// Batches in flight per queue (as `orderflow local up --batches-in-flight`).
+    #[arg(long, default_value_t = BATCHES_IN_FLIGHT)]
+    pub batches_in_flight: usize,
 }
 
 impl CloudArgs {
@@ -52,11 +58,11 @@ mod tests {
     }
 
     #[test]
-    fn the_defaults_start_an_own_cloud_of_two_processes_per_function() {
+    fn the_defaults_start_an_own_cloud_with_lambdas_five_batches_in_flight_per_queue() {
         let run = Run::try_parse_from(["run"]).unwrap();
         assert_eq!(run.cloud.api_url, None);
         assert_eq!(run.cloud.stack, "orderflow-local");
-        assert_eq!(run.cloud.instances, 2);
+        assert_eq!((run.cloud.instances, run.cloud.batches_in_flight), (5, 5));
         assert_eq!(run.cloud.bin_dir, PathBuf::from("target/debug"));
         assert_eq!(
             run.cloud.state_dir_or(|| PathBuf::from("fresh")),

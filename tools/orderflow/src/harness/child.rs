@@ -31,6 +31,11 @@ pub struct ChildOptions {
     pub parameters: Vec<(String, String)>,
     /// `--schedule-period`: every schedule this often (seconds).
     pub schedule_period: Option<u64>,
+    /// `--harsh SPEC`: the harsh cloud.
+    pub harsh: Option<String>,
+    /// `--instances`, `--batches-in-flight` (else `local up`'s defaults).
+    pub instances: Option<usize>,
+    pub batches_in_flight: Option<usize>,
 }
 
 impl ChildOptions {
@@ -63,6 +68,15 @@ impl ChildOptions {
         }
         if let Some(seconds) = self.schedule_period {
             flag("--schedule-period", seconds.to_string().into());
+        }
+        if let Some(spec) = &self.harsh {
+            flag("--harsh", spec.into());
+        }
+        if let Some(n) = self.instances {
+            flag("--instances", n.to_string().into());
+        }
+        if let Some(n) = self.batches_in_flight {
+            flag("--batches-in-flight", n.to_string().into());
         }
         if self.auth {
             args.push("--auth".into());

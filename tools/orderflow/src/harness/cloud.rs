@@ -16,6 +16,7 @@ use super::progress::Say;
 use super::Api;
 use crate::local::auth::{IssuerError, LocalIssuer};
 use crate::local::logs::LogSink;
+use crate::local::moto::HarshSpec;
 use crate::local::resources::Deployment;
 use crate::local::{self, LocalCloud, UpOptions};
 
@@ -41,6 +42,8 @@ pub struct OwnCloud<'a> {
     pub esm_faults: Faults,
     pub visibility_timeout: Option<i32>,
     pub auth: bool,
+    /// The harsh cloud's spec (`None`: moto as it is).
+    pub harsh: Option<HarshSpec>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -104,6 +107,7 @@ impl Cloud {
                     bin_dir: args.bin_dir.clone(),
                     state_dir: state_dir.to_owned(),
                     instances: args.instances,
+                    batches_in_flight: args.batches_in_flight,
                     visibility_timeout: own.visibility_timeout,
                     stack: args.stack.clone(),
                     function_env: own.function_env,
@@ -112,6 +116,7 @@ impl Cloud {
                     auth: own.auth,
                     parameters: Default::default(),
                     schedule_period: None,
+                    harsh: own.harsh,
                 };
                 let log = state_dir.join("cloud.log");
                 say.line(&format!("starting a local cloud (log: {})", log.display()));
@@ -267,14 +272,33 @@ impl Cloud {
         }
     }
 
-    /// Stops every fault an own cloud injects; `false` when this run cannot.
-    pub fn stop_faults(&self) -> bool {
+    /// Stops every fault an own cloud injects (the harsh cloud's nature stays); `false` when
+    /// this run cannot.
+    pub fn stop_faults(&self) -> Result<bool, HarnessError> {
         match &self.target {
             Target::Own(cloud) => {
-                cloud.stop_faults();
-                true
+                cloud.stop_faults()?;
+                Ok(true)
             }
-            _ => false,
+            _ => Ok(false),
+        }
+    }
+
+    /// Every message in a dead-letter queue — the queues' and the EventBridge targets' — read,
+    /// none removed.
+    pub async fn dead_letters(&self) -> Result<Vec<crate::dlq::DlqMessage>, crate::dlq::DlqError> {
+        let events = aws_sdk_eventbridge::Client::new(&self.sdk);
+        let event_dlqs = crate::dlq::events::dead_letter_queues(&events).await?;
+        let event_dlqs: Vec<String> = event_dlqs.into_keys().collect();
+        let reasons = HashMap::new();
+        crate::dlq::list(&self.sqs(), None, &event_dlqs, &reasons).await
+    }
+
+    /// The log of the moto an own or child cloud started (its harsh cloud's lines among them).
+    pub fn moto_log(&self) -> Option<String> {
+        match &self.target {
+            Target::Remote => None,
+            _ => std::fs::read_to_string(self.state_dir.join("moto.log")).ok(),
         }
     }
 

@@ -34,6 +34,7 @@ pub async fn run(args: &LoadArgs, state_dir: &Path) -> Result<LoadReport, LoadEr
         esm_faults: Faults::default(),
         visibility_timeout: None,
         auth: true,
+        harsh: None,
     };
     let cloud = Cloud::start(&args.cloud, state_dir, own, SAY).await?;
     let result = drive(args, state_dir, &cloud, &planned, &catalog).await;

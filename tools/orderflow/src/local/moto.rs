@@ -21,6 +21,11 @@ pub enum MotoError {
     NotReady(String),
     #[error("moto_server exited at start ({0}); is port {1} taken? Try --aws-port")]
     Exited(String, u16),
+    #[error(
+        "--harsh patches the moto the local cloud starts, but AWS_ENDPOINT_URL names another \
+         endpoint ({0}); unset it or leave out --harsh"
+    )]
+    HarshElsewhere(String),
 }
 
 /// The variable that names the harsh cloud's spec file to moto (unset: moto as before).

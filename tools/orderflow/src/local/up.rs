@@ -22,6 +22,7 @@ use super::endpoint::{self, sdk_config, REGION};
 use super::faults::FaultSwitch;
 use super::functions::{self, Wiring};
 use super::logs::LogSink;
+use super::moto::HarshSpec;
 use super::resources::{self, Clients, Deployment};
 use super::{catalog, fault_proxy, moto};
 
@@ -34,8 +35,12 @@ pub struct UpOptions {
     /// Where the function binaries are (`target/debug` or `target/release`).
     pub bin_dir: PathBuf,
     pub state_dir: PathBuf,
-    /// Processes per function.
+    /// Processes per function (each runs one invocation at a time, as a Lambda execution
+    /// environment does).
     pub instances: usize,
+    /// Batches each SQS event source mapping has in flight at once (pollers per queue); never
+    /// more invocations at once than the function has processes.
+    pub batches_in_flight: usize,
     /// Overrides every queue's visibility timeout on receive (seconds), to retry faster locally.
     pub visibility_timeout: Option<i32>,
     pub stack: String,
@@ -52,7 +57,13 @@ pub struct UpOptions {
     pub parameters: BTreeMap<String, String>,
     /// Runs every `Schedule` event this often instead of its expression's period.
     pub schedule_period: Option<Duration>,
+    /// The harsh cloud (DESIGN §8): moto started with this spec; `None`, moto as it is.
+    pub harsh: Option<HarshSpec>,
 }
+
+/// Processes per function unless told otherwise: as many as an SQS event source mapping has
+/// batches in flight, so that every batch Lambda would run at once runs at once here too.
+pub const INSTANCES: usize = super::esm::BATCHES_IN_FLIGHT;
 
 #[derive(Debug, thiserror::Error)]
 pub enum UpError {
@@ -77,7 +88,13 @@ const READY_WITHIN: Duration = Duration::from_secs(60);
 pub async fn up(options: &UpOptions, logs: LogSink) -> Result<LocalCloud, UpError> {
     std::fs::create_dir_all(&options.state_dir)?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let aws = endpoint::start(options.aws_port, &options.state_dir, &logs).await?;
+    let aws = endpoint::start(
+        options.aws_port,
+        &options.state_dir,
+        options.harsh.as_ref(),
+        &logs,
+    )
+    .await?;
     let (template, functions) = read_template(&options.template)?;
     let sdk = sdk_config(&aws.url).await;
     let clients = Clients {
