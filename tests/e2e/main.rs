@@ -7,6 +7,8 @@
 //! - [`flash_sale`]: many buyers, little stock: exactly the stock is sold;
 //! - [`delivery`]: how the event source mapping delivers, retries and dead-letters;
 //! - [`faults`]: every order right under every kind of injected fault;
+//! - [`two_clouds`]: the same scenarios on the local cloud and on the stack deployed into
+//!   MiniStack with `sam deploy`, and `cargo lambda deploy` into it;
 //! - [`api_contract`]: the API against `infra/openapi.yaml`, by Schemathesis;
 //! - [`chaos`], [`load`], [`token`]: the `orderflow chaos`, `orderflow load` and
 //!   `orderflow local token` commands, end to end;
@@ -25,3 +27,4 @@ mod order_flow;
 mod repository_rules;
 mod support;
 mod token;
+mod two_clouds;

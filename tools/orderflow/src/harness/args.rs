@@ -12,6 +12,10 @@ pub struct CloudArgs {
     /// The AWS endpoint of the cloud at --api-url.
     #[arg(long)]
     pub endpoint_url: Option<String>,
+    /// The state folder of the cloud at --api-url (its `--state-dir`), whose issuer signs the
+    /// customers' tokens when its API checks them (`local up --auth`, `deploy local`).
+    #[arg(long, requires = "api_url")]
+    pub issuer_state_dir: Option<PathBuf>,
     #[arg(
         long,
         default_value = "orderflow-local",

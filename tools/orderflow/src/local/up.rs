@@ -198,7 +198,7 @@ async fn seed_catalog(
 
 /// The issuer of the state folder, kept across restarts so tokens already handed out still
 /// work; a new one when there is none (or one for another issuer or audience).
-fn issuer(state_dir: &Path) -> Result<LocalIssuer, UpError> {
+pub(crate) fn issuer(state_dir: &Path) -> Result<LocalIssuer, UpError> {
     let issuer = match LocalIssuer::load(state_dir) {
         Ok(i) if i.issuer == LOCAL_ISSUER && i.audience == LOCAL_AUDIENCE => i,
         _ => LocalIssuer::generate(LOCAL_ISSUER, LOCAL_AUDIENCE),
