@@ -34,13 +34,10 @@ pub fn staged_template(
         }
         let (indent, rest) = line.split_at(line.len() - line.trim_start().len());
         let dir = resource.and_then(|r| code_dirs.get(r).map(|d| (r, d)));
-        match (rest.strip_prefix("CodeUri:"), dir) {
-            (Some(_), Some((r, d))) => {
-                out.push(format!("{indent}CodeUri: {}", d.display()));
-                staged.push(r);
-                continue;
-            }
-            _ => {}
+        if let (Some(_), Some((r, d))) = (rest.strip_prefix("CodeUri:"), dir) {
+            out.push(format!("{indent}CodeUri: {}", d.display()));
+            staged.push(r);
+            continue;
         }
         match rest.strip_prefix("Location:").map(str::trim) {
             Some(file) if !file.is_empty() && !file.contains("://") && !file.starts_with('/') => {
