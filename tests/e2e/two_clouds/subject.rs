@@ -240,6 +240,16 @@ impl Subject {
     /// Whether `orderflow dlq list` can say why a message failed: the local cloud records the
     /// functions' reasons as it runs them; a deployed function's are in its CloudWatch logs.
     pub fn records_failure_reasons(&self) -> bool {
+        self.is_local()
+    }
+
+    /// Whether the SQS event sources wait out `MaximumBatchingWindowInSeconds` for a batch,
+    /// as Lambda does: the local cloud does; MiniStack invokes as soon as a message arrives.
+    pub fn honours_batching_window(&self) -> bool {
+        self.is_local()
+    }
+
+    fn is_local(&self) -> bool {
         self.cloud.names().deployed_stack().is_none()
     }
 }
