@@ -142,6 +142,12 @@ fn tell(d: &Deployed, options: &DeployOptions, logs: &LogSink) {
         "  (ApiUrl is the address on AWS; MiniStack serves no routes of it: the API is {})",
         d.api_url
     ));
+    // What `cargo lambda deploy … <function>` takes (DEPLOY-NOTES §6).
+    for (id, r) in &d.stack.resources {
+        if r.kind == "AWS::Lambda::Function" {
+            say(&format!("function {id:<25} = {}", r.physical_id));
+        }
+    }
     for (topic, url) in &d.inboxes {
         say(&format!("inbox for {topic}: {url}"));
     }
