@@ -122,7 +122,11 @@ pub async fn run(command: DeployCommand) -> ExitCode {
     };
     tell(&deployed, &options, &logs);
     wait_for_signal().await;
-    logs.line("orderflow", "stopping the API and MiniStack");
+    let what = match deployed.started_ministack() {
+        true => "stopping the API and MiniStack",
+        false => "stopping the API (the MiniStack it deployed to keeps running)",
+    };
+    logs.line("orderflow", what);
     deployed.shutdown().await;
     logs.line("orderflow", "stopped");
     ExitCode::SUCCESS

@@ -56,6 +56,11 @@ pub struct Deployed {
 }
 
 impl Deployed {
+    /// Whether MiniStack was started here (else it runs on when this stops).
+    pub fn started_ministack(&self) -> bool {
+        self.ministack.is_some()
+    }
+
     /// Stops the API, then MiniStack if it was started here (with its bootstraps).
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
