@@ -49,7 +49,7 @@ template-lint: $(VENV_STAMP) ## cfn-lint and sam validate --lint on the SAM temp
 	sam validate --lint --template-file $(TEMPLATE)
 
 # MiniStack's virtualenv too: the end-to-end tests deploy the stack into it (tests/e2e/two_clouds).
-test: $(VENV_STAMP) $(MINISTACK_STAMP) check template-lint checkov ## everything: fmt, clippy, template lint, checkov, unit, adapter (moto), end-to-end, contract and chaos tests, fuzz smoke
+test: $(VENV_STAMP) $(MINISTACK_STAMP) check template-lint workflow-lint checkov ## everything: fmt, clippy, template lint, workflow lint, checkov, unit, adapter (moto), end-to-end, contract and chaos tests, fuzz smoke
 	cargo build --workspace --bins --all-features
 	cargo nextest run --workspace --all-features --no-fail-fast
 	$(MAKE) fuzz-smoke

@@ -1,7 +1,7 @@
 //! The repository's own tests, in one binary (one link instead of one per file): rules the
 //! whole repository keeps, and end to end against a local cloud of each test's own.
 //!
-//! - [`repository_rules`]: checked by reading the repository's files ([`function_length`]
+//! - [`repository_rules`], [`design_layout`]: checked by reading the repository's files ([`function_length`]
 //!   measures functions);
 //! - [`order_flow`]: the three outcomes of an order, over HTTP; bad requests; auth;
 //! - [`flash_sale`]: many buyers, little stock: exactly the stock is sold;
@@ -9,6 +9,7 @@
 //! - [`faults`]: every order right under every kind of injected fault;
 //! - [`two_clouds`]: the same scenarios on the local cloud and on the stack deployed into
 //!   MiniStack with `sam deploy`, and `cargo lambda deploy` into it;
+//! - [`auth`]: the API's JWT authorizer and the local issuer, with Cognito-shaped tokens;
 //! - [`api_contract`]: the API against `infra/openapi.yaml`, by Schemathesis;
 //! - [`chaos`], [`load`], [`token`]: the `orderflow chaos`, `orderflow load` and
 //!   `orderflow local token` commands, end to end;
@@ -17,8 +18,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod api_contract;
+mod auth;
 mod chaos;
 mod delivery;
+mod design_layout;
 mod faults;
 mod flash_sale;
 mod function_length;

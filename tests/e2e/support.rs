@@ -8,6 +8,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use orderflow::harness::{self, Api, ChildOptions};
+use orderflow::local::auth::LocalIssuer;
 use serde_json::{json, Value};
 
 /// The workspace root (this package lives in `tests/`).
@@ -136,13 +137,19 @@ impl Cloud {
         self.inner().store()
     }
 
-    /// A token for `customer` from the cloud's issuer (the cloud must run with `--auth`).
-    pub fn token_for(&self, customer: &str) -> String {
-        let issuer = self
-            .inner()
+    /// The cloud's identity provider (the cloud must run with `--auth`).
+    pub fn issuer(&self) -> LocalIssuer {
+        self.inner()
             .issuer()
-            .expect("a cloud started with --auth has an issuer");
-        issuer.token(customer, chrono::Utc::now().timestamp(), 3600)
+            .expect("a cloud started with --auth has an issuer")
+    }
+
+    /// An access token for `customer` from the cloud's issuer (the cloud must run with
+    /// `--auth`).
+    pub fn token_for(&self, customer: &str) -> String {
+        self.issuer()
+            .token(customer, chrono::Utc::now().timestamp(), 3600)
+            .unwrap()
     }
 
     /// `request` with this cloud's token, if it has one.

@@ -2,9 +2,10 @@
 //! with its name.
 
 use orderflow_shared::aws::{Clients, SdkConfig};
-use orderflow_shared::config::{required, ConfigError, Lookup};
+use orderflow_shared::config::{idempotency_policy, required, ConfigError, Lookup};
 #[cfg(feature = "local-cloud")]
 use orderflow_shared::faults::Faults;
+use orderflow_shared::idempotency::Policy;
 use orderflow_shared::sqs_batch::BatchRunner;
 
 #[derive(Debug, Clone)]
@@ -17,6 +18,10 @@ pub struct Config {
     pub idempotency_table: String,
     /// Where `PaymentSucceeded` and `PaymentFailed` go.
     pub event_bus: String,
+    /// `IDEMPOTENCY_LOCK_SECONDS` and `IDEMPOTENCY_KEEP_SECONDS`: how long a key is locked
+    /// while its effect runs, and remembered after (the template derives both from the
+    /// function's `Timeout` and its queues; its rules check them).
+    pub policy: Policy,
     /// `ORDERFLOW_FAULTS`: faults injected around each record (local cloud only).
     #[cfg(feature = "local-cloud")]
     pub faults: Faults,
@@ -48,6 +53,7 @@ impl Config {
                 "EVENT_BUS_NAME",
                 "name of the orderflow EventBridge bus",
             )?,
+            policy: idempotency_policy(lookup)?,
             #[cfg(feature = "local-cloud")]
             faults: Faults::from_lookup(lookup)?,
             #[cfg(feature = "local-cloud")]
@@ -85,20 +91,24 @@ mod tests {
     use super::*;
     use orderflow_shared::config::lookup_from;
 
-    const ALL: [(&str, &str); 4] = [
+    const ALL: [(&str, &str); 6] = [
         ("ORDERS_TABLE", "orders"),
         ("PAYMENTS_TABLE", "payments"),
         ("IDEMPOTENCY_TABLE", "idempotency"),
         ("EVENT_BUS_NAME", "bus"),
+        ("IDEMPOTENCY_LOCK_SECONDS", "90"),
+        ("IDEMPOTENCY_KEEP_SECONDS", "1296000"),
     ];
 
     #[test]
-    fn the_tables_and_the_bus_are_read_from_their_variables() {
+    fn the_tables_the_bus_and_the_key_times_are_read_from_their_variables() {
         let config = Config::from_lookup(&lookup_from(&ALL)).unwrap();
         assert_eq!(config.orders_table, "orders");
         assert_eq!(config.payments_table, "payments");
         assert_eq!(config.idempotency_table, "idempotency");
         assert_eq!(config.event_bus, "bus");
+        assert_eq!(config.policy.lock_for, chrono::Duration::seconds(90));
+        assert_eq!(config.policy.keep_for, chrono::Duration::days(15));
     }
 
     #[test]

@@ -101,33 +101,9 @@ where
     /// between the two steps heals instead of leaving an orphan; consumers ignore the duplicate);
     /// another request under the same key is a `409`.
     async fn accept(&self, order: &Order, keyed: bool) -> Result<OrderAccepted, Problem> {
-        let order = match self.orders.create(order).await {
-            Ok(()) => order.clone(),
-            Err(OrderWriteError::AlreadyExists(existing)) => {
-                if !keyed {
-                    // A fresh random id that is taken: practically impossible; a retry draws anew.
-                    return Err(unavailable(format!(
-                        "order id {} is taken",
-                        existing.order_id
-                    )));
-                }
-                if !same_request(&existing, order) {
-                    return Err(Problem::new(
-                        StatusCode::CONFLICT,
-                        "idempotency-key-reused",
-                        "this Idempotency-Key was used with a different body; use a new key for a new order",
-                    ));
-                }
-                info!(order_id = %existing.order_id, "repeated request: answering as the first time");
-                if existing.status != OrderStatus::Pending {
-                    return Ok(accepted_body(&existing));
-                }
-                *existing
-            }
-            Err(e) => {
-                error!(error = %e, "order could not be stored");
-                return Err(unavailable(e));
-            }
+        let order = match self.store(order, keyed).await? {
+            Stored::ToPublish(order) => order,
+            Stored::MovedOn(existing) => return Ok(accepted_body(&existing)),
         };
         let placed = Envelope::new(
             DomainEvent::OrderPlaced(OrderPlaced {
@@ -148,6 +124,50 @@ where
         info!(order_id = %order.order_id, total = %order.total, lines = order.lines.len(), "order accepted");
         Ok(accepted_body(&order))
     }
+
+    /// Stores the order, or finds it stored: by this very request (its first answer lost), or
+    /// by an earlier request with the same `Idempotency-Key`.
+    async fn store(&self, order: &Order, keyed: bool) -> Result<Stored, Problem> {
+        let existing = match self.orders.create(order).await {
+            Ok(()) => return Ok(Stored::ToPublish(order.clone())),
+            Err(OrderWriteError::AlreadyExists(existing)) => existing,
+            Err(e) => {
+                error!(error = %e, "order could not be stored");
+                return Err(unavailable(e));
+            }
+        };
+        if !keyed {
+            // A keyless order's id is drawn at random for this request, so an order stored
+            // under it with our request and our creation time is our own write whose answer
+            // was lost (the SDK's retry found it): go on as if it had answered.
+            if existing.created_at != order.created_at || !same_request(&existing, order) {
+                // Another order under a fresh random id: practically impossible; a retry draws anew.
+                return Err(unavailable(format!(
+                    "order id {} is taken",
+                    existing.order_id
+                )));
+            }
+        } else if !same_request(&existing, order) {
+            return Err(Problem::new(
+                StatusCode::CONFLICT,
+                "idempotency-key-reused",
+                "this Idempotency-Key was used with a different body; use a new key for a new order",
+            ));
+        }
+        info!(order_id = %existing.order_id, keyed, "order found stored: answering as the first time");
+        if existing.status != OrderStatus::Pending {
+            return Ok(Stored::MovedOn(existing));
+        }
+        Ok(Stored::ToPublish(*existing))
+    }
+}
+
+/// What storing an order found.
+enum Stored {
+    /// Stored now, or still `PENDING`: publish `OrderPlaced`.
+    ToPublish(Order),
+    /// A repeat of a request whose order has moved on: answer as the first time.
+    MovedOn(Box<Order>),
 }
 
 /// Whether a stored order came from the same request as a new one: the same customer, email,

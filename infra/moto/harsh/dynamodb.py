@@ -7,6 +7,10 @@ Developer Guide, "Transaction conflict handling in DynamoDB"):
 - a TransactWriteItems that includes an item of another ongoing one fails with
   `TransactionCanceledException`, `CancellationReasons` in request order: `TransactionConflict`
   at the item's index, `None` elsewhere; nothing is written;
+- a `TransactWriteItems` with a `ClientRequestToken` is idempotent for 10 minutes (`tokens.py`:
+  a resend of an applied one succeeds without writing, another request under the token is
+  `IdempotentParameterMismatchException`, one still in flight `TransactionInProgressException`);
+  on whenever the spec file exists, as it is DynamoDB's nature;
 - a write throttled on an on-demand table's hot key is `ThrottlingException` with
   `throttlingReasons` [{reason: TableWriteKeyRangeThroughputExceeded, resource: table ARN}];
   inside a transaction, the reason code `ThrottlingError` at that item's index.
@@ -29,12 +33,14 @@ from moto.dynamodb.exceptions import (
 )
 from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.utilities import bytesize
+from moto.core.responses import ActionResult
 from moto.dynamodb.responses import DynamoHandler
 
 from . import log
 from .contention import Contention, write_units
 from .spec import Spec
 from .spec_file import SpecFile
+from .tokens import Tokens, Verdict, fingerprint
 
 # Messages as the API model documents them (TransactionConflictException; the cancellation
 # reasons of TransactionCanceledException; ThrottlingError on an on-demand table).
@@ -47,10 +53,13 @@ THROTTLE_MESSAGE = (
     "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/bp-partition-key-design.html"
 )
 THROTTLE_REASON = "TableWriteKeyRangeThroughputExceeded"
+IN_PROGRESS_MESSAGE = "A transaction with this ClientRequestToken is still in progress."
+MISMATCH_MESSAGE = "This ClientRequestToken was used with different request parameters."
 
 SINGLE_WRITES = {"put_item": "PutItem", "update_item": "UpdateItem", "delete_item": "DeleteItem"}
 
 _model = Contention()
+_tokens = Tokens()
 _respond_at = threading.local()
 
 
@@ -65,6 +74,18 @@ class Throttled(DynamodbException):
         reasons = [{"reason": THROTTLE_REASON, "resource": table_arn}]
         self.description = json.dumps(
             {"__type": self.error_type, "message": THROTTLE_MESSAGE, "throttlingReasons": reasons}
+        )
+
+
+class TransactionInProgress(DynamodbException):
+    def __init__(self) -> None:
+        super().__init__(ERROR_TYPE_PREFIX + "TransactionInProgressException", IN_PROGRESS_MESSAGE)
+
+
+class IdempotentParameterMismatch(DynamodbException):
+    def __init__(self) -> None:
+        super().__init__(
+            ERROR_TYPE_PREFIX + "IdempotentParameterMismatchException", MISMATCH_MESSAGE
         )
 
 
@@ -142,42 +163,59 @@ def _single_write(original: Callable, op: str, spec_file: SpecFile) -> Callable:
 
 def _transaction(original: Callable, spec_file: SpecFile) -> Callable:
     def transact(self: DynamoHandler) -> Any:
-        spec = _active(spec_file)
-        if spec is None:
-            return original(self)
-        backend = self.dynamodb_backend
-        try:
-            targets = [_transact_target(backend, entry) for entry in self.body["TransactItems"]]
-        except Exception:  # a malformed request: moto answers it with its own validation error
-            return original(self)
-        now = time.monotonic()
-        if spec.conflict_ms:
-            held = _model.held([t.item_id for t in targets], now)
-            if any(held):
-                _refuse(
-                    targets, held, "transaction_conflict", "TransactionConflict", CONFLICT_REASON
-                )
-        writes = [i for i, t in enumerate(targets) if t.writes]
-        charges = [(targets[i].item_id, targets[i].units(transactional=True)) for i in writes]
-        admitted = _model.admit(charges, now)
-        if not all(admitted):
-            throttled = [False] * len(targets)
-            for i, ok in zip(writes, admitted):
-                throttled[i] = not ok
-            _refuse(targets, throttled, "throttle", "ThrottlingError", THROTTLE_MESSAGE)
-        until = now + (_model.window(spec.conflict_ms) if spec.conflict_ms else 0.0)
-        try:
-            result = original(self)
-        except TransactionCanceledException:
-            # Cancelled by its own conditions, it was in flight all the same.
-            _hold(targets, until)
-            raise
-        _hold(targets, until)
-        for i, (_, units) in zip(writes, charges):
-            _charge_growth(backend, targets[i], units, transactional=True)
+        token = self.body.get("ClientRequestToken") if spec_file.current() else None
+        if token is None:
+            return _contended(self, original, spec_file)
+        request, now = fingerprint(self.body), time.monotonic()
+        verdict = _tokens.check(token, request, now)
+        if verdict is Verdict.IN_PROGRESS:
+            raise TransactionInProgress()
+        if verdict is Verdict.MISMATCH:
+            raise IdempotentParameterMismatch()
+        if verdict is Verdict.REPLAY:
+            return ActionResult({})
+        result = _contended(self, original, spec_file)
+        done_at = getattr(_respond_at, "value", None) or time.monotonic()
+        _tokens.applied(token, request, done_at)
         return result
 
     return transact
+
+
+def _contended(self: DynamoHandler, original: Callable, spec_file: SpecFile) -> Any:
+    """The transaction under the contention model (or as moto runs it, when that is off)."""
+    spec = _active(spec_file)
+    if spec is None:
+        return original(self)
+    backend = self.dynamodb_backend
+    try:
+        targets = [_transact_target(backend, entry) for entry in self.body["TransactItems"]]
+    except Exception:  # a malformed request: moto answers it with its own validation error
+        return original(self)
+    now = time.monotonic()
+    if spec.conflict_ms:
+        held = _model.held([t.item_id for t in targets], now)
+        if any(held):
+            _refuse(targets, held, "transaction_conflict", "TransactionConflict", CONFLICT_REASON)
+    writes = [i for i, t in enumerate(targets) if t.writes]
+    charges = [(targets[i].item_id, targets[i].units(transactional=True)) for i in writes]
+    admitted = _model.admit(charges, now)
+    if not all(admitted):
+        throttled = [False] * len(targets)
+        for i, ok in zip(writes, admitted):
+            throttled[i] = not ok
+        _refuse(targets, throttled, "throttle", "ThrottlingError", THROTTLE_MESSAGE)
+    until = now + (_model.window(spec.conflict_ms) if spec.conflict_ms else 0.0)
+    try:
+        result = original(self)
+    except TransactionCanceledException:
+        # Cancelled by its own conditions, it was in flight all the same.
+        _hold(targets, until)
+        raise
+    _hold(targets, until)
+    for i, (_, units) in zip(writes, charges):
+        _charge_growth(backend, targets[i], units, transactional=True)
+    return result
 
 
 def _refuse(targets: list[Target], hits: list[bool], kind: str, code: str, message: str) -> None:

@@ -393,7 +393,9 @@ impl NotificationKind {
     }
 }
 
-/// What the customer is told: published once to the customer-notifications SNS topic.
+/// What the customer is told: published to the customer-notifications SNS topic, once per
+/// order and kind as far as the mechanism allows, and always with the same content for one
+/// [`Notification::id`] (it is rendered only from facts written once per order).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Notification {
@@ -402,6 +404,14 @@ pub struct Notification {
     pub email: Email,
     pub subject: String,
     pub text: String,
+}
+
+impl Notification {
+    /// `<orderId>:<kind>`: the same for every publish of this notification, so subscribers can
+    /// drop a repeat (the SNS message attribute `notificationId`).
+    pub fn id(&self) -> String {
+        format!("{}:{}", self.order_id, self.kind.as_str())
+    }
 }
 
 #[cfg(test)]

@@ -182,3 +182,25 @@ fn an_eventbridge_wrapper_must_agree_with_the_envelope_type() {
         Err(EventError::Malformed(_))
     ));
 }
+
+#[test]
+fn a_notification_id_is_its_order_and_kind_whatever_its_content() {
+    let order_id = OrderId::new();
+    let told = |kind, text: &str| Notification {
+        kind,
+        order_id: order_id.clone(),
+        email: Email::parse("ana@example.com").unwrap(),
+        subject: "s".into(),
+        text: text.into(),
+    };
+    let confirmed = told(NotificationKind::OrderConfirmed, "one");
+    assert_eq!(confirmed.id(), format!("{order_id}:OrderConfirmed"));
+    assert_eq!(
+        confirmed.id(),
+        told(NotificationKind::OrderConfirmed, "two").id()
+    );
+    assert_ne!(
+        confirmed.id(),
+        told(NotificationKind::OrderCancelled, "one").id()
+    );
+}

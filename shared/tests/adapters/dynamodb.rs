@@ -39,7 +39,7 @@ pub async fn fixture() -> Fixture {
     }
 }
 
-fn sku(s: &str) -> Sku {
+pub(crate) fn sku(s: &str) -> Sku {
     Sku::parse(s).unwrap()
 }
 
@@ -47,7 +47,7 @@ fn eur(cents: i64) -> Money {
     Money::new(cents, Currency::EUR)
 }
 
-fn product(s: &str, stock: u32) -> Product {
+pub(crate) fn product(s: &str, stock: u32) -> Product {
     Product {
         sku: sku(s),
         name: format!("Product {s}"),
@@ -56,7 +56,7 @@ fn product(s: &str, stock: u32) -> Product {
     }
 }
 
-fn line(s: &str, qty: u32) -> OrderLine {
+pub(crate) fn line(s: &str, qty: u32) -> OrderLine {
     OrderLine {
         sku: sku(s),
         quantity: Quantity::new(qty).unwrap(),
@@ -64,7 +64,7 @@ fn line(s: &str, qty: u32) -> OrderLine {
     }
 }
 
-fn new_order(lines: Vec<OrderLine>) -> Order {
+pub(crate) fn new_order(lines: Vec<OrderLine>) -> Order {
     Order::place(
         OrderId::new(),
         CustomerId::parse("cust-1").unwrap(),
@@ -148,10 +148,13 @@ async fn a_transition_applies_only_from_the_expected_state_and_is_appended_to_th
     assert_eq!(stored.history[1].status, OrderStatus::Reserved);
     assert_eq!(stored.history[1].at, at);
 
-    // A redelivered event trying the same move again finds the order already moved.
+    // A redelivered event trying the same move again (at its own instant) finds the order
+    // already moved. The same move at the same instant is our own write retried after a lost
+    // answer, and succeeds (lost_responses.rs).
+    let later = at + Duration::seconds(1);
     assert_eq!(
         f.store
-            .transition(id, OrderStatus::Pending, OrderStatus::Reserved, at)
+            .transition(id, OrderStatus::Pending, OrderStatus::Reserved, later)
             .await,
         Err(OrderWriteError::Conflict {
             expected: OrderStatus::Pending,

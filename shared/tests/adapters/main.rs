@@ -8,11 +8,15 @@
 mod support;
 
 #[cfg(all(feature = "dynamodb", feature = "testing"))]
+mod contention;
+#[cfg(all(feature = "dynamodb", feature = "testing"))]
 mod dynamodb;
 #[cfg(all(feature = "eventbridge", feature = "sqs"))]
 mod eventbridge;
 #[cfg(all(feature = "dynamodb", feature = "testing"))]
 mod idempotency;
+#[cfg(all(feature = "dynamodb", feature = "testing"))]
+mod lost_responses;
 #[cfg(all(feature = "sns", feature = "sqs", feature = "testing"))]
 mod sns;
 #[cfg(all(feature = "sqs", feature = "testing"))]

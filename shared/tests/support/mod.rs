@@ -117,8 +117,23 @@ fn answers(port: u16) -> bool {
         || String::from_utf8_lossy(&head[..n]).starts_with("HTTP/1.0 200")
 }
 
+/// A moto of its own with the harsh cloud on (`ORDERFLOW_HARSH_FILE`, infra/moto/harsh): the
+/// spec, e.g. `conflict_ms=50,item_wcu=200`, is written to a file beside its log. Not shared:
+/// each caller gets its own server, killed when dropped.
+pub fn harsh_moto(spec: &str) -> Moto {
+    let logs = log_dir();
+    fs::create_dir_all(&logs).unwrap();
+    let path = logs.join(format!("{}.spec", unique("harsh")));
+    fs::write(&path, spec).unwrap();
+    Moto::start_with(Some(&path))
+}
+
 impl Moto {
     fn start() -> Moto {
+        Moto::start_with(None)
+    }
+
+    fn start_with(harsh_spec: Option<&Path>) -> Moto {
         let binary = moto_binary();
         assert!(
             binary.is_file(),
@@ -138,7 +153,12 @@ impl Moto {
             let log = logs.join(format!("{test_binary}-{port}.log"));
             let out = File::create(&log).unwrap();
             let err = out.try_clone().unwrap();
-            let child = Command::new(&binary)
+            let mut command = Command::new(&binary);
+            match harsh_spec {
+                Some(spec) => command.env("ORDERFLOW_HARSH_FILE", spec),
+                None => command.env_remove("ORDERFLOW_HARSH_FILE"),
+            };
+            let child = command
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
                 .env("PYTHONPATH", python_path())
                 .env("PYTHONUNBUFFERED", "1")
@@ -189,12 +209,39 @@ impl Moto {
 
     /// An SDK configuration aimed at this server: region us-east-1, static dummy credentials.
     pub async fn sdk_config(&self) -> SdkConfig {
-        orderflow_shared::aws::with_http_client(aws_config::defaults(BehaviorVersion::latest()))
+        self.sdk_config_from(orderflow_shared::aws::with_http_client(
+            aws_config::defaults(BehaviorVersion::latest()),
+        ))
+        .await
+    }
+
+    /// The same, through `http` (e.g. a [`lossy::LosingResponses`] client).
+    pub async fn sdk_config_with(
+        &self,
+        http: aws_smithy_runtime_api::client::http::SharedHttpClient,
+    ) -> SdkConfig {
+        self.sdk_config_from(aws_config::defaults(BehaviorVersion::latest()).http_client(http))
+            .await
+    }
+
+    async fn sdk_config_from(&self, loader: aws_config::ConfigLoader) -> SdkConfig {
+        loader
             .endpoint_url(&self.endpoint)
             .region(Region::new("us-east-1"))
             .test_credentials()
             .load()
             .await
+    }
+
+    /// The harsh cloud's injected-event lines of one kind in this server's log
+    /// (`orderflow-harsh: <kind> ...`, DESIGN §8).
+    pub fn injected(&self, kind: &str) -> usize {
+        let prefix = format!("orderflow-harsh: {kind} ");
+        fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.starts_with(&prefix))
+            .count()
     }
 }
 
@@ -327,5 +374,121 @@ pub mod sqs {
             }
         }
         bodies
+    }
+}
+
+/// Lost responses between the adapter and a real endpoint: an HTTP client that sends every
+/// request on, and for the first `n` requests of one operation (`X-Amz-Target` ending in it)
+/// throws the endpoint's answer away and answers a 500 instead, as a response lost after the
+/// write took effect. The SDK retries, as it does after a real one.
+#[cfg(feature = "aws")]
+pub mod lossy {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use aws_smithy_runtime_api::client::http::{
+        HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
+        SharedHttpConnector,
+    };
+    use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
+    use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+    use aws_smithy_runtime_api::http::StatusCode;
+    use aws_smithy_types::body::SdkBody;
+
+    const INTERNAL_FAILURE: &str =
+        r#"{"__type":"com.amazon.coral.service#InternalFailure","message":"lost on the way back"}"#;
+
+    #[derive(Debug)]
+    struct Losses {
+        operation: String,
+        remaining: AtomicUsize,
+        lost: AtomicUsize,
+        sent: AtomicUsize,
+    }
+
+    /// The client; clones share the count of responses still to lose.
+    #[derive(Debug, Clone)]
+    pub struct LosingResponses {
+        inner: SharedHttpClient,
+        losses: Arc<Losses>,
+    }
+
+    impl LosingResponses {
+        pub fn new(operation: &str, n: usize) -> Self {
+            let roots = orderflow_shared::aws::root_certificates(None).0;
+            LosingResponses {
+                inner: orderflow_shared::aws::https_client(roots).unwrap(),
+                losses: Arc::new(Losses {
+                    operation: operation.to_owned(),
+                    remaining: AtomicUsize::new(n),
+                    lost: AtomicUsize::new(0),
+                    sent: AtomicUsize::new(0),
+                }),
+            }
+        }
+
+        pub fn shared(&self) -> SharedHttpClient {
+            SharedHttpClient::new(self.clone())
+        }
+
+        /// Responses of the operation thrown away so far.
+        pub fn lost(&self) -> usize {
+            self.losses.lost.load(Ordering::SeqCst)
+        }
+
+        /// Requests of the operation sent to the endpoint so far.
+        pub fn sent(&self) -> usize {
+            self.losses.sent.load(Ordering::SeqCst)
+        }
+    }
+
+    impl HttpClient for LosingResponses {
+        fn http_connector(
+            &self,
+            settings: &HttpConnectorSettings,
+            components: &RuntimeComponents,
+        ) -> SharedHttpConnector {
+            SharedHttpConnector::new(Connector {
+                inner: self.inner.http_connector(settings, components),
+                losses: self.losses.clone(),
+            })
+        }
+    }
+
+    #[derive(Debug)]
+    struct Connector {
+        inner: SharedHttpConnector,
+        losses: Arc<Losses>,
+    }
+
+    impl HttpConnector for Connector {
+        fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+            let target = request.headers().get("x-amz-target").unwrap_or_default();
+            let ours = target.ends_with(&format!(".{}", self.losses.operation));
+            let answer = self.inner.call(request);
+            let losses = self.losses.clone();
+            HttpConnectorFuture::new(async move {
+                let response = answer.await?;
+                if !ours {
+                    return Ok(response);
+                }
+                losses.sent.fetch_add(1, Ordering::SeqCst);
+                let lose = losses
+                    .remaining
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                    .is_ok();
+                if !lose {
+                    return Ok(response);
+                }
+                losses.lost.fetch_add(1, Ordering::SeqCst);
+                let mut lost = HttpResponse::new(
+                    StatusCode::try_from(500).unwrap(),
+                    SdkBody::from(INTERNAL_FAILURE),
+                );
+                lost.headers_mut()
+                    .insert("content-type", "application/x-amz-json-1.0");
+                Ok(lost)
+            })
+        }
     }
 }

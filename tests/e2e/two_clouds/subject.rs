@@ -86,6 +86,7 @@ impl Subject {
         });
         let token = cloud
             .tokens([E2E_CUSTOMER], 3600)
+            .unwrap()
             .remove(E2E_CUSTOMER)
             .unwrap_or_else(|| panic!("the {which} has no issuer"));
         Subject {
@@ -102,6 +103,7 @@ impl Subject {
     pub fn token_for(&self, customer: &str) -> String {
         self.cloud
             .tokens([customer], 3600)
+            .unwrap()
             .remove(customer)
             .unwrap_or_else(|| panic!("the {} has no issuer", self.which))
     }

@@ -89,6 +89,12 @@ fn function_environments_name_the_resources_the_code_reads() {
         vars.insert("REQUIRE_AUTH".to_owned(), None);
         vars
     };
+    // The functions with an idempotency key also read its lock and retention (plain values).
+    let with_key_times = |mut vars: BTreeMap<String, Option<String>>| {
+        vars.insert("IDEMPOTENCY_LOCK_SECONDS".to_owned(), None);
+        vars.insert("IDEMPOTENCY_KEEP_SECONDS".to_owned(), None);
+        vars
+    };
     assert_eq!(
         env("ValidateOrderFunction"),
         with_auth(expect(&[
@@ -114,19 +120,19 @@ fn function_environments_name_the_resources_the_code_reads() {
     );
     assert_eq!(
         env("ProcessPaymentFunction"),
-        expect(&[
+        with_key_times(expect(&[
             ("ORDERS_TABLE", "OrdersTable"),
             ("PAYMENTS_TABLE", "PaymentsTable"),
             ("IDEMPOTENCY_TABLE", "IdempotencyTable"),
             ("EVENT_BUS_NAME", "OrderEventBus"),
-        ])
+        ]))
     );
     assert_eq!(
         env("SendNotificationFunction"),
-        expect(&[
+        with_key_times(expect(&[
             ("IDEMPOTENCY_TABLE", "IdempotencyTable"),
             ("NOTIFICATION_TOPIC_ARN", "CustomerNotificationsTopic")
-        ])
+        ]))
     );
 }
 

@@ -1,7 +1,9 @@
 //! The Idempotency table as [`IdempotencyStore`]: a key is claimed with one conditional
 //! `PutItem` (free, expired, or held past its lock by the same payload), completed or released
 //! while it is still `IN_PROGRESS`; a batch's keys are claimed and completed in one transaction
-//! when none is taken.
+//! when none is taken. Each claim writes a random owner token into the record, so a claim whose
+//! response was lost, found by its own retry, is told apart from someone else's: the same owner
+//! is `Acquired`, never `InProgress`.
 
 use std::collections::HashMap;
 
@@ -12,6 +14,7 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 
 use super::item::{idempotency_from_item, n, s, IdempotencyRecord, Item, COMPLETED, IN_PROGRESS};
+use super::retry::send;
 use super::table::{build_error, failed_condition, Table};
 use super::transaction::all_at_once;
 use crate::idempotency::{Claim, ClaimTimes, IdempotencyError, IdempotencyStore};
@@ -45,11 +48,15 @@ impl DynamoIdempotency {
     /// the record changed meanwhile (released, expired, its lock ended) and a retry may win.
     async fn refused_claim(
         &self,
-        key: &str,
-        payload_hash: &str,
-        times: ClaimTimes,
+        claim: &Claimant<'_>,
         returned: Option<Item>,
     ) -> Result<Option<Claim>, IdempotencyError> {
+        let Claimant {
+            key,
+            payload_hash,
+            times,
+            owner,
+        } = *claim;
         let existing = match returned {
             Some(item) => Some(idempotency_from_item(&item)?),
             None => self.record(key).await?,
@@ -57,6 +64,10 @@ impl DynamoIdempotency {
         let Some(existing) = existing else {
             return Ok(None);
         };
+        if existing.owner.as_deref() == Some(owner) && existing.completed.is_none() {
+            // Our own claim: its response was lost and the SDK's retry found it.
+            return Ok(Some(Claim::Acquired));
+        }
         if existing.expires_at_secs < times.now.timestamp() {
             return Ok(None);
         }
@@ -71,6 +82,35 @@ impl DynamoIdempotency {
         }
         Ok(None)
     }
+
+    /// Claims a key for `claim`'s owner: the conditional write, and what a refusal found.
+    async fn claim_as(&self, claim: &Claimant<'_>) -> Result<Claim, IdempotencyError> {
+        let request = self
+            .keys
+            .client
+            .put_item()
+            .table_name(&self.keys.name)
+            .set_item(Some(claim_item(claim)))
+            .condition_expression(CLAIM_CONDITION)
+            .expression_attribute_names("#status", "status")
+            .set_expression_attribute_values(Some(claim_values(claim)))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let op = "PutItem (idempotency claim)";
+        for _ in 0..CLAIM_ATTEMPTS {
+            let returned = match send(op, || request.clone().send()).await {
+                Ok(_) => return Ok(Claim::Acquired),
+                Err(e) => failed_condition(op, e)?,
+            };
+            if let Some(found) = self.refused_claim(claim, returned).await? {
+                return Ok(found);
+            }
+        }
+        Err(StoreError::Unavailable(format!(
+            "idempotency record {:?} kept changing during {CLAIM_ATTEMPTS} claim attempts; retry",
+            claim.key
+        ))
+        .into())
+    }
 }
 
 #[async_trait]
@@ -81,41 +121,18 @@ impl IdempotencyStore for DynamoIdempotency {
         payload_hash: &str,
         times: ClaimTimes,
     ) -> Result<Claim, IdempotencyError> {
-        let item = claim_item(key, payload_hash, times);
-        for _ in 0..CLAIM_ATTEMPTS {
-            let result = self
-                .keys
-                .client
-                .put_item()
-                .table_name(&self.keys.name)
-                .set_item(Some(item.clone()))
-                .condition_expression(CLAIM_CONDITION)
-                .expression_attribute_names("#status", "status")
-                .set_expression_attribute_values(Some(claim_values(payload_hash, times)))
-                .return_values_on_condition_check_failure(
-                    ReturnValuesOnConditionCheckFailure::AllOld,
-                )
-                .send()
-                .await;
-            let returned = match result {
-                Ok(_) => return Ok(Claim::Acquired),
-                Err(e) => failed_condition("PutItem (idempotency claim)", e)?,
-            };
-            if let Some(found) = self
-                .refused_claim(key, payload_hash, times, returned)
-                .await?
-            {
-                return Ok(found);
-            }
-        }
-        Err(StoreError::Unavailable(format!(
-            "idempotency record {key:?} kept changing during {CLAIM_ATTEMPTS} claim attempts; retry"
-        ))
-        .into())
+        let owner = new_owner();
+        self.claim_as(&Claimant {
+            key,
+            payload_hash,
+            times,
+            owner: &owner,
+        })
+        .await
     }
 
     async fn complete(&self, key: &str, result: &str) -> Result<(), IdempotencyError> {
-        let outcome = self
+        let request = self
             .keys
             .client
             .update_item()
@@ -126,12 +143,20 @@ impl IdempotencyStore for DynamoIdempotency {
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#result", "result")
             .set_expression_attribute_values(Some(complete_values(result)))
-            .send()
-            .await;
-        match outcome.map_err(|e| failed_condition("UpdateItem (idempotency complete)", e)) {
-            Ok(_) => Ok(()),
-            Err(Ok(_)) => Err(IdempotencyError::NotHeld),
-            Err(Err(e)) => Err(e.into()),
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let op = "UpdateItem (idempotency complete)";
+        let returned = match send(op, || request.clone().send()).await {
+            Ok(_) => return Ok(()),
+            Err(e) => failed_condition(op, e)?,
+        };
+        let existing = match returned {
+            Some(item) => Some(idempotency_from_item(&item)?),
+            None => self.record(key).await?,
+        };
+        match existing {
+            // Already completed with this result: our own completion, its response lost.
+            Some(record) if record.completed.as_deref() == Some(result) => Ok(()),
+            _ => Err(IdempotencyError::NotHeld),
         }
     }
 
@@ -143,16 +168,29 @@ impl IdempotencyStore for DynamoIdempotency {
         claims: &[(String, String)],
         times: ClaimTimes,
     ) -> Vec<Result<Claim, IdempotencyError>> {
+        // One owner per key, the same in the transaction and in the one-by-one fallback: a
+        // transaction applied whose answer was lost leaves records the fallback knows as its own.
+        let owners: Vec<String> = claims.iter().map(|_| new_owner()).collect();
+        let claimants: Vec<Claimant<'_>> = claims
+            .iter()
+            .zip(&owners)
+            .map(|((key, payload_hash), owner)| Claimant {
+                key,
+                payload_hash,
+                times,
+                owner,
+            })
+            .collect();
         let items = || {
-            claims
+            claimants
                 .iter()
-                .map(|(key, hash)| {
+                .map(|c| {
                     let put = Put::builder()
                         .table_name(&self.keys.name)
-                        .set_item(Some(claim_item(key, hash, times)))
+                        .set_item(Some(claim_item(c)))
                         .condition_expression(CLAIM_CONDITION)
                         .expression_attribute_names("#status", "status")
-                        .set_expression_attribute_values(Some(claim_values(hash, times)))
+                        .set_expression_attribute_values(Some(claim_values(c)))
                         .build()
                         .map_err(build_error)?;
                     Ok(TransactWriteItem::builder().put(put).build())
@@ -163,8 +201,8 @@ impl IdempotencyStore for DynamoIdempotency {
             return claims.iter().map(|_| Ok(Claim::Acquired)).collect();
         }
         let mut answers = Vec::with_capacity(claims.len());
-        for (key, hash) in claims {
-            answers.push(self.claim(key, hash, times).await);
+        for claimant in &claimants {
+            answers.push(self.claim_as(claimant).await);
         }
         answers
     }
@@ -191,8 +229,10 @@ impl IdempotencyStore for DynamoIdempotency {
         answers
     }
 
+    /// A release whose response was lost finds no record on its retry and answers `NotHeld`,
+    /// as for a key never claimed: the key is free either way, which is what a release is for.
     async fn release(&self, key: &str) -> Result<(), IdempotencyError> {
-        let outcome = self
+        let request = self
             .keys
             .client
             .delete_item()
@@ -200,10 +240,10 @@ impl IdempotencyStore for DynamoIdempotency {
             .key("id", s(key))
             .condition_expression(HELD_CONDITION)
             .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":in_progress", s(IN_PROGRESS))
-            .send()
-            .await;
-        match outcome.map_err(|e| failed_condition("DeleteItem (idempotency release)", e)) {
+            .expression_attribute_values(":in_progress", s(IN_PROGRESS));
+        let op = "DeleteItem (idempotency release)";
+        let outcome = send(op, || request.clone().send()).await;
+        match outcome.map_err(|e| failed_condition(op, e)) {
             Ok(_) => Ok(()),
             Err(Ok(_)) => Err(IdempotencyError::NotHeld),
             Err(Err(e)) => Err(e.into()),
@@ -216,25 +256,39 @@ impl IdempotencyStore for DynamoIdempotency {
 const CLAIM_CONDITION: &str = "attribute_not_exists(id) OR expiresAt < :now_secs \
      OR (#status = :in_progress AND lockUntil < :now_ms AND payloadHash = :hash)";
 
-fn claim_item(key: &str, payload_hash: &str, times: ClaimTimes) -> Item {
+/// One claim: the key, its payload, its times, and the random token of this claimant.
+#[derive(Debug, Clone, Copy)]
+struct Claimant<'a> {
+    key: &'a str,
+    payload_hash: &'a str,
+    times: ClaimTimes,
+    owner: &'a str,
+}
+
+fn new_owner() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+fn claim_item(c: &Claimant<'_>) -> Item {
     HashMap::from([
-        ("id".to_owned(), s(key)),
-        ("payloadHash".to_owned(), s(payload_hash)),
+        ("id".to_owned(), s(c.key)),
+        ("payloadHash".to_owned(), s(c.payload_hash)),
         ("status".to_owned(), s(IN_PROGRESS)),
         (
             "lockUntil".to_owned(),
-            n(times.lock_until.timestamp_millis()),
+            n(c.times.lock_until.timestamp_millis()),
         ),
-        ("expiresAt".to_owned(), n(times.expires_at.timestamp())),
+        ("expiresAt".to_owned(), n(c.times.expires_at.timestamp())),
+        ("owner".to_owned(), s(c.owner)),
     ])
 }
 
-fn claim_values(payload_hash: &str, times: ClaimTimes) -> HashMap<String, AttributeValue> {
+fn claim_values(c: &Claimant<'_>) -> HashMap<String, AttributeValue> {
     HashMap::from([
-        (":now_secs".to_owned(), n(times.now.timestamp())),
-        (":now_ms".to_owned(), n(times.now.timestamp_millis())),
+        (":now_secs".to_owned(), n(c.times.now.timestamp())),
+        (":now_ms".to_owned(), n(c.times.now.timestamp_millis())),
         (":in_progress".to_owned(), s(IN_PROGRESS)),
-        (":hash".to_owned(), s(payload_hash)),
+        (":hash".to_owned(), s(c.payload_hash)),
     ])
 }
 

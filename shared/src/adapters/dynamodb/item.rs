@@ -29,6 +29,8 @@ pub(super) struct IdempotencyRecord {
     pub(super) completed: Option<String>,
     pub(super) lock_until_ms: i64,
     pub(super) expires_at_secs: i64,
+    /// Who claimed it (random per claim); absent in records written before owners existed.
+    pub(super) owner: Option<String>,
 }
 
 /// Prefixes a conversion error with the item it came from.
@@ -392,6 +394,10 @@ pub(super) fn idempotency_from_item(item: &Item) -> Result<IdempotencyRecord, St
             completed,
             lock_until_ms: f.n("lockUntil")?,
             expires_at_secs: f.n("expiresAt")?,
+            owner: match item.get("owner") {
+                Some(_) => Some(f.s("owner")?.to_owned()),
+                None => None,
+            },
         })
     };
     let label = match item.get("id") {

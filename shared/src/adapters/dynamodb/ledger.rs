@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use super::idempotency::complete_update;
 use super::item::{charge_from_item, charge_to_item};
 use super::orders::transition_update;
+use super::retry::send;
 use super::table::{build_error, failed_condition, Table};
 use super::transaction::{transact, TransactError};
 use crate::domain::{OrderId, OrderStatus};
@@ -73,19 +74,18 @@ impl DynamoLedger {
 #[async_trait]
 impl PaymentLedger for DynamoLedger {
     async fn record(&self, record: &ChargeRecord) -> Result<Recorded, StoreError> {
-        let result = self
+        let request = self
             .payments
             .client
             .put_item()
             .table_name(&self.payments.name)
             .set_item(Some(charge_to_item(record)))
             .condition_expression("attribute_not_exists(orderId)")
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        let returned = match result {
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let op = "PutItem (ledger)";
+        let returned = match send(op, || request.clone().send()).await {
             Ok(_) => return Ok(Recorded::New),
-            Err(e) => failed_condition("PutItem (ledger)", e)?,
+            Err(e) => failed_condition(op, e)?,
         };
         let existing = match returned {
             Some(item) => Some(charge_from_item(&item)?),

@@ -15,6 +15,12 @@
 //! `TransactWriteItems`, and a cancelled transaction is turned into a domain error from its
 //! cancellation reasons (by item index), never from a message string. `DynamoStore` (tool and
 //! test code, `testing`) is all of them over the four tables.
+//!
+//! Contention (a transaction conflict, a throttle) is retried inside the store (`retry`).
+//! Every transaction carries a `ClientRequestToken` derived from what it writes
+//! (`request_token`), so a resend of one that was applied (its answer lost) succeeds instead of
+//! failing its own conditions; a single write retried after a lost answer reads what it finds
+//! (its own claim's owner, its own move, its own result) as its own.
 
 mod catalog;
 #[cfg(feature = "testing")]
@@ -23,6 +29,8 @@ mod idempotency;
 mod item;
 mod ledger;
 mod orders;
+mod request_token;
+mod retry;
 mod stock;
 mod table;
 mod transaction;

@@ -9,6 +9,7 @@ use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
 
 use super::item::{order_from_item, order_to_item, s, status_change_to_av, status_from_item, Item};
+use super::retry::send;
 use super::table::{build_error, failed_condition, Table};
 use crate::domain::{Order, OrderId, OrderStatus};
 use crate::ports::{OrderRepository, OrderWriteError, StoreError};
@@ -30,19 +31,18 @@ impl DynamoOrders {
 #[async_trait]
 impl OrderRepository for DynamoOrders {
     async fn create(&self, order: &Order) -> Result<(), OrderWriteError> {
-        let result = self
+        let request = self
             .orders
             .client
             .put_item()
             .table_name(&self.orders.name)
             .set_item(Some(order_to_item(order)))
             .condition_expression("attribute_not_exists(orderId)")
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        let returned = match result {
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let op = "PutItem (order)";
+        let returned = match send(op, || request.clone().send()).await {
             Ok(_) => return Ok(()),
-            Err(e) => failed_condition("PutItem (order)", e)?,
+            Err(e) => failed_condition(op, e)?,
         };
         let existing = match returned {
             Some(item) => Some(order_from_item(&item)?),
@@ -74,7 +74,7 @@ impl OrderRepository for DynamoOrders {
         at: DateTime<Utc>,
     ) -> Result<(), OrderWriteError> {
         from.transition(to)?;
-        let result = self
+        let request = self
             .orders
             .client
             .update_item()
@@ -84,18 +84,23 @@ impl OrderRepository for DynamoOrders {
             .condition_expression(TRANSITION_CONDITION)
             .expression_attribute_names("#status", "status")
             .set_expression_attribute_values(Some(transition_values(from, to, at)))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        let returned = match result {
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let op = "UpdateItem (order)";
+        let returned = match send(op, || request.clone().send()).await {
             Ok(_) => return Ok(()),
-            Err(e) => failed_condition("UpdateItem (order)", e)?,
+            Err(e) => failed_condition(op, e)?,
         };
-        match status_after_failure(&self.orders, id, returned.as_ref()).await? {
+        let order = match returned {
+            Some(item) => Some(order_from_item(&item)?),
+            None => self.get(id).await?,
+        };
+        match order {
             None => Err(OrderWriteError::NotFound(id.clone())),
-            Some(actual) if actual != from => Err(OrderWriteError::Conflict {
+            // Our own move (the same step at the same instant), its response lost: done.
+            Some(order) if moved_by(&order, to, at) => Ok(()),
+            Some(order) if order.status != from => Err(OrderWriteError::Conflict {
                 expected: from,
-                actual,
+                actual: order.status,
             }),
             // The condition failed yet the order reads as `from`: a write raced with ours.
             Some(_) => Err(StoreError::Unavailable(format!(
@@ -104,6 +109,15 @@ impl OrderRepository for DynamoOrders {
             .into()),
         }
     }
+}
+
+/// Whether the order's last move is to `to` at `at`: the one a transition at `at` writes.
+fn moved_by(order: &Order, to: OrderStatus, at: DateTime<Utc>) -> bool {
+    order.status == to
+        && order
+            .history
+            .last()
+            .is_some_and(|h| h.status == to && h.at == at)
 }
 
 /// An order's move `from → to`, recorded in its history; used alone and inside transactions.

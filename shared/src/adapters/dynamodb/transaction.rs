@@ -7,6 +7,8 @@ use aws_sdk_dynamodb::types::{CancellationReason, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 
 use super::item::Item;
+use super::request_token::request_token;
+use super::retry::{cancelled_for_contention, contended, retrying, POLICY};
 use super::table::unavailable;
 use crate::ports::StoreError;
 
@@ -20,17 +22,22 @@ pub(super) enum TransactError {
     Store(StoreError),
 }
 
-/// Writes `items` in one transaction.
+/// Writes `items` in one transaction, under a `ClientRequestToken` derived from them (so a
+/// resend of an applied one succeeds), retrying contention (`retry`).
 pub(super) async fn transact(
     client: &Client,
     items: Vec<TransactWriteItem>,
 ) -> Result<(), TransactError> {
-    match client
+    let token = request_token(&items);
+    let request = client
         .transact_write_items()
         .set_transact_items(Some(items))
-        .send()
-        .await
-    {
+        .client_request_token(token);
+    let sent = retrying("TransactWriteItems", POLICY, contended_transaction, || {
+        request.clone().send()
+    })
+    .await;
+    match sent {
         Ok(_) => Ok(()),
         Err(SdkError::ServiceError(context)) => match context.into_err() {
             TransactWriteItemsError::TransactionCanceledException(e) => Err(
@@ -42,6 +49,17 @@ pub(super) async fn transact(
             )))),
         },
         Err(err) => Err(TransactError::Store(unavailable("TransactWriteItems", err))),
+    }
+}
+
+/// A transaction refused for contention: cancelled by conflicts or throttles only, or refused
+/// as a whole (throttled, or our own token still in flight).
+fn contended_transaction<R>(err: &SdkError<TransactWriteItemsError, R>) -> bool {
+    match err.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(e)) => {
+            cancelled_for_contention(e.cancellation_reasons())
+        }
+        _ => contended(err),
     }
 }
 

@@ -334,6 +334,8 @@ impl IdempotencyStore for MemoryStore {
                 rec.result = Some(result.to_owned());
                 Ok(())
             }
+            // Completed with this very result already (DynamoDB: a retry after a lost answer).
+            Some(rec) if rec.result.as_deref() == Some(result) => Ok(()),
             _ => Err(IdempotencyError::NotHeld),
         }
     }

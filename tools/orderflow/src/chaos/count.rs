@@ -5,11 +5,12 @@ use std::collections::{BTreeMap, HashMap};
 
 use orderflow_shared::adapters::dynamodb::DynamoStore;
 use orderflow_shared::domain::{OrderId, OrderStatus};
+use orderflow_shared::events::NotificationKind;
 use orderflow_shared::ports::{ChargeOutcome, PaymentLedger, Product};
 
 use super::plan::{Kind, Planned, HOT};
 use super::report::Report;
-use super::told::Told;
+use super::told::{OrderTold, Told};
 use super::watch::{Seen, Statuses};
 use super::SAY;
 use crate::harness::stock;
@@ -46,13 +47,10 @@ pub async fn count(report: &mut Report, e: &Evidence<'_>) {
             hot_accepted += 1;
             hot_confirmed += u64::from(confirmed);
         }
-        report.wrong_outcome += usize::from(!right_outcome(p.kind, status));
+        let told_wrong = count_told(report, status, &e.told.of(id.as_str()));
+        report.wrong_outcome += usize::from(!right_outcome(p.kind, status) || told_wrong);
         let ledger = e.store.charge_for(id).await.ok().flatten();
         report.payment_mismatch += usize::from(!ledger_agrees(status, ledger.map(|c| c.outcome)));
-        match e.told.times(id.as_str()) {
-            0 => report.missing_notifications += 1,
-            n => report.duplicate_notifications += n - 1,
-        }
     }
     // The flash-sale SKU must sell out exactly: fewer confirmed than it could is a wrong answer.
     if let Some(hot) = e.catalog.iter().find(|p| p.sku.as_str() == HOT) {
@@ -72,6 +70,27 @@ fn tally(report: &mut Report, seen: Seen) {
         Seen::Status(OrderStatus::Rejected) => report.rejected += 1,
         Seen::Missing => report.lost += 1,
         _ => report.stuck += 1,
+    }
+}
+
+/// Counts what the customer of a final order was told: duplicates and redundant publishes,
+/// and missing when the kind its status calls for was never told. True when the customer was
+/// also told another kind (an outcome the order did not have).
+fn count_told(report: &mut Report, status: OrderStatus, told: &OrderTold) -> bool {
+    report.duplicate_notifications += told.duplicates();
+    report.redundant_publishes += told.redundant();
+    let expected = told_kind(status).map(NotificationKind::as_str);
+    report.missing_notifications += usize::from(!told.kinds().any(|k| Some(k) == expected));
+    told.kinds().any(|k| Some(k) != expected)
+}
+
+/// What the customer of an order in this final state is told.
+fn told_kind(status: OrderStatus) -> Option<NotificationKind> {
+    match status {
+        OrderStatus::Confirmed => Some(NotificationKind::OrderConfirmed),
+        OrderStatus::Rejected => Some(NotificationKind::OrderRejected),
+        OrderStatus::Cancelled => Some(NotificationKind::OrderCancelled),
+        _ => None,
     }
 }
 
@@ -112,6 +131,62 @@ mod tests {
         assert!(right_outcome(Kind::OutOfStock, Rejected));
         assert!(right_outcome(Kind::Hot, Confirmed) && right_outcome(Kind::Hot, Rejected));
         assert!(!right_outcome(Kind::Hot, Cancelled));
+    }
+
+    fn delivered(order: &str, kind: &str, text: &str) -> crate::harness::Delivery {
+        crate::harness::Delivery {
+            notification: serde_json::json!({"orderId": order, "kind": kind, "text": text}),
+            notification_id: Some(format!("{order}:{kind}")),
+        }
+    }
+
+    /// What the customer of `o-1` was told, read the way the run reads it.
+    fn told(delivered: &[crate::harness::Delivery]) -> OrderTold {
+        let mut per_order = HashMap::new();
+        super::super::told::tally(&mut per_order, delivered);
+        per_order.remove("o-1").unwrap_or_default()
+    }
+
+    #[test]
+    fn a_customer_told_once_counts_nothing_and_one_never_told_is_missing() {
+        let mut report = Report::default();
+        let once = told(&[delivered("o-1", "OrderConfirmed", "a")]);
+        assert!(!count_told(&mut report, OrderStatus::Confirmed, &once));
+        assert_eq!(report, Report::default());
+        assert!(!count_told(
+            &mut report,
+            OrderStatus::Rejected,
+            &OrderTold::default()
+        ));
+        assert_eq!(report.missing_notifications, 1);
+    }
+
+    #[test]
+    fn repeats_are_counted_as_duplicates_or_redundant_publishes_by_content() {
+        let mut report = Report::default();
+        let repeated = told(&[
+            delivered("o-1", "OrderCancelled", "a"),
+            delivered("o-1", "OrderCancelled", "a"),
+            delivered("o-1", "OrderCancelled", "b"),
+        ]);
+        count_told(&mut report, OrderStatus::Cancelled, &repeated);
+        assert_eq!(
+            (
+                report.duplicate_notifications,
+                report.redundant_publishes,
+                report.missing_notifications
+            ),
+            (1, 1, 0)
+        );
+        assert_eq!(report.failures(), vec![("duplicate_notifications", 1)]);
+    }
+
+    #[test]
+    fn a_customer_told_an_outcome_the_order_did_not_have_is_a_wrong_outcome_and_missing() {
+        let mut report = Report::default();
+        let wrong = told(&[delivered("o-1", "OrderConfirmed", "a")]);
+        assert!(count_told(&mut report, OrderStatus::Cancelled, &wrong));
+        assert_eq!(report.missing_notifications, 1);
     }
 
     #[test]

@@ -20,9 +20,13 @@ pub struct Report {
     pub oversold: u64,
     /// Accepted orders not in a final state at the end.
     pub stuck: usize,
-    /// Notifications beyond the first for an order.
+    /// Notifications whose content differs from the first told under their `notificationId`
+    /// (`<orderId>:<kind>`), or that carry no such id: the customer was told two things.
     pub duplicate_notifications: usize,
-    /// Final orders whose customer was never told.
+    /// The same `notificationId` published again with the same content (a lost publish answer,
+    /// a crash before the key was completed): reported, not a failure — subscribers drop it.
+    pub redundant_publishes: usize,
+    /// Final orders whose customer was never told their outcome.
     pub missing_notifications: usize,
     /// Final state not the one the order had to reach (e.g. declined but confirmed, or
     /// rejected while its SKU still had stock).

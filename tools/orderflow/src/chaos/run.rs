@@ -93,7 +93,7 @@ async fn drive(
     told.per_order.clear();
 
     let ttl = i64::try_from(args.timeout).unwrap_or(i64::MAX / 2) + 600;
-    let tokens = cloud.tokens(planned.iter().map(|p| p.customer.as_str()), ttl);
+    let tokens = cloud.tokens(planned.iter().map(|p| p.customer.as_str()), ttl)?;
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()

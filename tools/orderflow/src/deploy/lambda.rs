@@ -180,6 +180,7 @@ mod tests {
         let stack = StackDescription {
             name: "s".into(),
             status: "CREATE_COMPLETE".into(),
+            parameters: BTreeMap::new(),
             outputs: BTreeMap::new(),
             resources,
         };

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_cloudformation::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_cloudformation::Client;
+use orderflow_template::Resolver;
 
 /// The statuses of a stack whose last deployment succeeded.
 pub const COMPLETE: [&str; 2] = ["CREATE_COMPLETE", "UPDATE_COMPLETE"];
@@ -42,6 +43,8 @@ pub struct StackResource {
 pub struct StackDescription {
     pub name: String,
     pub status: String,
+    /// The values the stack was deployed with.
+    pub parameters: BTreeMap<String, String>,
     pub outputs: BTreeMap<String, String>,
     /// By logical id.
     pub resources: BTreeMap<String, StackResource>,
@@ -64,6 +67,16 @@ impl StackDescription {
         let Some(s) = described.stacks().first() else {
             return Ok(None);
         };
+        let parameters = s
+            .parameters()
+            .iter()
+            .filter_map(|p| {
+                Some((
+                    p.parameter_key()?.to_owned(),
+                    p.parameter_value()?.to_owned(),
+                ))
+            })
+            .collect();
         let outputs = s
             .outputs()
             .iter()
@@ -101,6 +114,7 @@ impl StackDescription {
                 .stack_status()
                 .map(|st| st.as_str().to_owned())
                 .unwrap_or_default(),
+            parameters,
             outputs,
             resources,
         }))
@@ -147,6 +161,28 @@ impl StackDescription {
     }
 }
 
+/// The template's `!Ref`s as the stack resolved them: its parameters, then its resources'
+/// physical ids (what the local API's authorizers are read with, `local::auth::start`).
+impl Resolver for StackDescription {
+    fn reference(&self, name: &str) -> Option<String> {
+        if name == "AWS::StackName" {
+            return Some(self.name.clone());
+        }
+        self.parameters
+            .get(name)
+            .or_else(|| self.resources.get(name).map(|r| &r.physical_id))
+            .cloned()
+    }
+
+    fn attribute(&self, _resource: &str, _attribute: &str) -> Option<String> {
+        None
+    }
+
+    fn condition(&self, _name: &str) -> Option<bool> {
+        None
+    }
+}
+
 /// A resource's name from its physical id: the last segment of a queue URL or of an ARN.
 pub fn resource_name(physical_id: &str) -> String {
     let tail = if physical_id.contains("://") {
@@ -167,6 +203,7 @@ mod tests {
         StackDescription {
             name: "s".into(),
             status: status.into(),
+            parameters: BTreeMap::from([("JwtAudience".into(), "orderflow-api".into())]),
             outputs: BTreeMap::from([("OrdersTableName".into(), "s-OrdersTable-1A".into())]),
             resources: BTreeMap::from([(
                 "InventoryQueue".into(),
@@ -208,5 +245,17 @@ mod tests {
         let missing = d.output("ApiUrl").unwrap_err().to_string();
         assert!(missing.contains("output ApiUrl"), "{missing}");
         assert!(d.physical_id("Nope").is_err());
+    }
+
+    #[test]
+    fn a_reference_resolves_to_the_deployed_parameter_or_the_resources_physical_id() {
+        let d = described("CREATE_COMPLETE");
+        assert_eq!(d.reference("JwtAudience").as_deref(), Some("orderflow-api"));
+        assert_eq!(
+            d.reference("InventoryQueue").as_deref(),
+            Some("http://127.0.0.1:1/000000000000/s-InventoryQueue-2B")
+        );
+        assert_eq!(d.reference("AWS::StackName").as_deref(), Some("s"));
+        assert_eq!(d.reference("Nope"), None);
     }
 }

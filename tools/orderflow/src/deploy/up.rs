@@ -16,7 +16,7 @@ use super::ministack::{MiniStack, MiniStackOptions};
 use super::sam::{self, SamDeploy};
 use super::stack::StackDescription;
 use super::{lambda, DeployError};
-use crate::local::auth::LocalIssuer;
+use crate::local::auth::{self, LocalIssuer};
 use crate::local::logs::LogSink;
 use crate::local::{self, api_gateway, catalog, resources};
 
@@ -47,12 +47,14 @@ pub struct Deployed {
     pub stack: StackDescription,
     /// Topic logical id → the inbox queue subscribed to it.
     pub inboxes: BTreeMap<String, String>,
+    /// The local identity provider the API's authorizers trust (on 127.0.0.1).
     pub issuer: LocalIssuer,
     /// How long each step took.
     pub timings: Vec<(String, Duration)>,
     ministack: Option<MiniStack>,
     shutdown: watch::Sender<bool>,
-    api: JoinHandle<()>,
+    /// The API's task and the issuer's.
+    tasks: Vec<JoinHandle<()>>,
 }
 
 impl Deployed {
@@ -64,7 +66,9 @@ impl Deployed {
     /// Stops the API, then MiniStack if it was started here (with its bootstraps).
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
-        let _ = tokio::time::timeout(Duration::from_secs(5), self.api).await;
+        for task in self.tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+        }
         if let Some(m) = self.ministack {
             m.stop().await;
         }
@@ -164,7 +168,7 @@ pub async fn deploy(options: &DeployOptions, logs: &LogSink) -> Result<Deployed,
         stack,
         ministack,
         shutdown: served.shutdown,
-        api: served.api,
+        tasks: served.tasks,
     })
 }
 
@@ -173,7 +177,7 @@ struct Served {
     inboxes: BTreeMap<String, String>,
     issuer: LocalIssuer,
     shutdown: watch::Sender<bool>,
-    api: JoinHandle<()>,
+    tasks: Vec<JoinHandle<()>>,
 }
 
 /// Seeds the catalog, subscribes the inboxes and serves the API on the deployed stack.
@@ -188,15 +192,25 @@ async fn serve(
     let seeded = catalog::seed(dynamodb, inventory.clone(), &options.seed).await?;
     clock.lap(format!("seeded {seeded} products into {inventory}"));
     let inboxes = subscribe_inboxes(sdk, stack).await?;
-    let issuer = local::up::issuer(&options.state_dir)?;
     let template_err = |e: orderflow_template::TemplateError| DeployError::Template {
         path: options.template.display().to_string(),
         message: e.to_string(),
     };
-    let functions = Template::from_path(&options.template)
-        .and_then(|t| t.functions())
-        .map_err(template_err)?;
+    let template = Template::from_path(&options.template).map_err(template_err)?;
+    let functions = template.functions().map_err(template_err)?;
     let routes = lambda::routes(&functions, stack, &lambda::client(sdk))?;
+    let (shutdown, stop) = watch::channel(false);
+    // The template's authorizers, as deployed, but trusting the local issuer: `JwtIssuer`
+    // names an identity provider this machine cannot sign for.
+    let auth = auth::start(
+        &options.state_dir,
+        &template,
+        stack,
+        stop.clone(),
+        clock.logs,
+    )
+    .await
+    .map_err(|e| DeployError::step("the local issuer", e))?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.api_port))
         .await
         .map_err(|source| DeployError::ApiPort {
@@ -204,11 +218,10 @@ async fn serve(
             source,
         })?;
     let api_url = format!("http://{}", listener.local_addr()?);
-    let (shutdown, stop) = watch::channel(false);
-    let gateway_issuer = Some(issuer.clone());
     let logs = clock.logs.clone();
+    let authorizers = Some(auth.api.clone());
     let api = tokio::spawn(async move {
-        if let Err(e) = api_gateway::serve(listener, routes, gateway_issuer, stop).await {
+        if let Err(e) = api_gateway::serve(listener, routes, authorizers, stop).await {
             logs.line("api", &format!("stopped: {e}"));
         }
     });
@@ -216,9 +229,9 @@ async fn serve(
     Ok(Served {
         api_url,
         inboxes,
-        issuer,
+        issuer: auth.issuer,
         shutdown,
-        api,
+        tasks: vec![api, auth.task],
     })
 }
 

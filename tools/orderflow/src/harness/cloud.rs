@@ -15,7 +15,7 @@ use super::inbox::{Inbox, CUSTOMER_TOPIC};
 use super::names::StackNames;
 use super::progress::Say;
 use super::Api;
-use crate::local::auth::LocalIssuer;
+use crate::local::auth::{IssuerError, LocalIssuer};
 use crate::local::logs::LogSink;
 use crate::local::resources::Deployment;
 use crate::local::{self, LocalCloud, UpOptions};
@@ -56,6 +56,8 @@ pub enum HarnessError {
     Up(#[from] local::UpError),
     #[error(transparent)]
     Child(#[from] ChildError),
+    #[error("signing the customers' tokens: {0}")]
+    Tokens(#[from] IssuerError),
     #[error("seeding the {run} SKUs: {message}")]
     Seed { run: &'static str, message: String },
     #[error("no customer inbox {queue}: {message}")]
@@ -287,19 +289,20 @@ impl Cloud {
         }
     }
 
-    /// A token for each customer (none when the cloud has no local issuer).
+    /// An access token from the local issuer for each customer (none when the cloud has no
+    /// local issuer).
     pub fn tokens<'a>(
         &self,
         customers: impl IntoIterator<Item = &'a str>,
         ttl_seconds: i64,
-    ) -> HashMap<String, String> {
+    ) -> Result<HashMap<String, String>, HarnessError> {
         let Some(issuer) = self.issuer() else {
-            return HashMap::new();
+            return Ok(HashMap::new());
         };
         let now = chrono::Utc::now().timestamp();
         customers
             .into_iter()
-            .map(|c| (c.to_owned(), issuer.token(c, now, ttl_seconds)))
+            .map(|c| Ok((c.to_owned(), issuer.token(c, now, ttl_seconds)?)))
             .collect()
     }
 

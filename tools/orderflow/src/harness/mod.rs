@@ -29,7 +29,7 @@ pub use api::{Answer, Api, Lookup, Placed, Retry};
 pub use args::CloudArgs;
 pub use child::{ChildError, ChildOptions};
 pub use cloud::{Cloud, HarnessError, OwnCloud, Target};
-pub use inbox::{Inbox, InboxError};
+pub use inbox::{Delivery, Inbox, InboxError};
 pub use names::StackNames;
 pub use progress::Say;
 pub use rng::Rng;

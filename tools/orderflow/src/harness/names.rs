@@ -98,6 +98,7 @@ mod tests {
         let described = StackDescription {
             name: "orderflow-local".into(),
             status: "CREATE_COMPLETE".into(),
+            parameters: BTreeMap::new(),
             outputs: BTreeMap::new(),
             resources: BTreeMap::from([
                 ("OrdersTable".into(), resource(table, "o-OrdersTable-1")),

@@ -48,7 +48,7 @@ async fn drive(
     planned: &[Planned],
     catalog: &[Product],
 ) -> Result<LoadReport, LoadError> {
-    let tokens = cloud.tokens(planned.iter().map(|p| p.customer.as_str()), 24 * 3600);
+    let tokens = cloud.tokens(planned.iter().map(|p| p.customer.as_str()), 24 * 3600)?;
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .pool_max_idle_per_host(args.concurrency.max(1))

@@ -2,12 +2,13 @@
 //! `token` prints a token of its issuer.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Subcommand;
 use orderflow_shared::faults::Faults;
 
+use super::auth::{LocalIssuer, TokenKind};
 use super::logs::LogSink;
 use super::messages::READY;
 use super::UpOptions;
@@ -17,7 +18,8 @@ use crate::cli::{fail, wait_for_signal};
 pub enum LocalCommand {
     /// Start the whole chain on this machine; Ctrl-C stops it and every process it started.
     Up(UpArgs),
-    /// Print a token for CUSTOMER, signed by the issuer of a local cloud started with --auth.
+    /// Print a token for CUSTOMER, signed (RS256) by the issuer of a local cloud started with
+    /// --auth, shaped like a Cognito user pool's.
     Token {
         /// The customer: the token's `sub`, which the API takes as the caller.
         customer: String,
@@ -26,6 +28,9 @@ pub enum LocalCommand {
         /// Lifetime in seconds.
         #[arg(long, default_value_t = 3600)]
         ttl: i64,
+        /// Which token: `access` (client_id, scope) or `id` (aud); the API takes both.
+        #[arg(long, value_enum, default_value_t = TokenKind::Access)]
+        kind: TokenKind,
     },
 }
 
@@ -89,19 +94,23 @@ pub async fn run(command: LocalCommand) -> ExitCode {
             customer,
             state_dir,
             ttl,
-        } => match super::auth::LocalIssuer::load(&state_dir) {
-            Ok(issuer) => {
-                if let Err(e) = orderflow_shared::domain::CustomerId::parse(&customer) {
-                    return fail(&e);
-                }
-                println!(
-                    "{}",
-                    issuer.token(&customer, chrono::Utc::now().timestamp(), ttl)
-                );
-                ExitCode::SUCCESS
-            }
-            Err(e) => fail(&e),
-        },
+            kind,
+        } => token(&customer, &state_dir, ttl, kind),
+    }
+}
+
+fn token(customer: &str, state_dir: &Path, ttl: i64, kind: TokenKind) -> ExitCode {
+    if let Err(e) = orderflow_shared::domain::CustomerId::parse(customer) {
+        return fail(&e);
+    }
+    let signed = LocalIssuer::load(state_dir)
+        .and_then(|issuer| issuer.token_of(kind, customer, chrono::Utc::now().timestamp(), ttl));
+    match signed {
+        Ok(token) => {
+            println!("{token}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e),
     }
 }
 

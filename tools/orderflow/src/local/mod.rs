@@ -37,7 +37,7 @@ pub use cloud::{stopped, LocalCloud};
 pub use endpoint::{free_port, sdk_config, REGION};
 pub use faults::{FaultSwitch, FAULTS_VARIABLE, FAULT_SEED_VARIABLE, FUNCTION_FAULT_VARIABLES};
 pub use resources::stack_tables;
-pub use up::{up, UpError, UpOptions, LOCAL_AUDIENCE, LOCAL_ISSUER};
+pub use up::{up, UpError, UpOptions};
 
 /// The stack name of a local cloud unless told otherwise: physical names are
 /// `<stack>-<LogicalId>`.

@@ -524,14 +524,7 @@ async fn create_rule(
         .map_err(|e| aws_err(id, aws_sdk_eventbridge::error::DisplayErrorContext(e)))?;
     let mut targets = Vec::new();
     for t in &rule.targets {
-        let arn = t.arn.resolve_string(d).map_err(template_err)?;
-        targets.push(
-            aws_sdk_eventbridge::types::Target::builder()
-                .id(&t.id)
-                .arn(arn)
-                .build()
-                .map_err(|e| aws_err(id, e))?,
-        );
+        targets.push(target(d, id, t)?);
     }
     client
         .put_targets()
@@ -542,4 +535,35 @@ async fn create_rule(
         .await
         .map_err(|e| aws_err(id, aws_sdk_eventbridge::error::DisplayErrorContext(e)))?;
     Ok(())
+}
+
+/// A rule's target as the template declares it, its dead-letter queue and retry policy
+/// included (moto keeps them; `orderflow dlq` finds the dead-letter queue through them).
+fn target(
+    d: &Deployment,
+    rule: &str,
+    t: &orderflow_template::model::RuleTarget,
+) -> Result<aws_sdk_eventbridge::types::Target, SetupError> {
+    use aws_sdk_eventbridge::types::{DeadLetterConfig, RetryPolicy, Target};
+    let as_i32 = |n: Option<u64>| n.and_then(|n| i32::try_from(n).ok());
+    let dead_letter = match &t.dead_letter_arn {
+        Some(arn) => Some(
+            DeadLetterConfig::builder()
+                .arn(arn.resolve_string(d).map_err(template_err)?)
+                .build(),
+        ),
+        None => None,
+    };
+    Target::builder()
+        .id(&t.id)
+        .arn(t.arn.resolve_string(d).map_err(template_err)?)
+        .set_dead_letter_config(dead_letter)
+        .set_retry_policy(t.retry_policy.map(|p| {
+            RetryPolicy::builder()
+                .set_maximum_retry_attempts(as_i32(p.maximum_retry_attempts))
+                .set_maximum_event_age_in_seconds(as_i32(p.maximum_event_age_seconds))
+                .build()
+        }))
+        .build()
+        .map_err(|e| aws_err(rule, e))
 }

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use orderflow_shared::adapters::sqs::Queues;
@@ -15,7 +16,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::api_gateway::{self, Route};
-use super::auth::LocalIssuer;
+use super::auth::{self, ApiAuth, LocalAuth};
 use super::cloud::LocalCloud;
 use super::endpoint::{self, sdk_config, REGION};
 use super::faults::FaultSwitch;
@@ -47,10 +48,6 @@ pub struct UpOptions {
     /// Enforce the API's JWT authorizer with a local issuer (`orderflow local token` signs).
     pub auth: bool,
 }
-
-/// The issuer and audience the local cloud's authorizer accepts.
-pub const LOCAL_ISSUER: &str = "orderflow-local";
-pub const LOCAL_AUDIENCE: &str = "orderflow-api";
 
 #[derive(Debug, thiserror::Error)]
 pub enum UpError {
@@ -84,7 +81,7 @@ pub async fn up(options: &UpOptions, logs: LogSink) -> Result<LocalCloud, UpErro
         sns: aws_sdk_sns::Client::new(&sdk),
         events: aws_sdk_eventbridge::Client::new(&sdk),
     };
-    let deployment = create_resources(options, &template, &clients, &logs).await?;
+    let mut deployment = create_resources(options, &template, &clients, &logs).await?;
     seed_catalog(options, &functions, &deployment, &clients, &logs).await?;
 
     // The functions reach AWS through the fault proxy when AWS faults are asked for.
@@ -101,10 +98,11 @@ pub async fn up(options: &UpOptions, logs: LogSink) -> Result<LocalCloud, UpErro
     } else {
         aws.url.clone()
     };
-    let issuer = options
-        .auth
-        .then(|| issuer(&options.state_dir))
-        .transpose()?;
+    let auth = if options.auth {
+        Some(start_auth(options, &template, &mut deployment, &shutdown_rx, &logs).await?)
+    } else {
+        None
+    };
     let wiring = Wiring {
         options,
         deployment: &deployment,
@@ -120,12 +118,16 @@ pub async fn up(options: &UpOptions, logs: LogSink) -> Result<LocalCloud, UpErro
     let (api_url, api) = serve_api(
         options.api_port,
         started.routes,
-        &issuer,
+        auth.as_ref().map(|a| a.api.clone()),
         &shutdown_rx,
         &logs,
     )
     .await?;
     tasks.push(api);
+    let issuer = auth.map(|a| {
+        tasks.push(a.task);
+        a.issuer
+    });
     let expected = functions.len() * options.instances.max(1);
     if let Err(e) = wait_ready(&started.ready, expected).await {
         let _ = shutdown_tx.send(true);
@@ -196,25 +198,39 @@ async fn seed_catalog(
     Ok(())
 }
 
-/// The issuer of the state folder, kept across restarts so tokens already handed out still
-/// work; a new one when there is none (or one for another issuer or audience).
-pub(crate) fn issuer(state_dir: &Path) -> Result<LocalIssuer, UpError> {
-    let issuer = match LocalIssuer::load(state_dir) {
-        Ok(i) if i.issuer == LOCAL_ISSUER && i.audience == LOCAL_AUDIENCE => i,
-        _ => LocalIssuer::generate(LOCAL_ISSUER, LOCAL_AUDIENCE),
-    };
-    issuer.save(state_dir).map_err(|e| UpError::Function {
-        function: "(api)".into(),
+/// The local issuer (kept in the state folder across restarts) on 127.0.0.1, the API's
+/// authorizers trusting it, and the template's `JwtIssuer` its URL.
+async fn start_auth(
+    options: &UpOptions,
+    template: &Template,
+    deployment: &mut Deployment,
+    shutdown: &watch::Receiver<bool>,
+    logs: &LogSink,
+) -> Result<LocalAuth, UpError> {
+    let started = auth::start(
+        &options.state_dir,
+        template,
+        deployment,
+        shutdown.clone(),
+        logs,
+    )
+    .await
+    .map_err(|e| UpError::Function {
+        function: "(auth)".into(),
         message: e.to_string(),
     })?;
-    Ok(issuer)
+    deployment.parameters.insert(
+        auth::ISSUER_PARAMETER.to_owned(),
+        started.issuer.issuer.clone(),
+    );
+    Ok(started)
 }
 
 /// The HTTP API on `127.0.0.1:port` (0: a free port); returns its URL and its task.
 async fn serve_api(
     port: u16,
     routes: Vec<Route>,
-    issuer: &Option<LocalIssuer>,
+    auth: Option<Arc<ApiAuth>>,
     shutdown: &watch::Receiver<bool>,
     logs: &LogSink,
 ) -> Result<(String, JoinHandle<()>), UpError> {
@@ -222,9 +238,9 @@ async fn serve_api(
         .await
         .map_err(|source| UpError::ApiPort { port, source })?;
     let url = format!("http://{}", listener.local_addr()?);
-    let (issuer, shutdown, logs) = (issuer.clone(), shutdown.clone(), logs.clone());
+    let (shutdown, logs) = (shutdown.clone(), logs.clone());
     let task = tokio::spawn(async move {
-        if let Err(e) = api_gateway::serve(listener, routes, issuer, shutdown).await {
+        if let Err(e) = api_gateway::serve(listener, routes, auth, shutdown).await {
             logs.line("api", &format!("stopped: {e}"));
         }
     });

@@ -38,7 +38,7 @@ mod template;
 mod topic;
 
 pub use alarm::Alarm;
-pub use eventbridge::{EventBus, EventRule, RuleTarget};
+pub use eventbridge::{EventBus, EventRule, RetryPolicy, RuleTarget};
 pub use function::{Event, EventSource, Function, HttpApiEvent, SqsEvent};
 pub use http_api::{ApiDefinition, HttpApi, Operation};
 pub use iam::{PolicyStatement, Role};

@@ -9,6 +9,7 @@ use orderflow_shared::testing::WithStore;
 use serde_json::Value;
 
 mod idempotency;
+mod lost_answer;
 
 fn catalog() -> MemoryStore {
     MemoryStore::with_products([

@@ -198,8 +198,20 @@ fn an_idempotency_record_reads_its_lock_and_expiry_and_needs_a_result_when_compl
             completed: None,
             lock_until_ms: 1_700_000_000_123,
             expires_at_secs: 1_700_086_400,
+            owner: None,
         }
     );
+    item.insert("owner".into(), s("claim-1"));
+    assert_eq!(
+        idempotency_from_item(&item).unwrap().owner.as_deref(),
+        Some("claim-1")
+    );
+    item.insert("owner".into(), n(1));
+    assert!(
+        idempotency_from_item(&item).is_err(),
+        "an owner is a string"
+    );
+    item.remove("owner");
     item.insert("status".into(), s(COMPLETED));
     assert!(idempotency_from_item(&item).is_err());
     item.insert("result".into(), s("{\"ok\":true}"));
