@@ -586,4 +586,45 @@ mod tests {
         // A route opened with `Authorizer: NONE` needs no token.
         assert_eq!(get("/products", None).await.unwrap().status(), 500);
     }
+
+    /// A function that always gives the same answer.
+    struct Answering(Result<Bytes, InvokeFailure>);
+
+    impl Invoke for Answering {
+        fn invoke(&self, _payload: Bytes) -> Invocation<'_> {
+            let answer = self.0.clone();
+            Box::pin(async move { answer })
+        }
+    }
+
+    #[tokio::test]
+    async fn whatever_invokes_a_route_its_answer_a_failure_and_a_timeout_are_api_gateways() {
+        let answering = |path: &str, answer| Route {
+            method: "GET".into(),
+            path: path.into(),
+            function: Arc::new(Answering(answer)),
+            authorized: false,
+        };
+        let ok = Bytes::from_static(br#"{"statusCode":201,"body":"made"}"#);
+        let url = gateway(
+            vec![
+                answering("/ok", Ok(ok)),
+                answering("/failed", Err(InvokeFailure::Failed("Unhandled".into()))),
+                answering("/slow", Err(InvokeFailure::TimedOut("30 s".into()))),
+            ],
+            None,
+        )
+        .await;
+        let get = |path: &str| reqwest::get(format!("{url}{path}"));
+        let made = get("/ok").await.unwrap();
+        assert_eq!(made.status(), 201);
+        assert_eq!(made.text().await.unwrap(), "made");
+        let failed = get("/failed").await.unwrap();
+        assert_eq!(failed.status(), 500);
+        assert_eq!(
+            failed.json::<Value>().await.unwrap(),
+            json!({"message": "Internal Server Error"})
+        );
+        assert_eq!(get("/slow").await.unwrap().status(), 503);
+    }
 }
