@@ -48,7 +48,8 @@ template-lint: $(VENV_STAMP) ## cfn-lint and sam validate --lint on the SAM temp
 	cfn-lint $(TEMPLATE)
 	sam validate --lint --template-file $(TEMPLATE)
 
-test: $(VENV_STAMP) check template-lint workflow-lint checkov moto-tests ## everything: fmt, clippy, template lint, workflow lint, checkov, the harsh cloud's rules, unit, adapter (moto), end-to-end (the flash sale under contention, a 150-order chaos run among them), contract tests, fuzz smoke
+# MiniStack's virtualenv too: the end-to-end tests deploy the stack into it (tests/e2e/two_clouds).
+test: $(VENV_STAMP) $(MINISTACK_STAMP) check template-lint workflow-lint checkov moto-tests ## everything: fmt, clippy, template lint, workflow lint, checkov, the harsh cloud's rules, unit, adapter (moto), end-to-end (the flash sale under contention, a 150-order chaos run, the stack deployed into MiniStack among them), contract tests, fuzz smoke
 	cargo build --workspace --bins --all-features
 	cargo nextest run --workspace --all-features --no-fail-fast
 	$(MAKE) fuzz-smoke
@@ -141,7 +142,7 @@ $(MINISTACK_STAMP): infra/requirements-ministack.txt
 	$(MINISTACK_VENV)/bin/pip install --quiet --disable-pip-version-check -r infra/requirements-ministack.txt
 	touch $@
 
-.PHONY: ministack ministack-deploy workflow-lint
+.PHONY: ministack deploy-local workflow-lint
 # Empty: a free port is picked. MiniStack hands AWS_ENDPOINT_URL to the bootstraps it runs
 # (provided.al2023 functions get no endpoint otherwise) and keeps its scratch files in TMPDIR.
 # MINISTACK_AUTH=true makes each function call with its own role's credentials and MiniStack
@@ -156,18 +157,24 @@ ministack: $(MINISTACK_STAMP) ## MiniStack (an independent AWS emulator) on 127.
 	@port='$(MINISTACK_PORT)'; \
 	if [ -z "$$port" ]; then port=$$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'); fi; \
 	mkdir -p $(MINISTACK_STATE); \
-	echo "MiniStack: http://127.0.0.1:$$port  (AWS_ENDPOINT_URL=http://127.0.0.1:$$port AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test make package ministack-deploy)"; \
+	echo "MiniStack: http://127.0.0.1:$$port  (deploy into it: make deploy-local DEPLOY_FLAGS=--endpoint-url=http://127.0.0.1:$$port)"; \
 	exec env GATEWAY_PORT=$$port BIND_HOST=127.0.0.1 MINISTACK_HOST=127.0.0.1 AUTH=$(MINISTACK_AUTH) \
 	  AWS_ENDPOINT_URL=http://127.0.0.1:$$port TMPDIR=$(CURDIR)/$(MINISTACK_STATE) \
 	  $(MINISTACK_VENV)/bin/ministack
 
-# Deploys what `make package` built (.aws-sam/build) to the MiniStack at AWS_ENDPOINT_URL with
-# `sam deploy --config-env local`, seeds the catalog and prints the stack's outputs.
-ministack-deploy: $(VENV_STAMP) ## deploy .aws-sam/build to the MiniStack at AWS_ENDPOINT_URL (samconfig env `local`), seed the catalog
-	@test -n "$${AWS_ENDPOINT_URL:-}" || { echo "set AWS_ENDPOINT_URL to the MiniStack endpoint (make ministack prints it)"; exit 2; }
-	@test -f .aws-sam/build/template.yaml || { echo "nothing built: run make package first"; exit 2; }
-	$(VENV)/bin/python infra/deploy/ministack_deploy.py --config-file $(CURDIR)/infra/samconfig.toml \
-	  --config-env local --seed infra/seed/catalog.json
+# `orderflow deploy local`: MiniStack (above, in its own process group), the bootstraps built
+# (`sam build`: cargo-lambda, release) or, with DEPLOY_FLAGS=--debug-bootstraps, target/debug's
+# staged as they are (seconds instead of minutes), `sam deploy --config-env local`, the catalog
+# seeded into the deployed table, and the HTTP API the template declares on
+# 127.0.0.1:$(API_PORT), invoking the deployed functions. It prints the stack's outputs and
+# `ready`; Ctrl-C stops the API and MiniStack. DEPLOY_FLAGS=--endpoint-url=URL deploys into a
+# MiniStack already running (make ministack) instead.
+DEPLOY_FLAGS ?=
+DEPLOY_BUILD := $(if $(findstring --debug-bootstraps,$(DEPLOY_FLAGS)),cargo build --workspace --bins --all-features,cargo build -p orderflow)
+deploy-local: $(VENV_STAMP) $(MINISTACK_STAMP) ## sam deploy into MiniStack on 127.0.0.1, the catalog seeded, the API on 127.0.0.1:$(API_PORT); Ctrl-C stops it
+	$(DEPLOY_BUILD)
+	exec target/debug/orderflow deploy local --api-port $(API_PORT) \
+	  $(if $(MINISTACK_PORT),--ministack-port $(MINISTACK_PORT)) $(DEPLOY_FLAGS)
 
 # Offline linters from infra/requirements-dev.txt: actionlint (syntax, expressions, action
 # inputs, shellcheck on every run: step) and zizmor (security: pinning, permissions, injection).

@@ -9,6 +9,8 @@
 //! - [`expiry`]: a reservation that expires unpaid is declined, released and told;
 //! - [`faults`]: every order right under every kind of injected fault;
 //! - [`crash_between_steps`]: every order right when processes die between any two steps;
+//! - [`two_clouds`]: the same scenarios on the local cloud and on the stack deployed into
+//!   MiniStack with `sam deploy`, and `cargo lambda deploy` into it;
 //! - [`auth`]: the API's JWT authorizer and the local issuer, with Cognito-shaped tokens;
 //! - [`reconcile`]: the reconciler finishes orders the chain left unfinished;
 //! - [`api_contract`]: the API against `infra/openapi.yaml`, by Schemathesis;
@@ -34,3 +36,4 @@ mod reconcile;
 mod repository_rules;
 mod support;
 mod token;
+mod two_clouds;

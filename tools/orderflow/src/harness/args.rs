@@ -8,17 +8,22 @@ use crate::local::up::INSTANCES;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct CloudArgs {
-    /// Use the local cloud at this API URL instead of starting one: its faults cannot be
-    /// stopped, nor its AWS calls counted, by this run.
+    /// Use the cloud at this API URL (a local cloud, or `orderflow deploy local`'s) instead of
+    /// starting one: its faults cannot be stopped, nor its AWS calls counted, by this run.
     #[arg(long, requires = "endpoint_url")]
     pub api_url: Option<String>,
     /// The AWS endpoint of the cloud at --api-url.
     #[arg(long)]
     pub endpoint_url: Option<String>,
+    /// The state folder of the cloud at --api-url (its `--state-dir`), whose issuer signs the
+    /// customers' tokens when its API checks them (`local up --auth`, `deploy local`).
+    #[arg(long, requires = "api_url")]
+    pub issuer_state_dir: Option<PathBuf>,
     #[arg(
         long,
         default_value = "orderflow-local",
-        help = "Physical names are \"<stack>-<LogicalId>\"."
+        help = "The stack: a deployed one's names are read from the endpoint's CloudFormation, a \
+                local cloud's are \"<stack>-<LogicalId>\"."
     )]
     pub stack: String,
     #[arg(long, default_value = "infra/template.yaml")]

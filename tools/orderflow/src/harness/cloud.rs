@@ -12,6 +12,7 @@ use orderflow_shared::ports::Product;
 use super::args::CloudArgs;
 use super::child::{ChildError, ChildOptions, ChildProcess};
 use super::inbox::{Inbox, CUSTOMER_TOPIC};
+use super::names::StackNames;
 use super::progress::Say;
 use super::Api;
 use crate::local::auth::{IssuerError, LocalIssuer};
@@ -25,7 +26,8 @@ pub enum Target {
     /// A local cloud this process runs (`chaos`, `load`): its faults can be stopped and its
     /// deployment read.
     Own(Box<LocalCloud>),
-    /// `orderflow local up` as a child process (the end-to-end tests).
+    /// `orderflow local up` or `orderflow deploy local` as a child process (the end-to-end
+    /// tests).
     Child(ChildProcess),
     /// A cloud someone else runs (`--api-url`, `--endpoint-url`).
     Remote,
@@ -63,6 +65,10 @@ pub enum HarnessError {
     Seed { run: &'static str, message: String },
     #[error("no customer inbox {queue}: {message}")]
     NoInbox { queue: String, message: String },
+    #[error("no queue {queue}: {message}")]
+    NoQueue { queue: String, message: String },
+    #[error("the endpoint has no stack {0} after `orderflow deploy local` said it was ready")]
+    NotDeployed(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
@@ -74,6 +80,10 @@ pub struct Cloud {
     pub stack: String,
     pub state_dir: PathBuf,
     sdk: aws_config::SdkConfig,
+    /// What its resources are called.
+    names: StackNames,
+    /// Where the issuer of a cloud this run did not start in-process keeps its key.
+    issuer_dir: Option<PathBuf>,
     /// Where an own cloud writes its log.
     log: Option<PathBuf>,
     target: Target,
@@ -91,7 +101,8 @@ impl Cloud {
         std::fs::create_dir_all(state_dir)?;
         match (&args.api_url, &args.endpoint_url) {
             (Some(api), Some(endpoint)) => {
-                let cloud = Cloud::remote(api, endpoint, &args.stack, state_dir).await;
+                let mut cloud = Cloud::remote(api, endpoint, &args.stack, state_dir).await;
+                cloud.issuer_dir.clone_from(&args.issuer_state_dir);
                 cloud.seed(own.name, own.catalog).await?;
                 Ok(cloud)
             }
@@ -130,6 +141,8 @@ impl Cloud {
         let logs = LogSink::to_file(log, Some(options.state_dir.clone()))?;
         let cloud = local::up(options, logs).await?;
         Ok(Cloud {
+            names: StackNames::local(&options.stack),
+            issuer_dir: None,
             api_url: cloud.api_url.clone(),
             endpoint: cloud.endpoint.clone(),
             stack: options.stack.clone(),
@@ -148,6 +161,8 @@ impl Cloud {
     ) -> Result<Cloud, HarnessError> {
         let started = ChildProcess::start(binary, cwd, options).await?;
         Ok(Cloud {
+            names: StackNames::local(local::DEFAULT_STACK),
+            issuer_dir: Some(started.state_dir.clone()),
             sdk: local::sdk_config(&started.endpoint).await,
             api_url: started.api_url,
             endpoint: started.endpoint,
@@ -158,14 +173,41 @@ impl Cloud {
         })
     }
 
-    /// A cloud someone else runs.
+    /// `binary deploy local --debug-bootstraps` as a child process, started in `cwd` (the
+    /// workspace): the stack deployed into MiniStack, named as CloudFormation named it.
+    pub async fn deployed(binary: &Path, cwd: &Path) -> Result<Cloud, HarnessError> {
+        let started = ChildProcess::deploy(binary, cwd).await?;
+        let sdk = local::sdk_config(&started.endpoint).await;
+        let stack = local::DEFAULT_STACK;
+        let names = StackNames::find(&sdk, stack).await;
+        if names.deployed_stack().is_none() {
+            return Err(HarnessError::NotDeployed(stack.to_owned()));
+        }
+        Ok(Cloud {
+            names,
+            issuer_dir: Some(started.state_dir.clone()),
+            sdk,
+            api_url: started.api_url,
+            endpoint: started.endpoint,
+            stack: stack.to_owned(),
+            state_dir: started.state_dir,
+            log: None,
+            target: Target::Child(started.process),
+        })
+    }
+
+    /// A cloud someone else runs: a local cloud, or a stack deployed with `sam deploy` (then
+    /// its names are read from the endpoint's CloudFormation).
     pub async fn remote(api_url: &str, endpoint: &str, stack: &str, state_dir: &Path) -> Cloud {
+        let sdk = local::sdk_config(endpoint).await;
         Cloud {
+            names: StackNames::find(&sdk, stack).await,
+            issuer_dir: None,
             api_url: api_url.to_owned(),
             endpoint: endpoint.to_owned(),
             stack: stack.to_owned(),
             state_dir: state_dir.to_owned(),
-            sdk: local::sdk_config(endpoint).await,
+            sdk,
             log: None,
             target: Target::Remote,
         }
@@ -193,17 +235,39 @@ impl Cloud {
         aws_sdk_sqs::Client::new(&self.sdk)
     }
 
+    /// What the cloud's resources are called.
+    pub fn names(&self) -> &StackNames {
+        &self.names
+    }
+
     /// The production DynamoDB adapter on the stack's tables.
     pub fn store(&self) -> DynamoStore {
         DynamoStore::new(
             aws_sdk_dynamodb::Client::new(&self.sdk),
-            local::stack_tables(&self.stack),
+            self.names.tables().clone(),
         )
+    }
+
+    /// The URL of the stack's queue `logical_id`.
+    pub async fn queue_url(&self, logical_id: &str) -> Result<String, HarnessError> {
+        let queue = self
+            .names
+            .name(logical_id)
+            .map_err(|e| HarnessError::NoQueue {
+                queue: logical_id.to_owned(),
+                message: e.to_string(),
+            })?;
+        let out = self.sqs().get_queue_url().queue_name(&queue).send().await;
+        out.map_err(|e| HarnessError::NoQueue {
+            queue: queue.clone(),
+            message: aws_sdk_sqs::error::DisplayErrorContext(e).to_string(),
+        })
+        .map(|o| o.queue_url().unwrap_or_default().to_owned())
     }
 
     /// The queue subscribed to the customer notifications topic.
     pub async fn inbox(&self) -> Result<Inbox, HarnessError> {
-        let queue = local::resources::inbox_queue_name(&self.stack, CUSTOMER_TOPIC);
+        let queue = self.names.inbox(CUSTOMER_TOPIC);
         let sqs = self.sqs();
         let url = sqs
             .get_queue_url()
@@ -220,12 +284,15 @@ impl Cloud {
         Ok(Inbox::new(sqs, &url))
     }
 
-    /// The issuer whose tokens the API accepts, when the cloud checks tokens and is local.
+    /// The issuer whose tokens the API accepts, when the cloud checks tokens and its issuer
+    /// is local (in this process, or in a state folder this run knows).
     pub fn issuer(&self) -> Option<LocalIssuer> {
         match &self.target {
             Target::Own(cloud) => cloud.issuer.clone(),
-            Target::Child(_) => LocalIssuer::load(&self.state_dir).ok(),
-            Target::Remote => None,
+            _ => self
+                .issuer_dir
+                .as_deref()
+                .and_then(|dir| LocalIssuer::load(dir).ok()),
         }
     }
 

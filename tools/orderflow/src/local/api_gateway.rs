@@ -1,8 +1,14 @@
 //! API Gateway (HTTP API) on 127.0.0.1: matches the template's routes, turns each request into
 //! a payload-format 2.0 event, invokes the function and turns its answer back into HTTP.
+//!
+//! What a route invokes is an [`Invoke`]: a function of the local cloud through its Runtime API
+//! ([`FunctionHandle`]), or a deployed function through Lambda `Invoke`
+//! (`crate::deploy::lambda`), so the local cloud and `orderflow deploy local` serve the same API.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use axum::body::{to_bytes, Body, Bytes};
@@ -19,11 +25,43 @@ use super::runtime::{FunctionHandle, InvokeError};
 /// API Gateway refuses payloads over 10 MB before any function runs.
 const MAX_PAYLOAD: usize = 10 * 1024 * 1024;
 
+/// Why an invocation gave no answer, as API Gateway tells them apart.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvokeFailure {
+    /// No answer within the integration's time: `503 Service Unavailable`.
+    #[error("no answer in time: {0}")]
+    TimedOut(String),
+    /// The function failed, or could not be invoked: `500 Internal Server Error`.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// An invocation in flight.
+pub type Invocation<'a> = Pin<Box<dyn Future<Output = Result<Bytes, InvokeFailure>> + Send + 'a>>;
+
+/// A function a route calls with its event, synchronously (`RequestResponse`).
+pub trait Invoke: Send + Sync {
+    fn invoke(&self, payload: Bytes) -> Invocation<'_>;
+}
+
+impl Invoke for FunctionHandle {
+    fn invoke(&self, payload: Bytes) -> Invocation<'_> {
+        Box::pin(async move {
+            FunctionHandle::invoke(self, payload)
+                .await
+                .map_err(|e| match e {
+                    InvokeError::Timeout(_) => InvokeFailure::TimedOut(e.to_string()),
+                    other => InvokeFailure::Failed(other.to_string()),
+                })
+        })
+    }
+}
+
 #[derive(Clone)]
 pub struct Route {
     pub method: String,
     pub path: String,
-    pub function: FunctionHandle,
+    pub function: Arc<dyn Invoke>,
     /// The route sits behind the API's JWT authorizer (when the local cloud enforces it).
     pub authorized: bool,
 }
@@ -367,10 +405,12 @@ async fn handle(
     }
     match route.function.invoke(Bytes::from(event.to_string())).await {
         Ok(payload) => response_from(&payload),
-        Err(InvokeError::Timeout(_)) => {
+        Err(InvokeFailure::TimedOut(_)) => {
             problem(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable")
         }
-        Err(_) => problem(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),
+        Err(InvokeFailure::Failed(_)) => {
+            problem(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+        }
     }
 }
 
@@ -401,7 +441,7 @@ mod tests {
         Route {
             method: method.into(),
             path: path.into(),
-            function: FunctionHandle::for_tests("f"),
+            function: Arc::new(FunctionHandle::for_tests("f")),
             authorized: true,
         }
     }
@@ -545,5 +585,46 @@ mod tests {
         );
         // A route opened with `Authorizer: NONE` needs no token.
         assert_eq!(get("/products", None).await.unwrap().status(), 500);
+    }
+
+    /// A function that always gives the same answer.
+    struct Answering(Result<Bytes, InvokeFailure>);
+
+    impl Invoke for Answering {
+        fn invoke(&self, _payload: Bytes) -> Invocation<'_> {
+            let answer = self.0.clone();
+            Box::pin(async move { answer })
+        }
+    }
+
+    #[tokio::test]
+    async fn whatever_invokes_a_route_its_answer_a_failure_and_a_timeout_are_api_gateways() {
+        let answering = |path: &str, answer| Route {
+            method: "GET".into(),
+            path: path.into(),
+            function: Arc::new(Answering(answer)),
+            authorized: false,
+        };
+        let ok = Bytes::from_static(br#"{"statusCode":201,"body":"made"}"#);
+        let url = gateway(
+            vec![
+                answering("/ok", Ok(ok)),
+                answering("/failed", Err(InvokeFailure::Failed("Unhandled".into()))),
+                answering("/slow", Err(InvokeFailure::TimedOut("30 s".into()))),
+            ],
+            None,
+        )
+        .await;
+        let get = |path: &str| reqwest::get(format!("{url}{path}"));
+        let made = get("/ok").await.unwrap();
+        assert_eq!(made.status(), 201);
+        assert_eq!(made.text().await.unwrap(), "made");
+        let failed = get("/failed").await.unwrap();
+        assert_eq!(failed.status(), 500);
+        assert_eq!(
+            failed.json::<Value>().await.unwrap(),
+            json!({"message": "Internal Server Error"})
+        );
+        assert_eq!(get("/slow").await.unwrap().status(), 503);
     }
 }

@@ -58,7 +58,7 @@ pub async fn start_all(functions: &[Function], w: &Wiring<'_>) -> Result<Started
         started.routes.extend(f.http_api_events().map(|http| Route {
             method: http.method.clone(),
             path: http.path.clone(),
-            function: handle.clone(),
+            function: Arc::new(handle.clone()),
             authorized: http.authorizer.as_deref() != Some("NONE"),
         }));
         started.tasks.extend(start_mappings(f, &handle, w)?);

@@ -141,12 +141,23 @@ impl Deployment {
 
 /// The tables of a local stack: physical names are `<stack>-<LogicalId>`.
 pub fn stack_tables(stack: &str) -> TableNames {
-    TableNames {
-        orders: format!("{stack}-OrdersTable"),
-        inventory: format!("{stack}-InventoryTable"),
-        payments: format!("{stack}-PaymentsTable"),
-        idempotency: format!("{stack}-IdempotencyTable"),
+    let named: Result<TableNames, std::convert::Infallible> =
+        tables_named(|id| Ok(format!("{stack}-{id}")));
+    match named {
+        Ok(tables) => tables,
+        Err(never) => match never {},
     }
+}
+
+/// The stack's tables, each named by `name` from its logical id (a deployed stack's names
+/// come from CloudFormation, `harness::names`).
+pub fn tables_named<E>(name: impl Fn(&str) -> Result<String, E>) -> Result<TableNames, E> {
+    Ok(TableNames {
+        orders: name("OrdersTable")?,
+        inventory: name("InventoryTable")?,
+        payments: name("PaymentsTable")?,
+        idempotency: name("IdempotencyTable")?,
+    })
 }
 
 /// The queue subscribed to a topic so that what it published can be read back.
@@ -308,27 +319,45 @@ async fn create_inbox(
     topic_arn: &str,
 ) -> Result<String, SetupError> {
     let name = inbox_queue_name(&d.stack, topic_id);
-    let url = clients
-        .sqs
+    subscribe_inbox(&clients.sqs, &clients.sns, &name, topic_arn).await
+}
+
+/// Creates the queue `name` (or finds it) and subscribes it to the topic with raw delivery;
+/// returns its URL. The queue's ARN is the endpoint's own (accounts differ between emulators).
+pub async fn subscribe_inbox(
+    sqs: &aws_sdk_sqs::Client,
+    sns: &aws_sdk_sns::Client,
+    name: &str,
+    topic_arn: &str,
+) -> Result<String, SetupError> {
+    let sqs_err = |e| aws_err(name, aws_sdk_sqs::error::DisplayErrorContext(e));
+    let url = sqs
         .create_queue()
-        .queue_name(&name)
+        .queue_name(name)
         .send()
         .await
-        .map_err(|e| aws_err(&name, aws_sdk_sqs::error::DisplayErrorContext(e)))?
+        .map_err(|e| aws_err(name, aws_sdk_sqs::error::DisplayErrorContext(e)))?
         .queue_url()
         .unwrap_or_default()
         .to_owned();
-    let arn = format!("arn:aws:sqs:{}:{ACCOUNT}:{name}", d.region);
-    clients
-        .sns
-        .subscribe()
+    let arn = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .map_err(sqs_err)?
+        .attributes()
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+        .unwrap_or_default();
+    sns.subscribe()
         .topic_arn(topic_arn)
         .protocol("sqs")
         .endpoint(&arn)
         .attributes("RawMessageDelivery", "true")
         .send()
         .await
-        .map_err(|e| aws_err(&name, aws_sdk_sns::error::DisplayErrorContext(e)))?;
+        .map_err(|e| aws_err(name, aws_sdk_sns::error::DisplayErrorContext(e)))?;
     Ok(url)
 }
 
