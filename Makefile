@@ -7,6 +7,10 @@ VENV        := .venv
 VENV_STAMP  := $(VENV)/.installed
 REQS        := infra/requirements-dev.txt
 TEMPLATE    := infra/template.yaml
+# MiniStack lives in its own virtualenv: it pins botocore==1.43.106 exactly, and the boto3 that
+# aws-sam-cli brings into .venv needs botocore>=1.43.108.
+MINISTACK_VENV  := .venv-ministack
+MINISTACK_STAMP := $(MINISTACK_VENV)/.installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export AWS_DEFAULT_REGION ?= us-east-1
 # sam's telemetry would try to reach the internet.
@@ -132,10 +136,7 @@ clean: ## remove build output (keeps .venv)
 	rm -rf .aws-sam
 
 # ---------------------------------------------------------------- MiniStack (deploy it, locally)
-# MiniStack lives in its own virtualenv: it pins botocore==1.43.106 exactly, and the boto3 that
-# aws-sam-cli brings into .venv needs botocore>=1.43.108.
-MINISTACK_VENV  := .venv-ministack
-MINISTACK_STAMP := $(MINISTACK_VENV)/.installed
+# (MINISTACK_VENV and MINISTACK_STAMP are defined at the top: prerequisites expand when read.)
 $(MINISTACK_STAMP): infra/requirements-ministack.txt
 	python3 -m venv $(MINISTACK_VENV)
 	$(MINISTACK_VENV)/bin/pip install --quiet --disable-pip-version-check --upgrade pip
