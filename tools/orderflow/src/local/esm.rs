@@ -165,6 +165,40 @@ pub async fn run(
     }
 }
 
+/// Runs `invocation`, keeping the batch hidden while it runs when the visibility timeout is
+/// overridden. On AWS the template makes the queue's visibility timeout at least six times the
+/// function's timeout, so no message of a running batch comes back before its answer; a
+/// shortened timeout (the local speed-up for retries) would let a slow invocation's messages be
+/// received again and burn receives toward the DLQ. So the override shortens only the wait after
+/// a failure: every half timeout the batch's visibility is set to the timeout again, and a failed
+/// record comes back at most one timeout after its answer.
+async fn hidden_while<F: std::future::Future>(
+    queues: &Queues,
+    mapping: &Mapping,
+    batch: &[ReceivedMessage],
+    invocation: F,
+) -> F::Output {
+    let Some(seconds) = mapping.visibility_timeout.filter(|s| *s > 0) else {
+        return invocation.await;
+    };
+    let period = Duration::from_millis(u64::try_from(seconds).unwrap_or(1) * 500);
+    tokio::pin!(invocation);
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    loop {
+        tokio::select! {
+            answer = &mut invocation => return answer,
+            _ = ticks.tick() => {
+                for m in batch {
+                    // A failed extension only lets the message come back early: at-least-once.
+                    let _ = queues
+                        .change_visibility(&mapping.queue_url, &m.receipt_handle, seconds)
+                        .await;
+                }
+            }
+        }
+    }
+}
+
 /// Long-polls until at least one message arrives, then keeps receiving until the batch is full
 /// or the batching window has passed.
 async fn gather(queues: &Queues, mapping: &Mapping) -> Result<Vec<ReceivedMessage>, String> {
@@ -215,7 +249,8 @@ pub async fn deliver(
 ) -> BatchOutcome {
     let event = sqs_event(&batch, mapping);
     let payload = Bytes::from(event.to_string());
-    let failed: Vec<String> = match function.invoke(payload).await {
+    let answer = hidden_while(queues, mapping, &batch, function.invoke(payload)).await;
+    let failed: Vec<String> = match answer {
         Ok(response) if mapping.report_batch_item_failures => {
             match reported_failures(&response, &batch) {
                 Some(failed) => failed,
@@ -423,6 +458,85 @@ mod tests {
         assert!(
             most_at_once(5, 5, 8).await > 2,
             "five pollers, five processes: several at once"
+        );
+    }
+
+    /// Two pollers, a shortened visibility timeout of 1 s, one message whose invocation takes
+    /// `invocation` and then reports the answer `answer`; returns how many invocations it had
+    /// within `watch`.
+    async fn invocations_of_one_slow_message(
+        invocation: Duration,
+        answer: &'static [u8],
+        watch_for: Duration,
+    ) -> usize {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        let dir = std::env::temp_dir().join(format!("orderflow-esm-{}", uuid::Uuid::new_v4()));
+        let port = super::super::free_port().unwrap();
+        let mut moto = super::super::moto::start(port, &dir, None).await.unwrap();
+        let sqs = aws_sdk_sqs::Client::new(&super::super::sdk_config(&moto.endpoint).await);
+        let created = sqs.create_queue().queue_name("q").send().await.unwrap();
+        let url = created.queue_url().unwrap().to_owned();
+        let queues = Queues::new(sqs.clone());
+        queues.send(&url, "slow", &[]).await.unwrap();
+        let count = Arc::new(AtomicUsize::new(0));
+        let seen = count.clone();
+        let function = FunctionHandle::served_by("f", move |payload| {
+            let seen = seen.clone();
+            async move {
+                seen.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(invocation).await;
+                let id = serde_json::from_slice::<Value>(&payload).unwrap()["Records"][0]
+                    ["messageId"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned();
+                let text = String::from_utf8_lossy(answer).replace("ID", &id);
+                Ok(Bytes::from(text))
+            }
+        });
+        let (stop, shutdown) = watch::channel(false);
+        let mapping = Mapping {
+            queue_url: url,
+            batch_size: 1,
+            visibility_timeout: Some(1),
+            slots: Arc::new(Semaphore::new(2)),
+            ..mapping()
+        };
+        for _ in 0..2 {
+            tokio::spawn(run(
+                function.clone(),
+                queues.clone(),
+                mapping.clone(),
+                LogSink::new(None),
+                shutdown.clone(),
+            ));
+        }
+        tokio::time::sleep(watch_for).await;
+        let _ = stop.send(true);
+        moto.child.kill().await.unwrap();
+        let _ = std::fs::remove_dir_all(dir);
+        count.load(Ordering::SeqCst)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_batch_stays_hidden_while_its_invocation_outlives_a_shortened_visibility_timeout() {
+        let succeeded = invocations_of_one_slow_message(
+            Duration::from_secs(4),
+            br#"{"batchItemFailures":[]}"#,
+            Duration::from_secs(7),
+        )
+        .await;
+        assert_eq!(succeeded, 1, "a 4 s invocation under a 1 s timeout runs once");
+        let failing = invocations_of_one_slow_message(
+            Duration::from_secs(2),
+            br#"{"batchItemFailures":[{"itemIdentifier":"ID"}]}"#,
+            Duration::from_secs(9),
+        )
+        .await;
+        assert!(
+            failing >= 2,
+            "a failed record still comes back soon after its answer ({failing} invocations)"
         );
     }
 

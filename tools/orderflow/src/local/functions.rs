@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use orderflow_shared::adapters::sqs::Queues;
+use orderflow_shared::config::LOCK_SECONDS;
 use orderflow_template::model::Function;
 use orderflow_template::Value;
 use tokio::sync::{watch, Semaphore};
@@ -83,6 +84,9 @@ async fn start_one(
         });
     }
     let mut env = environment(f, w.deployment, w.endpoint)?;
+    if let Some(v) = w.options.visibility_timeout {
+        lock_within_visibility(&mut env, v);
+    }
     if !w.options.auth {
         env.insert(REQUIRE_AUTH.into(), "false".into());
     }
@@ -102,6 +106,18 @@ async fn start_one(
         w.extra_env.clone(),
     )
     .await?)
+}
+
+/// With the visibility timeout shortened to `seconds`, an idempotency lock (the template's
+/// `IDEMPOTENCY_LOCK_SECONDS`, ≤ the queue's timeout there: the rule `idempotency-lock`) is
+/// shortened to it too. Otherwise the redelivery of a record whose holder died would meet the
+/// lock on every receive and reach the DLQ before the lock expires, which AWS's ratio prevents.
+fn lock_within_visibility(env: &mut BTreeMap<String, String>, seconds: i32) {
+    let Some(lock) = env.get(LOCK_SECONDS).and_then(|v| v.parse::<i64>().ok()) else {
+        return;
+    };
+    let shortened = lock.min(i64::from(seconds.max(1)));
+    env.insert(LOCK_SECONDS.into(), shortened.to_string());
 }
 
 /// For each enabled SQS event source, one poller per batch in flight (`--batches-in-flight`);
@@ -197,4 +213,25 @@ pub fn table_from_env(functions: &[Function], d: &Deployment, var: &str) -> Opti
             .get(var)
             .and_then(|v: &Value| v.resolve_string(d).ok())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shortened_visibility_timeout_shortens_a_longer_lock_and_only_a_lock() {
+        let mut env = BTreeMap::from([
+            (LOCK_SECONDS.to_owned(), "90".to_owned()),
+            ("OTHER".to_owned(), "90".to_owned()),
+        ]);
+        lock_within_visibility(&mut env, 4);
+        assert_eq!(env[LOCK_SECONDS], "4");
+        assert_eq!(env["OTHER"], "90");
+        lock_within_visibility(&mut env, 30);
+        assert_eq!(env[LOCK_SECONDS], "4", "a lock already within it stays");
+        let mut without = BTreeMap::new();
+        lock_within_visibility(&mut without, 4);
+        assert!(without.is_empty(), "a function without a lock gets none");
+    }
 }
