@@ -246,5 +246,8 @@ async fn the_same_order_placed_delivered_twice_reserves_once() {
                 || l["message"] == "stock was already reserved; re-publishing"
         })
         .count();
-    assert_eq!(reserved, 2, "both deliveries were handled");
+    // At least both: on a loaded machine an invocation can outlast the test cloud's 2 s
+    // visibility timeout once more, and a third delivery is at-least-once too. What must hold
+    // whatever the count is asserted above: reserved once, told once.
+    assert!(reserved >= 2, "both deliveries were handled ({reserved})");
 }

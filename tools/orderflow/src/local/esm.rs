@@ -527,7 +527,10 @@ mod tests {
             Duration::from_secs(7),
         )
         .await;
-        assert_eq!(succeeded, 1, "a 4 s invocation under a 1 s timeout runs once");
+        assert_eq!(
+            succeeded, 1,
+            "a 4 s invocation under a 1 s timeout runs once"
+        );
         let failing = invocations_of_one_slow_message(
             Duration::from_secs(2),
             br#"{"batchItemFailures":[{"itemIdentifier":"ID"}]}"#,
