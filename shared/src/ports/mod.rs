@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Money, Order, OrderId, OrderLine, OrderStatus, PaymentToken, Sku};
+use crate::domain::{Money, Order, OrderId, OrderLine, OrderStatus, PaymentToken, ShardCount, Sku};
 use crate::events::{Envelope, Notification, Shortage};
 
 /// A failure of the storage behind a port. `Unavailable` is worth retrying; `Corrupt` is not.
@@ -52,13 +52,42 @@ pub trait OrderRepository: Send + Sync {
     ) -> Result<(), OrderWriteError>;
 }
 
-/// A catalog entry with its live stock.
+/// A catalog entry with its live stock (the sum over its shards).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Product {
     pub sku: Sku,
     pub name: String,
     pub price: Money,
     pub stock: u32,
+}
+
+/// A product as the catalog stores it: its stock (`product.stock`, the total) spread over
+/// `shards` items (`domain::shards`). What a catalog seed lists; one shard unless it says more.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogEntry {
+    pub product: Product,
+    pub shards: ShardCount,
+}
+
+impl From<Product> for CatalogEntry {
+    fn from(product: Product) -> Self {
+        CatalogEntry {
+            product,
+            shards: ShardCount::ONE,
+        }
+    }
+}
+
+impl From<&Product> for CatalogEntry {
+    fn from(product: &Product) -> Self {
+        product.clone().into()
+    }
+}
+
+impl From<&CatalogEntry> for CatalogEntry {
+    fn from(entry: &CatalogEntry) -> Self {
+        entry.clone()
+    }
 }
 
 #[async_trait]
@@ -91,17 +120,33 @@ pub enum ReleaseError {
     Store(#[from] StoreError),
 }
 
+/// One line of a reservation: its units came from (and go back to) one shard of its SKU.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReservedLine {
+    pub line: OrderLine,
+    pub shard: u16,
+}
+
 /// The stock an order holds: the lines taken from stock, and whether they were put back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reservation {
-    pub lines: Vec<OrderLine>,
+    pub lines: Vec<ReservedLine>,
     pub released: bool,
+}
+
+impl Reservation {
+    /// The order lines, without their shards.
+    pub fn order_lines(&self) -> Vec<OrderLine> {
+        self.lines.iter().map(|r| r.line.clone()).collect()
+    }
 }
 
 #[async_trait]
 pub trait Inventory: Send + Sync {
-    /// Atomically: takes every line's quantity from stock (never below zero), records the
-    /// reservation, and moves the order `PENDING → RESERVED`. All or nothing.
+    /// Atomically: takes every line's quantity from stock (never below zero), each line whole
+    /// from one shard of its SKU, records the reservation with each line's shard, and moves the
+    /// order `PENDING → RESERVED`. All or nothing. Refused for stock only when a line's SKU
+    /// has less than the line in all its shards together (`domain::shards::pick`).
     async fn reserve_stock(
         &self,
         order_id: &OrderId,
@@ -109,8 +154,9 @@ pub trait Inventory: Send + Sync {
         at: DateTime<Utc>,
     ) -> Result<(), ReserveError>;
 
-    /// Atomically: puts a held reservation's quantities back, marks it released, and moves the
-    /// order `PAYMENT_FAILED → CANCELLED`. Returns the released lines.
+    /// Atomically: puts a held reservation's quantities back, each into the shard it came
+    /// from, marks it released, and moves the order `PAYMENT_FAILED → CANCELLED`. Returns the
+    /// released lines.
     async fn release_stock(
         &self,
         order_id: &OrderId,

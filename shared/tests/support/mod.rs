@@ -254,14 +254,49 @@ pub fn unique(prefix: &str) -> String {
 #[cfg(all(feature = "dynamodb", feature = "testing"))]
 pub mod dynamodb {
     use aws_sdk_dynamodb::types::{
-        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-        TimeToLiveSpecification,
+        AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+        Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
     };
     use aws_sdk_dynamodb::Client;
-    use orderflow_shared::adapters::dynamodb::TableNames;
+    use orderflow_shared::adapters::dynamodb::{TableNames, CATALOG_INDEX};
+
+    fn string_key(name: &str, key_type: KeyType) -> (AttributeDefinition, KeySchemaElement) {
+        (
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(key_type)
+                .build()
+                .unwrap(),
+        )
+    }
+
+    /// The Inventory table's sparse catalog index, as infra/template.yaml declares it.
+    fn catalog_index() -> (AttributeDefinition, GlobalSecondaryIndex) {
+        let (definition, key) = string_key("sku", KeyType::Hash);
+        let index = GlobalSecondaryIndex::builder()
+            .index_name(CATALOG_INDEX)
+            .key_schema(key)
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::Include)
+                    .non_key_attributes("name")
+                    .non_key_attributes("price")
+                    .non_key_attributes("shards")
+                    .build(),
+            )
+            .build()
+            .unwrap();
+        (definition, index)
+    }
 
     /// Creates the four tables of the data model (each a single string hash key), named
-    /// uniquely for one test, the Idempotency table with its TTL on `expiresAt`.
+    /// uniquely for one test, the Inventory table with its catalog index and the Idempotency
+    /// table with its TTL on `expiresAt`.
     pub async fn create_tables(client: &Client) -> TableNames {
         let tables = TableNames {
             orders: super::unique("Orders"),
@@ -275,27 +310,20 @@ pub mod dynamodb {
             (&tables.payments, "orderId"),
             (&tables.idempotency, "id"),
         ] {
-            client
+            let (definition, key) = string_key(key, KeyType::Hash);
+            let mut request = client
                 .create_table()
                 .table_name(table)
-                .attribute_definitions(
-                    AttributeDefinition::builder()
-                        .attribute_name(key)
-                        .attribute_type(ScalarAttributeType::S)
-                        .build()
-                        .unwrap(),
-                )
-                .key_schema(
-                    KeySchemaElement::builder()
-                        .attribute_name(key)
-                        .key_type(KeyType::Hash)
-                        .build()
-                        .unwrap(),
-                )
-                .billing_mode(BillingMode::PayPerRequest)
-                .send()
-                .await
-                .unwrap();
+                .attribute_definitions(definition)
+                .key_schema(key)
+                .billing_mode(BillingMode::PayPerRequest);
+            if table == &tables.inventory {
+                let (definition, index) = catalog_index();
+                request = request
+                    .attribute_definitions(definition)
+                    .global_secondary_indexes(index);
+            }
+            request.send().await.unwrap();
         }
         client
             .update_time_to_live()

@@ -13,8 +13,9 @@ use super::{
 use crate::domain::{Order, OrderId, OrderLine, OrderStatus, Sku};
 use crate::idempotency::{Claim, ClaimTimes, IdempotencyError, IdempotencyStore};
 use crate::ports::{
-    Catalog, ChargeRecord, Inventory, OrderRepository, OrderWriteError, PaymentLedger, Product,
-    Recorded, ReleaseError, Reservation, ReserveError, SettleError, Settlement, StoreError,
+    Catalog, CatalogEntry, ChargeRecord, Inventory, OrderRepository, OrderWriteError,
+    PaymentLedger, Product, Recorded, ReleaseError, Reservation, ReserveError, SettleError,
+    Settlement, StoreError,
 };
 
 /// The physical names of the four tables.
@@ -66,9 +67,15 @@ impl DynamoStore {
         &self.tables
     }
 
-    /// Writes a catalog entry, replacing any entry for the same SKU (seeding, tests).
+    /// Writes a catalog entry with its stock in one shard, replacing any entry for the same SKU
+    /// (seeding, tests).
     pub async fn put_product(&self, product: &Product) -> Result<(), StoreError> {
         self.catalog.put_product(product).await
+    }
+
+    /// Writes a catalog entry, its stock split over its shards (seeding, tests).
+    pub async fn put_entry(&self, entry: &CatalogEntry) -> Result<(), StoreError> {
+        self.catalog.put_entry(entry).await
     }
 
     /// The reservation recorded for an order, if any (consistent read).

@@ -2,7 +2,8 @@
 //! the tables it reads and writes, so a function cannot reach a table it was not given:
 //!
 //! - [`DynamoOrders`] ([`OrderRepository`](crate::ports::OrderRepository)): Orders;
-//! - [`DynamoCatalog`] ([`Catalog`](crate::ports::Catalog)): Inventory;
+//! - [`DynamoCatalog`] ([`Catalog`](crate::ports::Catalog)): Inventory, the whole catalog
+//!   through its sparse index [`CATALOG_INDEX`];
 //! - [`DynamoStock`] ([`Inventory`](crate::ports::Inventory) and `Catalog`): Inventory, and
 //!   Orders for the order's move inside the reservation transaction;
 //! - [`DynamoLedger`] ([`PaymentLedger`](crate::ports::PaymentLedger)): Payments, and
@@ -31,11 +32,12 @@ mod ledger;
 mod orders;
 mod request_token;
 mod retry;
+mod shards;
 mod stock;
 mod table;
 mod transaction;
 
-pub use catalog::DynamoCatalog;
+pub use catalog::{DynamoCatalog, CATALOG_INDEX};
 #[cfg(feature = "testing")]
 pub use facade::{DynamoStore, TableNames};
 pub use idempotency::DynamoIdempotency;

@@ -6,8 +6,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-    TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 use orderflow_shared::adapters::dynamodb::TableNames;
@@ -332,6 +332,36 @@ async fn create_inbox(
     Ok(url)
 }
 
+/// A global secondary index of the template, as `CreateTable` takes it.
+fn global_index(
+    table: &str,
+    index: &orderflow_template::model::GlobalIndex,
+) -> Result<GlobalSecondaryIndex, SetupError> {
+    let key = |k: &orderflow_template::model::KeyAttribute, t: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(&k.name)
+            .key_type(t)
+            .build()
+            .map_err(|e| aws_err(table, e))
+    };
+    let mut keys = vec![key(&index.hash_key, KeyType::Hash)?];
+    if let Some(range) = &index.range_key {
+        keys.push(key(range, KeyType::Range)?);
+    }
+    let projection = Projection::builder()
+        .projection_type(ProjectionType::from(index.projection_type.as_str()))
+        .set_non_key_attributes(
+            (!index.non_key_attributes.is_empty()).then(|| index.non_key_attributes.clone()),
+        )
+        .build();
+    GlobalSecondaryIndex::builder()
+        .index_name(&index.name)
+        .set_key_schema(Some(keys))
+        .projection(projection)
+        .build()
+        .map_err(|e| aws_err(table, e))
+}
+
 async fn create_table(
     client: &aws_sdk_dynamodb::Client,
     name: &str,
@@ -362,6 +392,17 @@ async fn create_table(
         request = request
             .attribute_definitions(attr(range)?)
             .key_schema(key(range, KeyType::Range)?);
+    }
+    for index in &table.global_indexes {
+        request = request.global_secondary_indexes(global_index(id, index)?);
+        for k in std::iter::once(&index.hash_key).chain(&index.range_key) {
+            let defined = std::iter::once(&table.hash_key)
+                .chain(&table.range_key)
+                .any(|t| t.name == k.name);
+            if !defined {
+                request = request.attribute_definitions(attr(k)?);
+            }
+        }
     }
     let arn = match request.send().await {
         Ok(out) => out

@@ -43,6 +43,6 @@ pub use function::{Event, EventSource, Function, HttpApiEvent, SqsEvent};
 pub use http_api::{ApiDefinition, HttpApi, Operation};
 pub use iam::{PolicyStatement, Role};
 pub use queue::{Queue, QueuePolicy, Redrive};
-pub use table::{KeyAttribute, Table};
+pub use table::{GlobalIndex, KeyAttribute, Table};
 pub use template::{Output, Parameter, Resource, Template};
 pub use topic::Topic;
