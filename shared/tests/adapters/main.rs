@@ -17,6 +17,8 @@ mod eventbridge;
 mod idempotency;
 #[cfg(all(feature = "dynamodb", feature = "testing"))]
 mod lost_responses;
+#[cfg(all(feature = "dynamodb", feature = "testing"))]
+mod shards;
 #[cfg(all(feature = "sns", feature = "sqs", feature = "testing"))]
 mod sns;
 #[cfg(all(feature = "sqs", feature = "testing"))]
