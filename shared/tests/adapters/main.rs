@@ -8,6 +8,8 @@
 mod support;
 
 #[cfg(all(feature = "dynamodb", feature = "testing"))]
+mod catalog_cost;
+#[cfg(all(feature = "dynamodb", feature = "testing"))]
 mod contention;
 #[cfg(all(feature = "dynamodb", feature = "testing"))]
 mod dynamodb;
