@@ -90,12 +90,35 @@ impl From<&CatalogEntry> for CatalogEntry {
     }
 }
 
+/// What pricing an order needs of a catalog entry: not its stock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listing {
+    pub sku: Sku,
+    pub name: String,
+    pub price: Money,
+}
+
 #[async_trait]
 pub trait Catalog: Send + Sync {
     /// The products for these SKUs; unknown SKUs are simply absent from the answer.
     async fn products(&self, skus: &[Sku]) -> Result<Vec<Product>, StoreError>;
     /// The whole catalog, sorted by SKU.
     async fn all_products(&self) -> Result<Vec<Product>, StoreError>;
+    /// The listings for these SKUs, without their stock (which a sharded SKU spreads over
+    /// several items, so that every order of a hot SKU need not read them all); unknown SKUs
+    /// are absent. The default reads the products.
+    async fn listings(&self, skus: &[Sku]) -> Result<Vec<Listing>, StoreError> {
+        Ok(self
+            .products(skus)
+            .await?
+            .into_iter()
+            .map(|p| Listing {
+                sku: p.sku,
+                name: p.name,
+                price: p.price,
+            })
+            .collect())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

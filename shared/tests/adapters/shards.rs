@@ -117,6 +117,34 @@ async fn a_sharded_sku_is_seeded_over_its_items_listed_with_its_total_and_reseed
 }
 
 #[tokio::test]
+async fn pricing_an_order_reads_the_product_items_and_none_of_the_further_shards() {
+    let f = fixture().await;
+    let table = f.store.tables().inventory.clone();
+    f.store.put_entry(&entry("SKU-HOT", 20, 8)).await.unwrap();
+    f.store.put_product(&product("SKU-COLD", 5)).await.unwrap();
+    // A shard that cannot be read: the stock reads fail on it, a price lookup never meets it.
+    f.client
+        .put_item()
+        .table_name(&table)
+        .item("pk", AttributeValue::S("SKU#SKU-HOT#3".into()))
+        .item("stock", AttributeValue::S("three".into()))
+        .send()
+        .await
+        .unwrap();
+    assert!(f.store.products(&[sku("SKU-HOT")]).await.is_err());
+    let listed = f
+        .store
+        .listings(&[sku("SKU-HOT"), sku("SKU-NONE"), sku("SKU-COLD")])
+        .await
+        .unwrap();
+    let listed: Vec<(&str, i64)> = listed
+        .iter()
+        .map(|l| (l.sku.as_str(), l.price.amount))
+        .collect();
+    assert_eq!(listed, [("SKU-HOT", 1000), ("SKU-COLD", 1000)]);
+}
+
+#[tokio::test]
 async fn a_line_is_taken_whole_from_one_shard_recorded_and_released_back_into_it() {
     let f = fixture().await;
     let table = f.store.tables().inventory.clone();

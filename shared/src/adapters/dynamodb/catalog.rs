@@ -5,7 +5,9 @@
 //! attribute that the sparse index [`CATALOG_INDEX`] is keyed on, so scanning the index reads
 //! the catalog and nothing else, however many orders there were. Stock is not projected into
 //! the index (a reservation writes only the table, never the index), so the list reads it
-//! from the shard items in one `BatchGetItem`. An order's SKUs are one `BatchGetItem`.
+//! from the shard items in one `BatchGetItem`. An order's SKUs are one `BatchGetItem` of their
+//! product items (and, for their stock, one more of their further shards; pricing an order
+//! needs no stock: `listings`).
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -21,7 +23,7 @@ use super::item::{
 use super::retry::send;
 use super::table::{build_error, unavailable, Table};
 use crate::domain::{ShardCount, Sku};
-use crate::ports::{Catalog, CatalogEntry, Product, StoreError};
+use crate::ports::{Catalog, CatalogEntry, Listing, Product, StoreError};
 
 /// The Inventory table's sparse global secondary index of product items, keyed on `sku`,
 /// projecting `name`, `price` and `shards` (infra/template.yaml).
@@ -180,8 +182,19 @@ impl DynamoCatalog {
         Ok(())
     }
 
+    /// The product items of these SKUs (each asked once), in one `BatchGetItem` per 100.
+    async fn product_items(&self, skus: &[Sku]) -> Result<Vec<Item>, StoreError> {
+        let mut seen = HashSet::new();
+        let keys = skus
+            .iter()
+            .filter(|s| seen.insert(*s))
+            .map(|sku| HashMap::from([("pk".to_owned(), s(product_key(sku)))]))
+            .collect();
+        self.batch_get(keys, None).await
+    }
+
     /// Every product item, through the sparse catalog index (pages of up to 1 MB).
-    async fn listings(&self) -> Result<Vec<(Product, ShardCount)>, StoreError> {
+    async fn catalog_index(&self) -> Result<Vec<(Product, ShardCount)>, StoreError> {
         let mut listings = Vec::new();
         let mut start_key: Option<Item> = None;
         loop {
@@ -209,16 +222,8 @@ impl DynamoCatalog {
 #[async_trait]
 impl Catalog for DynamoCatalog {
     async fn products(&self, skus: &[Sku]) -> Result<Vec<Product>, StoreError> {
-        let unique: Vec<&Sku> = {
-            let mut seen = HashSet::new();
-            skus.iter().filter(|s| seen.insert(*s)).collect()
-        };
-        let keys = unique
-            .iter()
-            .map(|sku| HashMap::from([("pk".to_owned(), s(product_key(sku)))]))
-            .collect();
         let mut found = self
-            .batch_get(keys, None)
+            .product_items(skus)
             .await?
             .iter()
             .map(product_from_item)
@@ -230,8 +235,29 @@ impl Catalog for DynamoCatalog {
         Ok(skus.iter().filter_map(|s| by_sku.get(s).cloned()).collect())
     }
 
+    /// The product items alone: an order's prices never read the further shards.
+    async fn listings(&self, skus: &[Sku]) -> Result<Vec<Listing>, StoreError> {
+        let found: HashMap<Sku, Listing> = self
+            .product_items(skus)
+            .await?
+            .iter()
+            .map(|item| {
+                let (p, _) = listing_from_item(item)?;
+                Ok((
+                    p.sku.clone(),
+                    Listing {
+                        sku: p.sku,
+                        name: p.name,
+                        price: p.price,
+                    },
+                ))
+            })
+            .collect::<Result<_, StoreError>>()?;
+        Ok(skus.iter().filter_map(|s| found.get(s).cloned()).collect())
+    }
+
     async fn all_products(&self) -> Result<Vec<Product>, StoreError> {
-        let mut listed = self.listings().await?;
+        let mut listed = self.catalog_index().await?;
         self.add_shard_stock(&mut listed, 0).await?;
         let mut products: Vec<Product> = listed.into_iter().map(|(p, _)| p).collect();
         products.sort_by(|a, b| a.sku.cmp(&b.sku));

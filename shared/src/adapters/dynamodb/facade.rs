@@ -13,7 +13,7 @@ use super::{
 use crate::domain::{Order, OrderId, OrderLine, OrderStatus, Sku};
 use crate::idempotency::{Claim, ClaimTimes, IdempotencyError, IdempotencyStore};
 use crate::ports::{
-    Catalog, CatalogEntry, ChargeRecord, Inventory, OrderRepository, OrderWriteError,
+    Catalog, CatalogEntry, ChargeRecord, Inventory, Listing, OrderRepository, OrderWriteError,
     PaymentLedger, Product, Recorded, ReleaseError, Reservation, ReserveError, SettleError,
     Settlement, StoreError,
 };
@@ -113,6 +113,10 @@ impl Catalog for DynamoStore {
 
     async fn all_products(&self) -> Result<Vec<Product>, StoreError> {
         self.catalog.all_products().await
+    }
+
+    async fn listings(&self, skus: &[Sku]) -> Result<Vec<Listing>, StoreError> {
+        self.catalog.listings(skus).await
     }
 }
 

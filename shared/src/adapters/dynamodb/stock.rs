@@ -31,7 +31,8 @@ use crate::domain::shards::{first_shard, pick, Pick};
 use crate::domain::{OrderId, OrderLine, OrderStatus, ShardCount, Sku};
 use crate::events::Shortage;
 use crate::ports::{
-    Catalog, Inventory, Product, ReleaseError, Reservation, ReserveError, ReservedLine, StoreError,
+    Catalog, Inventory, Listing, Product, ReleaseError, Reservation, ReserveError, ReservedLine,
+    StoreError,
 };
 
 /// The tables a reservation touches: stock and reservations live in Inventory, and the order
@@ -119,8 +120,10 @@ impl DynamoStock {
             Some(ShardCount::ONE) => builder
                 .update_expression("SET stock = stock - :q")
                 .condition_expression(
-                    "attribute_exists(pk) AND stock >= :q AND attribute_not_exists(shards)",
-                ),
+                    "attribute_exists(pk) AND stock >= :q \
+                     AND (attribute_not_exists(shards) OR shards = :one)",
+                )
+                .expression_attribute_values(":one", n(1)),
             Some(_) => builder
                 .update_expression("SET stock = stock - :q")
                 .condition_expression("attribute_exists(pk) AND stock >= :q"),
@@ -412,6 +415,10 @@ impl Catalog for DynamoStock {
 
     async fn all_products(&self) -> Result<Vec<Product>, StoreError> {
         self.catalog.all_products().await
+    }
+
+    async fn listings(&self, skus: &[Sku]) -> Result<Vec<Listing>, StoreError> {
+        self.catalog.listings(skus).await
     }
 }
 
