@@ -7,6 +7,10 @@ VENV        := .venv
 VENV_STAMP  := $(VENV)/.installed
 REQS        := infra/requirements-dev.txt
 TEMPLATE    := infra/template.yaml
+# MiniStack lives in its own virtualenv: it pins botocore==1.43.106 exactly, and the boto3 that
+# aws-sam-cli brings into .venv needs botocore>=1.43.108.
+MINISTACK_VENV  := .venv-ministack
+MINISTACK_STAMP := $(MINISTACK_VENV)/.installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export AWS_DEFAULT_REGION ?= us-east-1
 # sam's telemetry would try to reach the internet.
@@ -48,7 +52,8 @@ template-lint: $(VENV_STAMP) ## cfn-lint and sam validate --lint on the SAM temp
 	cfn-lint $(TEMPLATE)
 	sam validate --lint --template-file $(TEMPLATE)
 
-test: $(VENV_STAMP) check template-lint workflow-lint checkov ## everything: fmt, clippy, template lint, workflow lint, checkov, unit, adapter (moto), end-to-end, contract and chaos tests, fuzz smoke
+# MiniStack's virtualenv too: the end-to-end tests deploy the stack into it (tests/e2e/two_clouds).
+test: $(VENV_STAMP) $(MINISTACK_STAMP) check template-lint workflow-lint checkov moto-tests ## everything: fmt, clippy, template lint, workflow lint, checkov, the harsh cloud's rules, unit, adapter (moto), end-to-end (the flash sale under contention, a 150-order chaos run, the stack deployed into MiniStack among them), contract tests, fuzz smoke
 	cargo build --workspace --bins --all-features
 	cargo nextest run --workspace --all-features --no-fail-fast
 	$(MAKE) fuzz-smoke
@@ -81,7 +86,7 @@ fuzz: ## the long run: each fuzz target for FUZZ_SECONDS s (default 600, 10 min)
 	$(CARGO_FUZZ) build $(FUZZ_FLAGS)
 	for t in $(FUZZ_TARGETS); do $(CARGO_FUZZ) run $(FUZZ_FLAGS) $$t -- -max_total_time=$(FUZZ_SECONDS); done
 
-FUNCTIONS := validate-order update-inventory process-payment send-notification query-api
+FUNCTIONS := validate-order update-inventory process-payment send-notification query-api reconcile-orders
 package: $(VENV_STAMP) ## release bootstraps with cargo-lambda (x86_64 here), then sam build
 	@# One build per binary, exactly as `sam build` runs it, so sam finds every artifact built.
 	for f in $(FUNCTIONS); do cargo lambda build --release --bin $$f; done
@@ -98,9 +103,18 @@ bench: $(VENV_STAMP) ## cold start, size and handler cost of every function: pri
 
 CHAOS_ORDERS ?= 1000
 CHAOS_SEED ?= 7
-chaos: $(VENV_STAMP) ## the large fault-injection run: $(CHAOS_ORDERS) mixed orders under faults, counts printed as JSON
+chaos: $(VENV_STAMP) ## the large fault-injection run: $(CHAOS_ORDERS) mixed orders under every fault kind (harsh cloud on), counts printed as JSON
 	cargo build --workspace --bins --all-features
 	target/debug/orderflow chaos --orders $(CHAOS_ORDERS) --seed $(CHAOS_SEED) --json
+
+# The two end-to-end runs of issue 11 on their own (make test runs both among the others).
+.PHONY: chaos-small flash-sale
+chaos-small: $(VENV_STAMP) ## the 150-order chaos run of make test, on its own
+	cargo build --workspace --bins --all-features
+	cargo nextest run -p orderflow-tests --all-features -E 'test(/^chaos::/)'
+flash-sale: $(VENV_STAMP) ## 200 buyers of 20 units under the harsh cloud's contention, 4 batches in flight per queue
+	cargo build --workspace --bins --all-features
+	cargo nextest run -p orderflow-tests --all-features -E 'test(/^flash_sale::/)'
 
 .PHONY: load
 LOAD_ORDERS ?= 2000
@@ -122,17 +136,14 @@ clean: ## remove build output (keeps .venv)
 	rm -rf .aws-sam
 
 # ---------------------------------------------------------------- MiniStack (deploy it, locally)
-# MiniStack lives in its own virtualenv: it pins botocore==1.43.106 exactly, and the boto3 that
-# aws-sam-cli brings into .venv needs botocore>=1.43.108.
-MINISTACK_VENV  := .venv-ministack
-MINISTACK_STAMP := $(MINISTACK_VENV)/.installed
+# (MINISTACK_VENV and MINISTACK_STAMP are defined at the top: prerequisites expand when read.)
 $(MINISTACK_STAMP): infra/requirements-ministack.txt
 	python3 -m venv $(MINISTACK_VENV)
 	$(MINISTACK_VENV)/bin/pip install --quiet --disable-pip-version-check --upgrade pip
 	$(MINISTACK_VENV)/bin/pip install --quiet --disable-pip-version-check -r infra/requirements-ministack.txt
 	touch $@
 
-.PHONY: ministack ministack-deploy workflow-lint
+.PHONY: ministack deploy-local workflow-lint
 # Empty: a free port is picked. MiniStack hands AWS_ENDPOINT_URL to the bootstraps it runs
 # (provided.al2023 functions get no endpoint otherwise) and keeps its scratch files in TMPDIR.
 # MINISTACK_AUTH=true makes each function call with its own role's credentials and MiniStack
@@ -147,18 +158,24 @@ ministack: $(MINISTACK_STAMP) ## MiniStack (an independent AWS emulator) on 127.
 	@port='$(MINISTACK_PORT)'; \
 	if [ -z "$$port" ]; then port=$$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'); fi; \
 	mkdir -p $(MINISTACK_STATE); \
-	echo "MiniStack: http://127.0.0.1:$$port  (AWS_ENDPOINT_URL=http://127.0.0.1:$$port AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test make package ministack-deploy)"; \
+	echo "MiniStack: http://127.0.0.1:$$port  (deploy into it: make deploy-local DEPLOY_FLAGS=--endpoint-url=http://127.0.0.1:$$port)"; \
 	exec env GATEWAY_PORT=$$port BIND_HOST=127.0.0.1 MINISTACK_HOST=127.0.0.1 AUTH=$(MINISTACK_AUTH) \
 	  AWS_ENDPOINT_URL=http://127.0.0.1:$$port TMPDIR=$(CURDIR)/$(MINISTACK_STATE) \
 	  $(MINISTACK_VENV)/bin/ministack
 
-# Deploys what `make package` built (.aws-sam/build) to the MiniStack at AWS_ENDPOINT_URL with
-# `sam deploy --config-env local`, seeds the catalog and prints the stack's outputs.
-ministack-deploy: $(VENV_STAMP) ## deploy .aws-sam/build to the MiniStack at AWS_ENDPOINT_URL (samconfig env `local`), seed the catalog
-	@test -n "$${AWS_ENDPOINT_URL:-}" || { echo "set AWS_ENDPOINT_URL to the MiniStack endpoint (make ministack prints it)"; exit 2; }
-	@test -f .aws-sam/build/template.yaml || { echo "nothing built: run make package first"; exit 2; }
-	$(VENV)/bin/python infra/deploy/ministack_deploy.py --config-file $(CURDIR)/infra/samconfig.toml \
-	  --config-env local --seed infra/seed/catalog.json
+# `orderflow deploy local`: MiniStack (above, in its own process group), the bootstraps built
+# (`sam build`: cargo-lambda, release) or, with DEPLOY_FLAGS=--debug-bootstraps, target/debug's
+# staged as they are (seconds instead of minutes), `sam deploy --config-env local`, the catalog
+# seeded into the deployed table, and the HTTP API the template declares on
+# 127.0.0.1:$(API_PORT), invoking the deployed functions. It prints the stack's outputs and
+# `ready`; Ctrl-C stops the API and MiniStack. DEPLOY_FLAGS=--endpoint-url=URL deploys into a
+# MiniStack already running (make ministack) instead.
+DEPLOY_FLAGS ?=
+DEPLOY_BUILD := $(if $(findstring --debug-bootstraps,$(DEPLOY_FLAGS)),cargo build --workspace --bins --all-features,cargo build -p orderflow)
+deploy-local: $(VENV_STAMP) $(MINISTACK_STAMP) ## sam deploy into MiniStack on 127.0.0.1, the catalog seeded, the API on 127.0.0.1:$(API_PORT); Ctrl-C stops it
+	$(DEPLOY_BUILD)
+	exec target/debug/orderflow deploy local --api-port $(API_PORT) \
+	  $(if $(MINISTACK_PORT),--ministack-port $(MINISTACK_PORT)) $(DEPLOY_FLAGS)
 
 # Offline linters from infra/requirements-dev.txt: actionlint (syntax, expressions, action
 # inputs, shellcheck on every run: step) and zizmor (security: pinning, permissions, injection).

@@ -244,6 +244,10 @@ def main():
     write("sqs-inventory-rejected.json", sqs_batch("NotificationQueue", eventbridge(rejected, 13)))
     write("sqs-inventory-released.json", sqs_batch("NotificationQueue", eventbridge(released, 14)))
 
+    expired = envelope("ReservationExpired", ORDER_ID, {
+        **customer(ORDER_ID), "total": TOTAL, "reservedAt": "2026-11-24T09:30:00Z"}, 15)
+    write("sqs-reservation-expired.json", sqs_batch("PaymentQueue", eventbridge(expired, 15)))
+
 
 if __name__ == "__main__":
     main()

@@ -7,7 +7,10 @@
 //! - `error_before`: fail the record before its effect (a plain retry);
 //! - `error_after`: do the effect, then fail the record (a redelivery of done work);
 //! - `crash`: do the effect, then end the process mid-batch (the whole batch comes back);
-//! - `delay`: sleep `delay_ms` (default 25 000) before the effect, past a short timeout.
+//! - `delay`: sleep `delay_ms` (default 25 000) before the effect, past a short timeout;
+//! - `crash_between_steps`: end the process right after a write call's answer arrived, before
+//!   the code acts on it (an interceptor on every SDK client, [`crate::aws::crash`]; per
+//!   mille of the process's successful write calls).
 //!
 //! `ORDERFLOW_FAULT_SEED` makes the choice reproducible: whether a fault hits is a hash of the
 //! seed, the fault kind, the order, the event type and the receive count, so the same orders
@@ -39,6 +42,8 @@ pub enum Fault {
     Unavailable,
     /// The AWS endpoint applies the call, then its answer is lost (local cloud's fault proxy).
     LostResponse,
+    /// The process ends between a write call's answer and the next step.
+    CrashBetweenSteps,
 }
 
 impl Fault {
@@ -52,6 +57,7 @@ impl Fault {
             Fault::Throttle => fault::THROTTLE,
             Fault::Unavailable => fault::UNAVAILABLE,
             Fault::LostResponse => fault::LOST_RESPONSE,
+            Fault::CrashBetweenSteps => fault::CRASH_BETWEEN_STEPS,
         }
     }
 }
@@ -68,6 +74,7 @@ pub struct Faults {
     throttle: u32,
     unavailable: u32,
     lost_response: u32,
+    crash_between_steps: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -125,6 +132,7 @@ impl Faults {
                 fault::THROTTLE => f.throttle = per_mille()?,
                 fault::UNAVAILABLE => f.unavailable = per_mille()?,
                 fault::LOST_RESPONSE => f.lost_response = per_mille()?,
+                fault::CRASH_BETWEEN_STEPS => f.crash_between_steps = per_mille()?,
                 other => return Err(FaultConfigError(format!("unknown fault {other:?}"))),
             }
         }
@@ -141,9 +149,15 @@ impl Faults {
             self.throttle,
             self.unavailable,
             self.lost_response,
+            self.crash_between_steps,
         ]
         .iter()
         .any(|r| *r > 0)
+    }
+
+    /// Whether `fault` is asked for at all (a rate above 0).
+    pub fn injects(&self, fault: Fault) -> bool {
+        self.rate(fault) > 0
     }
 
     pub fn delay(&self) -> Duration {
@@ -160,6 +174,7 @@ impl Faults {
             Fault::Throttle => self.throttle,
             Fault::Unavailable => self.unavailable,
             Fault::LostResponse => self.lost_response,
+            Fault::CrashBetweenSteps => self.crash_between_steps,
         }
     }
 
@@ -191,6 +206,9 @@ mod tests {
     fn a_spec_sets_each_rate_and_bad_specs_are_refused_with_the_reason() {
         let f = Faults::parse("error_before=100, crash=5,delay=1,delay_ms=40000", "7").unwrap();
         assert!(f.is_active());
+        assert!(f.injects(Fault::Crash) && !f.injects(Fault::CrashBetweenSteps));
+        let between = Faults::parse("crash_between_steps=10", "7").unwrap();
+        assert!(between.is_active() && between.injects(Fault::CrashBetweenSteps));
         assert_eq!(f.delay(), Duration::from_millis(40_000));
         for bad in ["crash", "crash=x", "crash=1001", "explode=1"] {
             assert!(Faults::parse(bad, "").is_err(), "{bad}");

@@ -1,5 +1,6 @@
-//! `orderflow chaos` end to end: a few hundred mixed orders under every kind of injected fault,
-//! then the checker's counts. The large run is `make chaos`.
+//! `orderflow chaos` end to end: 150 mixed orders (keyless ones among them) under every kind of
+//! injected fault, the harsh cloud's among them, then the checker's counts. The large run is
+//! `make chaos` (1,000 orders).
 
 use std::process::Command;
 
@@ -7,7 +8,7 @@ use crate::support::repo_root;
 use serde_json::Value;
 
 #[test]
-fn a_chaos_run_loses_doubles_oversells_and_strands_nothing_while_faults_are_injected() {
+fn a_chaos_run_loses_doubles_oversells_strands_and_dead_letters_nothing_under_every_fault() {
     let root = repo_root();
     let state = std::env::temp_dir().join(format!("orderflow-chaos-{}", std::process::id()));
     let out = Command::new(root.join("target/debug/orderflow"))
@@ -35,7 +36,10 @@ fn a_chaos_run_loses_doubles_oversells_and_strands_nothing_while_faults_are_inje
         "lost",
         "double_charged",
         "oversold",
+        "stuck_before_redrive",
         "stuck",
+        "orphaned",
+        "dead_lettered",
         "duplicate_notifications",
         "missing_notifications",
         "wrong_outcome",
@@ -53,19 +57,31 @@ fn a_chaos_run_loses_doubles_oversells_and_strands_nothing_while_faults_are_inje
         .map(|k| report[k].as_u64().unwrap())
         .sum::<u64>();
     assert_eq!(finished, 150, "every order final");
-    let faults = &report["faults"];
+    assert!(
+        report["keyless"].as_u64().unwrap() > 0,
+        "keyless orders placed"
+    );
+    assert_eq!(
+        report["dead_lettered_expected"], report["poison_injected"],
+        "every malformed message dead-lettered, and nothing else expected"
+    );
+    let faults = &report["faults_injected"];
     for kind in [
         "error_before",
         "error_after",
-        "aws_throttle",
+        "throttle",
+        "lost_response",
         "duplicate_delivery",
+        "crash_between_steps",
+        "transaction_conflict",
+        "eventbridge_duplicate",
     ] {
         assert!(
             faults[kind].as_u64().unwrap() > 0,
             "{kind} injected: {faults}"
         );
     }
-    assert!(report["faults_injected"].as_u64().unwrap() > 50);
+    assert!(faults["total"].as_u64().unwrap() > 50);
     assert!(
         out.status.success(),
         "exit status {:?}\n{stderr}",

@@ -6,7 +6,13 @@
 //! - [`order_flow`]: the three outcomes of an order, over HTTP; bad requests; auth;
 //! - [`flash_sale`]: many buyers, little stock: exactly the stock is sold;
 //! - [`delivery`]: how the event source mapping delivers, retries and dead-letters;
+//! - [`expiry`]: a reservation that expires unpaid is declined, released and told;
 //! - [`faults`]: every order right under every kind of injected fault;
+//! - [`crash_between_steps`]: every order right when processes die between any two steps;
+//! - [`two_clouds`]: the same scenarios on the local cloud and on the stack deployed into
+//!   MiniStack with `sam deploy`, and `cargo lambda deploy` into it;
+//! - [`auth`]: the API's JWT authorizer and the local issuer, with Cognito-shaped tokens;
+//! - [`reconcile`]: the reconciler finishes orders the chain left unfinished;
 //! - [`api_contract`]: the API against `infra/openapi.yaml`, by Schemathesis;
 //! - [`chaos`], [`load`], [`token`]: the `orderflow chaos`, `orderflow load` and
 //!   `orderflow local token` commands, end to end;
@@ -15,14 +21,19 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod api_contract;
+mod auth;
 mod chaos;
+mod crash_between_steps;
 mod delivery;
 mod design_layout;
+mod expiry;
 mod faults;
 mod flash_sale;
 mod function_length;
 mod load;
 mod order_flow;
+mod reconcile;
 mod repository_rules;
 mod support;
 mod token;
+mod two_clouds;

@@ -6,12 +6,13 @@ use std::path::{Path, PathBuf};
 use crate::function_length;
 use crate::support::repo_root;
 
-const FUNCTIONS: [&str; 5] = [
+const FUNCTIONS: [&str; 6] = [
     "validate-order",
     "update-inventory",
     "process-payment",
     "send-notification",
     "query-api",
+    "reconcile-orders",
 ];
 
 fn rust_files(dir: &Path) -> Vec<PathBuf> {

@@ -8,6 +8,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use orderflow::harness::{self, Api, ChildOptions};
+use orderflow::local::auth::LocalIssuer;
 use serde_json::{json, Value};
 
 /// The workspace root (this package lives in `tests/`).
@@ -47,6 +48,15 @@ pub struct CloudOptions {
     pub fault_seed: Option<u64>,
     /// Start with `--auth`, as a deployed API runs: every order call carries a token.
     pub auth: bool,
+    /// `--parameter NAME=VALUE` and `--schedule-period`: e.g. the reconciler's bounds and how
+    /// often it runs.
+    pub parameters: Vec<(String, String)>,
+    pub schedule_period: Option<u64>,
+    /// `--harsh SPEC`: the harsh cloud (DESIGN §8).
+    pub harsh: Option<String>,
+    /// `--instances`, `--batches-in-flight` (else `local up`'s, Lambda's, defaults).
+    pub instances: Option<usize>,
+    pub batches_in_flight: Option<usize>,
 }
 
 impl Default for CloudOptions {
@@ -60,6 +70,11 @@ impl Default for CloudOptions {
             esm_faults: None,
             fault_seed: None,
             auth: true,
+            parameters: Vec::new(),
+            schedule_period: None,
+            harsh: None,
+            instances: None,
+            batches_in_flight: None,
         }
     }
 }
@@ -78,6 +93,11 @@ impl Cloud {
             esm_faults: options.esm_faults,
             fault_seed: options.fault_seed,
             auth: options.auth,
+            parameters: options.parameters,
+            schedule_period: options.schedule_period,
+            harsh: options.harsh,
+            instances: options.instances,
+            batches_in_flight: options.batches_in_flight,
         };
         let inner = harness::Cloud::child(&orderflow_binary(), &repo_root(), &child)
             .await
@@ -136,13 +156,19 @@ impl Cloud {
         self.inner().store()
     }
 
-    /// A token for `customer` from the cloud's issuer (the cloud must run with `--auth`).
-    pub fn token_for(&self, customer: &str) -> String {
-        let issuer = self
-            .inner()
+    /// The cloud's identity provider (the cloud must run with `--auth`).
+    pub fn issuer(&self) -> LocalIssuer {
+        self.inner()
             .issuer()
-            .expect("a cloud started with --auth has an issuer");
-        issuer.token(customer, chrono::Utc::now().timestamp(), 3600)
+            .expect("a cloud started with --auth has an issuer")
+    }
+
+    /// An access token for `customer` from the cloud's issuer (the cloud must run with
+    /// `--auth`).
+    pub fn token_for(&self, customer: &str) -> String {
+        self.issuer()
+            .token(customer, chrono::Utc::now().timestamp(), 3600)
+            .unwrap()
     }
 
     /// `request` with this cloud's token, if it has one.
@@ -160,6 +186,22 @@ impl Cloud {
             .await
             .unwrap();
         (answer.status, answer.body)
+    }
+
+    /// The API client, to place orders from tasks of their own.
+    pub fn placing(&self) -> Api {
+        self.client.clone()
+    }
+
+    /// The log of this cloud's moto (its harsh cloud's `orderflow-harsh:` lines among them).
+    pub fn moto_log(&self) -> String {
+        self.inner().moto_log().unwrap_or_default()
+    }
+
+    /// Every message in a dead-letter queue (the queues' and the EventBridge targets'): read,
+    /// none removed.
+    pub async fn dead_letters(&self) -> Vec<orderflow::dlq::DlqMessage> {
+        self.inner().dead_letters().await.unwrap()
     }
 
     /// `GET /orders/{id}` as the customer whose token is given.

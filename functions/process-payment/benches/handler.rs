@@ -1,13 +1,15 @@
 //! Per-event cost of process-payment's handler (`make bench` reports it): a batch of 10
 //! `InventoryReserved`, each for a different reserved order, charged through the simulated
-//! gateway with the in-memory store and publisher, the way the handler's unit tests set it up.
+//! provider (in memory) with the in-memory store and publisher, the way the handler's unit
+//! tests set it up.
 
 use std::cell::Cell;
 
 use chrono::{Duration, Utc};
 use criterion::{BatchSize, Criterion, Throughput};
 use orderflow_shared::adapters::memory::{MemoryEvents, MemoryStore};
-use orderflow_shared::adapters::simulated_gateway::SimulatedGateway;
+use orderflow_shared::adapters::simulated_provider::memory::MemoryProvider;
+use orderflow_shared::clock::Clock;
 use orderflow_shared::domain::{OrderId, OrderStatus};
 use orderflow_shared::idempotency::Policy;
 use orderflow_shared::ports::Inventory;
@@ -16,9 +18,8 @@ use orderflow_shared::testing::{sqs_batch_for, store_with_fixture_orders, WithSt
 use process_payment::handler::ProcessPayment;
 
 type Error = Box<dyn std::error::Error>;
-type Function = WithStore<
-    ProcessPayment<MemoryStore, MemoryStore, MemoryStore, SimulatedGateway, MemoryEvents>,
->;
+type Function =
+    WithStore<ProcessPayment<MemoryStore, MemoryStore, MemoryStore, MemoryProvider, MemoryEvents>>;
 
 const BATCH: usize = 10;
 
@@ -34,10 +35,11 @@ async fn function(ids: &[OrderId]) -> Result<Function, Error> {
             orders: store.clone(),
             ledger: store.clone(),
             keys: store.clone(),
-            gateway: SimulatedGateway,
+            gateway: MemoryProvider::new(Duration::days(1), Clock::system()),
             events: MemoryEvents::new(),
             policy: Policy::new(Duration::seconds(60), Duration::days(7)),
             runner: BatchRunner::default(),
+            clock: Clock::system(),
         },
         store,
     })

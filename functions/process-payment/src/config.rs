@@ -1,10 +1,12 @@
 //! What process-payment reads at start, and nothing else: a missing variable stops the start
 //! with its name.
 
+use chrono::Duration;
 use orderflow_shared::aws::{Clients, SdkConfig};
-use orderflow_shared::config::{required, ConfigError, Lookup};
+use orderflow_shared::config::{idempotency_policy, required, ConfigError, Lookup};
 #[cfg(feature = "local-cloud")]
 use orderflow_shared::faults::Faults;
+use orderflow_shared::idempotency::Policy;
 use orderflow_shared::sqs_batch::BatchRunner;
 
 #[derive(Debug, Clone)]
@@ -17,6 +19,14 @@ pub struct Config {
     pub idempotency_table: String,
     /// Where `PaymentSucceeded` and `PaymentFailed` go.
     pub event_bus: String,
+    /// `IDEMPOTENCY_LOCK_SECONDS` and `IDEMPOTENCY_KEEP_SECONDS`: how long a key is locked
+    /// while its effect runs, and remembered after (the template derives both from the
+    /// function's `Timeout` and its queues; its rules check them).
+    pub policy: Policy,
+    /// The simulated payment provider's own table.
+    pub provider_table: String,
+    /// How long the provider remembers an idempotency key (`PROVIDER_KEY_TTL_SECONDS`).
+    pub provider_key_ttl: Duration,
     /// `ORDERFLOW_FAULTS`: faults injected around each record (local cloud only).
     #[cfg(feature = "local-cloud")]
     pub faults: Faults,
@@ -48,6 +58,13 @@ impl Config {
                 "EVENT_BUS_NAME",
                 "name of the orderflow EventBridge bus",
             )?,
+            policy: idempotency_policy(lookup)?,
+            provider_table: required(
+                lookup,
+                "PROVIDER_TABLE",
+                "name of the simulated payment provider's table",
+            )?,
+            provider_key_ttl: key_ttl(lookup)?,
             #[cfg(feature = "local-cloud")]
             faults: Faults::from_lookup(lookup)?,
             #[cfg(feature = "local-cloud")]
@@ -80,25 +97,61 @@ impl Config {
     }
 }
 
+/// `PROVIDER_KEY_TTL_SECONDS`: a positive number of seconds.
+fn key_ttl(lookup: Lookup<'_>) -> Result<Duration, ConfigError> {
+    const NAME: &str = "PROVIDER_KEY_TTL_SECONDS";
+    let raw = required(
+        lookup,
+        NAME,
+        "how long the payment provider remembers an idempotency key, in seconds",
+    )?;
+    match raw.trim().parse::<i64>() {
+        Ok(seconds) if seconds > 0 => Ok(Duration::seconds(seconds)),
+        _ => Err(ConfigError::Invalid {
+            name: NAME,
+            reason: format!("{raw:?} is not a positive number of seconds"),
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use orderflow_shared::config::lookup_from;
 
-    const ALL: [(&str, &str); 4] = [
+    const ALL: [(&str, &str); 8] = [
         ("ORDERS_TABLE", "orders"),
         ("PAYMENTS_TABLE", "payments"),
         ("IDEMPOTENCY_TABLE", "idempotency"),
         ("EVENT_BUS_NAME", "bus"),
+        ("IDEMPOTENCY_LOCK_SECONDS", "90"),
+        ("IDEMPOTENCY_KEEP_SECONDS", "1296000"),
+        ("PROVIDER_TABLE", "provider"),
+        ("PROVIDER_KEY_TTL_SECONDS", "86400"),
     ];
 
     #[test]
-    fn the_tables_and_the_bus_are_read_from_their_variables() {
+    fn the_tables_the_bus_and_the_key_times_are_read_from_their_variables() {
         let config = Config::from_lookup(&lookup_from(&ALL)).unwrap();
         assert_eq!(config.orders_table, "orders");
         assert_eq!(config.payments_table, "payments");
         assert_eq!(config.idempotency_table, "idempotency");
         assert_eq!(config.event_bus, "bus");
+        assert_eq!(config.policy.lock_for, chrono::Duration::seconds(90));
+        assert_eq!(config.policy.keep_for, chrono::Duration::days(15));
+        assert_eq!(config.provider_table, "provider");
+        assert_eq!(config.provider_key_ttl, Duration::days(1));
+    }
+
+    #[test]
+    fn a_key_ttl_that_is_not_a_positive_number_of_seconds_stops_the_start() {
+        for bad in ["0", "-5", "a day", "1.5"] {
+            let mut pairs = ALL.to_vec();
+            pairs.retain(|(n, _)| *n != "PROVIDER_KEY_TTL_SECONDS");
+            pairs.push(("PROVIDER_KEY_TTL_SECONDS", bad));
+            let err = Config::from_lookup(&lookup_from(&pairs)).unwrap_err();
+            assert_eq!(err.name(), "PROVIDER_KEY_TTL_SECONDS", "{bad}");
+        }
     }
 
     #[test]

@@ -1,14 +1,12 @@
-//! process-payment: consumes the payment queue (InventoryReserved).
+//! process-payment: consumes the payment queue (InventoryReserved, ReservationExpired).
 
 use aws_lambda_events::sqs::SqsEvent;
-use chrono::Duration;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use orderflow_shared::adapters::dynamodb::{
-    DynamoIdempotency, DynamoLedger, DynamoOrders, LedgerTables,
+    DynamoIdempotency, DynamoLedger, DynamoOrders, DynamoProvider, LedgerTables,
 };
 use orderflow_shared::adapters::eventbridge::EventBridgePublisher;
-use orderflow_shared::adapters::simulated_gateway::SimulatedGateway;
-use orderflow_shared::idempotency::Policy;
+use orderflow_shared::clock::Clock;
 use orderflow_shared::{aws, telemetry};
 use process_payment::config::Config;
 use process_payment::handler::ProcessPayment;
@@ -28,14 +26,22 @@ async fn main() -> Result<(), Error> {
     let function = ProcessPayment {
         orders: DynamoOrders::new(dynamodb.clone(), &config.orders_table),
         ledger: DynamoLedger::new(dynamodb.clone(), ledger),
-        keys: DynamoIdempotency::new(dynamodb, &config.idempotency_table),
-        gateway: SimulatedGateway,
+        keys: DynamoIdempotency::new(dynamodb.clone(), &config.idempotency_table),
+        // The simulated provider (template parameter PaymentProvider); a real one's adapter
+        // implements the same PaymentGateway port.
+        gateway: DynamoProvider::new(
+            dynamodb,
+            &config.provider_table,
+            config.provider_key_ttl,
+            Clock::system(),
+        ),
         events: EventBridgePublisher::new(clients.eventbridge(), &config.event_bus),
-        // The lock outlives the function timeout (20 s), so a live holder is never taken over.
-        // A completed charge is remembered longer than SQS keeps any message (14 days), so no
-        // redelivery can find its key forgotten and ask the provider again.
-        policy: Policy::new(Duration::seconds(60), Duration::days(15)),
+        // From the template, whose rules keep the lock between the function's Timeout and the
+        // queue's visibility timeout, and a completed charge remembered as long as its message
+        // can live: no redelivery finds the key forgotten and asks the provider again.
+        policy: config.policy,
         runner: config.runner(),
+        clock: Clock::system(),
     };
     let function = &function;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {

@@ -2,9 +2,10 @@
 //! with its name.
 
 use orderflow_shared::aws::{Clients, SdkConfig};
-use orderflow_shared::config::{required, ConfigError, Lookup};
+use orderflow_shared::config::{idempotency_policy, required, ConfigError, Lookup};
 #[cfg(feature = "local-cloud")]
 use orderflow_shared::faults::Faults;
+use orderflow_shared::idempotency::Policy;
 use orderflow_shared::sqs_batch::BatchRunner;
 
 #[derive(Debug, Clone)]
@@ -13,6 +14,10 @@ pub struct Config {
     pub idempotency_table: String,
     /// The customer-notifications SNS topic.
     pub topic_arn: String,
+    /// `IDEMPOTENCY_LOCK_SECONDS` and `IDEMPOTENCY_KEEP_SECONDS`: how long a key is locked
+    /// while its effect runs, and remembered after (the template derives both from the
+    /// function's `Timeout` and its queues; its rules check them).
+    pub policy: Policy,
     /// `ORDERFLOW_FAULTS`: faults injected around each record (local cloud only).
     #[cfg(feature = "local-cloud")]
     pub faults: Faults,
@@ -38,6 +43,7 @@ impl Config {
                 "NOTIFICATION_TOPIC_ARN",
                 "ARN of the customer-notifications SNS topic",
             )?,
+            policy: idempotency_policy(lookup)?,
             #[cfg(feature = "local-cloud")]
             faults: Faults::from_lookup(lookup)?,
             #[cfg(feature = "local-cloud")]
@@ -75,19 +81,23 @@ mod tests {
     use super::*;
     use orderflow_shared::config::lookup_from;
 
-    const ALL: [(&str, &str); 2] = [
+    const ALL: [(&str, &str); 4] = [
         ("IDEMPOTENCY_TABLE", "idempotency"),
         (
             "NOTIFICATION_TOPIC_ARN",
             "arn:aws:sns:us-east-1:123456789012:t",
         ),
+        ("IDEMPOTENCY_LOCK_SECONDS", "90"),
+        ("IDEMPOTENCY_KEEP_SECONDS", "1296000"),
     ];
 
     #[test]
-    fn the_table_and_the_topic_are_read_from_their_variables() {
+    fn the_table_the_topic_and_the_key_times_are_read_from_their_variables() {
         let config = Config::from_lookup(&lookup_from(&ALL)).unwrap();
         assert_eq!(config.idempotency_table, "idempotency");
         assert_eq!(config.topic_arn, "arn:aws:sns:us-east-1:123456789012:t");
+        assert_eq!(config.policy.lock_for, chrono::Duration::seconds(90));
+        assert_eq!(config.policy.keep_for, chrono::Duration::days(15));
     }
 
     #[test]

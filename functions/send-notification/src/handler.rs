@@ -1,6 +1,9 @@
 //! Customer notifications: each terminal outcome (`PaymentSucceeded`, `InventoryRejected`,
 //! `InventoryReleased`) is rendered into one `Notification` and published once, however often
-//! the event is delivered.
+//! the event is delivered — except where no broker can promise it: a publish whose answer was
+//! lost, or a crash between the publish and the completion of its key, publishes again. Such a
+//! repeat carries the same `notificationId` and the same content (see [`render`]), so a
+//! subscriber can drop it; the window is kept to the publish and one completing call.
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use orderflow_shared::events::{DomainEvent, Envelope, Notification, NotificationKind};
@@ -20,6 +23,12 @@ pub struct SendNotification<K, N> {
 }
 
 /// Renders what the customer is told about an outcome; `None` for events that tell nothing.
+///
+/// The content is a function of the notification's id (order and kind) alone: it reads only
+/// facts written once per order — the order id, the e-mail, and for a confirmation the total
+/// and the charge id of the order's one ledger entry. A rejection's shortages are left out:
+/// a rejection published again computes them from the stock of that moment, so naming them
+/// would tell the customer two different things under one id. Never event metadata either.
 pub fn render(event: &DomainEvent) -> Option<Notification> {
     let short =
         |id: &orderflow_shared::domain::OrderId| id.as_str().chars().take(8).collect::<String>();
@@ -34,25 +43,16 @@ pub fn render(event: &DomainEvent) -> Option<Notification> {
                 e.order_id, e.total, e.charge_id
             ),
         },
-        DomainEvent::InventoryRejected(e) => {
-            let missing: Vec<String> = e
-                .shortages
-                .iter()
-                .map(|s| format!("{} (asked {}, {} left)", s.sku, s.requested.get(), s.available))
-                .collect();
-            let detail = if missing.is_empty() {
-                "some items are out of stock".to_owned()
-            } else {
-                format!("not enough stock for {}", missing.join(", "))
-            };
-            Notification {
-                kind: NotificationKind::OrderRejected,
-                order_id: e.order_id.clone(),
-                email: e.email.clone(),
-                subject: format!("Order {} could not be fulfilled", short(&e.order_id)),
-                text: format!("Sorry, your order {} was not placed: {detail}. Nothing was charged.", e.order_id),
-            }
-        }
+        DomainEvent::InventoryRejected(e) => Notification {
+            kind: NotificationKind::OrderRejected,
+            order_id: e.order_id.clone(),
+            email: e.email.clone(),
+            subject: format!("Order {} could not be fulfilled", short(&e.order_id)),
+            text: format!(
+                "Sorry, your order {} was not placed: some of its items are out of stock. Nothing was charged.",
+                e.order_id
+            ),
+        },
         DomainEvent::InventoryReleased(e) => Notification {
             kind: NotificationKind::OrderCancelled,
             order_id: e.order_id.clone(),
@@ -86,8 +86,21 @@ where
     pub async fn notify_all(&self, envelopes: Vec<Envelope>) -> Vec<Result<(), RecordError>> {
         let (mut answers, wanted) = wanted(&envelopes);
         let to_send = self.claim(wanted, &mut answers).await;
-        let done = self.send(to_send, &mut answers).await;
-        let completed = self.keys.complete_many(&done).await;
+        let (done, unsent) = self.send(to_send, &mut answers).await;
+        // The keys are completed first, as soon as SNS answers: a crash between the publish and
+        // this call is the only way to tell a customer again (a redundant publish).
+        self.complete(&done).await;
+        for key in unsent {
+            if let Err(release) = self.keys.release(&key).await {
+                warn!(key, error = %release, "lock not released; it expires on its own");
+            }
+        }
+        answers
+    }
+
+    /// Remembers each `(key, message id)` sent.
+    async fn complete(&self, done: &[(String, String)]) {
+        let completed = self.keys.complete_many(done).await;
         for ((key, _), outcome) in done.iter().zip(completed) {
             if let Err(e) = outcome {
                 // Sent but not remembered. The record is still acknowledged: a redelivery would
@@ -96,7 +109,6 @@ where
                 error!(key, error = %e, "customer notified but the key was not completed");
             }
         }
-        answers
     }
 
     /// Claims the keys of `wanted` at once; answers those told before, or held elsewhere, and
@@ -138,13 +150,19 @@ where
         held
     }
 
-    /// Publishes the held notifications at once; releases the key of each that failed (so its
-    /// retry can claim it at once) and returns `(key, message id)` of each sent.
-    async fn send(&self, held: Vec<Wanted>, answers: &mut [Answer]) -> Vec<(String, String)> {
+    /// Publishes the held notifications at once; returns `(key, message id)` of each sent and
+    /// the key of each that failed (to release, so its retry can claim it at once). A failure
+    /// may hide a publish SNS took (its answer lost): the retry then publishes again, with the
+    /// same id and content.
+    async fn send(
+        &self,
+        held: Vec<Wanted>,
+        answers: &mut [Answer],
+    ) -> (Vec<(String, String)>, Vec<String>) {
         let notifications: Vec<Notification> =
             held.iter().map(|w| w.notification.clone()).collect();
         let sent = self.notifier.notify_many(&notifications).await;
-        let mut done = Vec::new();
+        let (mut done, mut unsent) = (Vec::new(), Vec::new());
         for (w, outcome) in held.into_iter().zip(sent) {
             match outcome {
                 Ok(message_id) => {
@@ -152,14 +170,12 @@ where
                     done.push((w.key, message_id));
                 }
                 Err(e) => {
-                    if let Err(release) = self.keys.release(&w.key).await {
-                        warn!(key = w.key, error = %release, "lock not released; it expires on its own");
-                    }
                     set(answers, w.slot, Err(RecordError::transient(e)));
+                    unsent.push(w.key);
                 }
             }
         }
-        done
+        (done, unsent)
     }
 }
 
@@ -241,16 +257,44 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_rejection_names_the_missing_stock() {
+    async fn a_rejection_tells_the_customer_nothing_was_charged() {
         let f = function();
         f.handle_batch(fixture("sqs-inventory-rejected.json")).await;
         let sent = f.notifier.sent();
         assert_eq!(sent[0].kind, NotificationKind::OrderRejected);
+        assert!(sent[0].text.contains("out of stock"), "{}", sent[0].text);
         assert!(
-            sent[0].text.contains("SKU-MUG (asked 1, 0 left)"),
+            sent[0].text.contains("Nothing was charged"),
             "{}",
             sent[0].text
         );
+    }
+
+    /// The event of the fixture, parsed.
+    fn event_of(name: &str) -> DomainEvent {
+        let body = fixture(name).records[0].body.clone().unwrap();
+        orderflow_shared::events::envelope_from_eventbridge_json(&body)
+            .unwrap()
+            .event
+    }
+
+    #[test]
+    fn a_rejection_published_again_with_other_stock_renders_the_same_notification() {
+        let first = event_of("sqs-inventory-rejected.json");
+        let DomainEvent::InventoryRejected(rejected) = first.clone() else {
+            panic!("the fixture is an InventoryRejected");
+        };
+        // A redelivered OrderPlaced re-publishes the rejection from the stock of its moment:
+        // a few units came back, or enough for the order to have no shortage left.
+        let mut some_back = rejected.clone();
+        some_back.shortages[0].available = 3;
+        let mut none_short = rejected;
+        none_short.shortages.clear();
+        for again in [some_back, none_short] {
+            let again = DomainEvent::InventoryRejected(again);
+            assert_ne!(first, again);
+            assert_eq!(render(&first), render(&again));
+        }
     }
 
     #[tokio::test]

@@ -1,11 +1,9 @@
 //! send-notification: consumes the notification queue (terminal outcomes) and publishes to SNS.
 
 use aws_lambda_events::sqs::SqsEvent;
-use chrono::Duration;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use orderflow_shared::adapters::dynamodb::DynamoIdempotency;
 use orderflow_shared::adapters::sns::SnsNotifier;
-use orderflow_shared::idempotency::Policy;
 use orderflow_shared::{aws, telemetry};
 use send_notification::config::Config;
 use send_notification::handler::SendNotification;
@@ -19,7 +17,7 @@ async fn main() -> Result<(), Error> {
     let function = SendNotification {
         keys: DynamoIdempotency::new(clients.dynamodb(), &config.idempotency_table),
         notifier: SnsNotifier::new(clients.sns(), &config.topic_arn),
-        policy: Policy::new(Duration::seconds(60), Duration::days(7)),
+        policy: config.policy,
         runner: config.runner(),
     };
     let function = &function;

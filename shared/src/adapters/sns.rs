@@ -1,5 +1,17 @@
 //! Tells the customer through the customer-notifications SNS topic: one publish, fanned out to
-//! every channel subscribed; the message attributes `kind` and `channel` let subscriptions filter.
+//! every channel subscribed; the message attributes `kind` and `channel` let subscriptions filter,
+//! and `notificationId` (`<orderId>:<kind>`) lets a subscriber drop a repeat.
+//!
+//! Repeats happen: SNS standard topics have no deduplication, and a publish whose response is
+//! lost (a timeout, a 5xx, a reset after SNS took it) is sent again by the SDK's retry or by the
+//! record's redelivery — a *redundant publish*, the same id with the same content. Without the
+//! SDK retry the record would fail and its redelivery would publish again all the same, only a
+//! visibility timeout later, so the retry stays on. A FIFO topic would drop a repeat of one
+//! deduplication id, but only within five minutes and only for SQS subscribers (no e-mail, SMS
+//! or HTTP endpoints: SNS Developer Guide, "Message delivery for FIFO topics"); the customer's
+//! channels are those, so the id travels to them instead.
+
+use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_sns::error::DisplayErrorContext;
@@ -14,6 +26,8 @@ use crate::ports::{Notifier, NotifyError};
 pub const MAX_SUBJECT_CHARS: usize = 99;
 /// The channel this notifier's messages are meant for (a subscription filter key).
 pub const CHANNEL: &str = "email";
+/// The message attribute carrying [`Notification::id`].
+pub const NOTIFICATION_ID: &str = "notificationId";
 
 #[derive(Debug, Clone)]
 pub struct SnsNotifier {
@@ -48,6 +62,23 @@ fn string_attribute(value: &str) -> Result<MessageAttributeValue, NotifyError> {
         .string_value(value)
         .build()
         .map_err(|e| NotifyError::Unavailable(format!("invalid SNS message attribute: {e}")))
+}
+
+/// The message attributes of a notification, the same in `Publish` and `PublishBatch`.
+fn attributes_of(
+    notification: &Notification,
+) -> Result<HashMap<String, MessageAttributeValue>, NotifyError> {
+    Ok(HashMap::from([
+        (
+            "kind".to_owned(),
+            string_attribute(notification.kind.as_str())?,
+        ),
+        ("channel".to_owned(), string_attribute(CHANNEL)?),
+        (
+            NOTIFICATION_ID.to_owned(),
+            string_attribute(&notification.id())?,
+        ),
+    ]))
 }
 
 /// SNS's limit on the entries of one `PublishBatch`.
@@ -99,8 +130,7 @@ fn batch_entry(
         .id(i.to_string())
         .set_subject(sns_subject(&notification.subject))
         .message(message_of(notification)?)
-        .message_attributes("kind", string_attribute(notification.kind.as_str())?)
-        .message_attributes("channel", string_attribute(CHANNEL)?)
+        .set_message_attributes(Some(attributes_of(notification)?))
         .build()
         .map_err(|e| NotifyError::Unavailable(format!("invalid SNS batch entry: {e}")))
 }
@@ -165,8 +195,7 @@ impl Notifier for SnsNotifier {
             .topic_arn(&self.topic_arn)
             .set_subject(sns_subject(&notification.subject))
             .message(message)
-            .message_attributes("kind", string_attribute(notification.kind.as_str())?)
-            .message_attributes("channel", string_attribute(CHANNEL)?)
+            .set_message_attributes(Some(attributes_of(notification)?))
             .send()
             .await
             .map_err(|e| {
@@ -196,6 +225,28 @@ mod tests {
             sns_subject("Your order is confirmed").as_deref(),
             Some("Your order is confirmed")
         );
+    }
+
+    #[test]
+    fn every_notification_carries_its_kind_channel_and_stable_id() {
+        let n = Notification {
+            kind: crate::events::NotificationKind::OrderRejected,
+            order_id: crate::domain::OrderId::new(),
+            email: crate::domain::Email::parse("ana@example.com").unwrap(),
+            subject: "s".into(),
+            text: "t".into(),
+        };
+        let attributes = attributes_of(&n).unwrap();
+        let value = |k: &str| attributes[k].string_value().unwrap().to_owned();
+        assert_eq!(value("kind"), "OrderRejected");
+        assert_eq!(value("channel"), CHANNEL);
+        assert_eq!(
+            value(NOTIFICATION_ID),
+            format!("{}:OrderRejected", n.order_id)
+        );
+        let entry = batch_entry((3, &n)).unwrap();
+        assert_eq!(entry.id(), "3", "the entry id stays positional");
+        assert_eq!(entry.message_attributes(), Some(&attributes));
     }
 
     #[test]

@@ -161,6 +161,11 @@ impl Order {
         })
     }
 
+    /// When the order last changed state: its last history entry (its creation before any).
+    pub fn updated_at(&self) -> DateTime<Utc> {
+        self.history.last().map_or(self.created_at, |h| h.at)
+    }
+
     /// Moves the order, recording when; refuses an illegal move.
     pub fn apply(&mut self, to: OrderStatus, at: DateTime<Utc>) -> Result<(), DomainError> {
         self.status = self.status.transition(to)?;
@@ -277,5 +282,23 @@ mod tests {
         assert_eq!(order.history.len(), 1);
         order.apply(Reserved, Utc::now()).unwrap();
         assert_eq!(order.history.last().unwrap().status, Reserved);
+    }
+
+    #[test]
+    fn an_order_was_last_updated_by_its_latest_transition() {
+        let placed = Utc::now() - chrono::Duration::minutes(10);
+        let mut order = Order::place(
+            OrderId::new(),
+            CustomerId::parse("c-1").unwrap(),
+            Email::parse("a@example.com").unwrap(),
+            PaymentToken::parse("tok_visa").unwrap(),
+            vec![line("SKU-A", 1, 100)],
+            placed,
+        )
+        .unwrap();
+        assert_eq!(order.updated_at(), placed);
+        let reserved = placed + chrono::Duration::minutes(3);
+        order.apply(Reserved, reserved).unwrap();
+        assert_eq!(order.updated_at(), reserved);
     }
 }

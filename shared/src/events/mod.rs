@@ -43,16 +43,18 @@ pub enum EventType {
     PaymentSucceeded,
     PaymentFailed,
     InventoryReleased,
+    ReservationExpired,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 6] = [
+    pub const ALL: [EventType; 7] = [
         EventType::OrderPlaced,
         EventType::InventoryReserved,
         EventType::InventoryRejected,
         EventType::PaymentSucceeded,
         EventType::PaymentFailed,
         EventType::InventoryReleased,
+        EventType::ReservationExpired,
     ];
 
     /// The newest schema version this code reads and writes.
@@ -68,6 +70,7 @@ impl EventType {
             EventType::PaymentSucceeded => "PaymentSucceeded",
             EventType::PaymentFailed => "PaymentFailed",
             EventType::InventoryReleased => "InventoryReleased",
+            EventType::ReservationExpired => "ReservationExpired",
         }
     }
 
@@ -185,6 +188,19 @@ pub struct InventoryReleased {
     pub lines: Vec<OrderLine>,
 }
 
+/// A reservation held past its bound without a payment outcome (published by the reconciler):
+/// process-payment settles it as a decline unless the provider has a charge for the order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReservationExpired {
+    pub order_id: OrderId,
+    pub customer_id: CustomerId,
+    pub email: Email,
+    pub total: Money,
+    /// When the order became `RESERVED`.
+    pub reserved_at: DateTime<Utc>,
+}
+
 /// The catalogue: what an envelope can carry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DomainEvent {
@@ -194,6 +210,7 @@ pub enum DomainEvent {
     PaymentSucceeded(PaymentSucceeded),
     PaymentFailed(PaymentFailed),
     InventoryReleased(InventoryReleased),
+    ReservationExpired(ReservationExpired),
 }
 
 impl DomainEvent {
@@ -205,6 +222,7 @@ impl DomainEvent {
             DomainEvent::PaymentSucceeded(_) => EventType::PaymentSucceeded,
             DomainEvent::PaymentFailed(_) => EventType::PaymentFailed,
             DomainEvent::InventoryReleased(_) => EventType::InventoryReleased,
+            DomainEvent::ReservationExpired(_) => EventType::ReservationExpired,
         }
     }
 
@@ -216,6 +234,7 @@ impl DomainEvent {
             DomainEvent::PaymentSucceeded(e) => &e.order_id,
             DomainEvent::PaymentFailed(e) => &e.order_id,
             DomainEvent::InventoryReleased(e) => &e.order_id,
+            DomainEvent::ReservationExpired(e) => &e.order_id,
         }
     }
 
@@ -227,6 +246,7 @@ impl DomainEvent {
             DomainEvent::PaymentSucceeded(e) => serde_json::to_value(e),
             DomainEvent::PaymentFailed(e) => serde_json::to_value(e),
             DomainEvent::InventoryReleased(e) => serde_json::to_value(e),
+            DomainEvent::ReservationExpired(e) => serde_json::to_value(e),
         }
     }
 
@@ -253,6 +273,9 @@ impl DomainEvent {
             }
             EventType::InventoryReleased => {
                 DomainEvent::InventoryReleased(serde_json::from_value(data).map_err(invalid)?)
+            }
+            EventType::ReservationExpired => {
+                DomainEvent::ReservationExpired(serde_json::from_value(data).map_err(invalid)?)
             }
         })
     }
@@ -393,7 +416,9 @@ impl NotificationKind {
     }
 }
 
-/// What the customer is told: published once to the customer-notifications SNS topic.
+/// What the customer is told: published to the customer-notifications SNS topic, once per
+/// order and kind as far as the mechanism allows, and always with the same content for one
+/// [`Notification::id`] (it is rendered only from facts written once per order).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Notification {
@@ -402,6 +427,14 @@ pub struct Notification {
     pub email: Email,
     pub subject: String,
     pub text: String,
+}
+
+impl Notification {
+    /// `<orderId>:<kind>`: the same for every publish of this notification, so subscribers can
+    /// drop a repeat (the SNS message attribute `notificationId`).
+    pub fn id(&self) -> String {
+        format!("{}:{}", self.order_id, self.kind.as_str())
+    }
 }
 
 #[cfg(test)]

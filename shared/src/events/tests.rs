@@ -63,9 +63,16 @@ fn every_event() -> Vec<DomainEvent> {
         }),
         DomainEvent::InventoryReleased(InventoryReleased {
             order_id: order_id(),
+            customer_id: customer_id.clone(),
+            email: email.clone(),
+            lines: vec![line()],
+        }),
+        DomainEvent::ReservationExpired(ReservationExpired {
+            order_id: order_id(),
             customer_id,
             email,
-            lines: vec![line()],
+            total,
+            reserved_at: "2026-11-24T10:00:00Z".parse().unwrap(),
         }),
     ]
 }
@@ -181,4 +188,58 @@ fn an_eventbridge_wrapper_must_agree_with_the_envelope_type() {
         envelope_from_eventbridge_json("not json"),
         Err(EventError::Malformed(_))
     ));
+}
+
+#[test]
+fn a_notification_id_is_its_order_and_kind_whatever_its_content() {
+    let order_id = OrderId::new();
+    let told = |kind, text: &str| Notification {
+        kind,
+        order_id: order_id.clone(),
+        email: Email::parse("ana@example.com").unwrap(),
+        subject: "s".into(),
+        text: text.into(),
+    };
+    let confirmed = told(NotificationKind::OrderConfirmed, "one");
+    assert_eq!(confirmed.id(), format!("{order_id}:OrderConfirmed"));
+    assert_eq!(
+        confirmed.id(),
+        told(NotificationKind::OrderConfirmed, "two").id()
+    );
+    assert_ne!(
+        confirmed.id(),
+        told(NotificationKind::OrderCancelled, "one").id()
+    );
+}
+
+#[test]
+fn a_reservation_expired_event_has_the_documented_shape() {
+    let expired = every_event()
+        .into_iter()
+        .find(|e| e.event_type() == EventType::ReservationExpired)
+        .unwrap();
+    let envelope = Envelope::new(expired, None);
+    let v: serde_json::Value = serde_json::from_str(&envelope.to_json().unwrap()).unwrap();
+    assert_eq!(v["metadata"]["type"], "ReservationExpired");
+    assert_eq!(v["metadata"]["version"], 1);
+    let data = v["data"].as_object().unwrap();
+    let mut fields: Vec<&str> = data.keys().map(String::as_str).collect();
+    fields.sort_unstable();
+    assert_eq!(
+        fields,
+        ["customerId", "email", "orderId", "reservedAt", "total"]
+    );
+    assert_eq!(v["data"]["reservedAt"], "2026-11-24T10:00:00Z");
+}
+
+#[test]
+fn the_reservation_expired_fixture_reads_as_that_event() {
+    let batch = crate::testing::sqs_fixture("sqs-reservation-expired.json").unwrap();
+    let body = batch.records[0].body.as_deref().unwrap();
+    let envelope = envelope_from_eventbridge_json(body).unwrap();
+    let DomainEvent::ReservationExpired(e) = envelope.event else {
+        panic!("expected ReservationExpired, got {:?}", envelope.event)
+    };
+    assert_eq!(e.order_id.as_str(), crate::testing::FIXTURE_ORDER_ID);
+    assert_eq!(e.total.amount, 5248);
 }

@@ -8,12 +8,16 @@
 //! the same key with another payload is refused.
 //!
 //! - `store`: the port ([`IdempotencyStore`], [`Claim`], [`ClaimTimes`]);
+//! - `attempt`: keys of effects whose outcome can be unknown (a charge): the record notes that
+//!   the effect was attempted, and a retry learns it ([`AttemptStore`], [`claim_attempt`]);
 //! - `key`: the `Idempotency-Key` of `POST /orders` ([`IdempotencyKey`]) and the order it names
 //!   (there the order item itself is the key's record: no store is involved).
 
+mod attempt;
 mod key;
 mod store;
 
+pub use attempt::{claim_attempt, AttemptClaim, AttemptStore, Intent};
 pub use key::IdempotencyKey;
 pub use store::{Claim, ClaimTimes, IdempotencyError, IdempotencyStore};
 

@@ -9,6 +9,12 @@ use serde::{Deserialize, Serialize};
 use crate::domain::{Money, Order, OrderId, OrderLine, OrderStatus, PaymentToken, ShardCount, Sku};
 use crate::events::{Envelope, Notification, Shortage};
 
+mod open_orders;
+pub use open_orders::{
+    index_time, OpenOrders, OpenOrdersCursor, OpenOrdersPage, OpenOrdersQuery, OpenShard,
+    OPEN_SHARDS,
+};
+
 /// A failure of the storage behind a port. `Unavailable` is worth retrying; `Corrupt` is not.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
@@ -273,13 +279,28 @@ pub struct ChargeRequest {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GatewayError {
+    /// The provider could not answer; whether it charged is unknown (ask [`PaymentGateway::find`]).
     #[error("payment provider unavailable, retry later: {0}")]
     Transient(String),
+    /// The provider refused the request itself (e.g. an idempotency key reused with another
+    /// amount): nothing was charged, and sending it again cannot help.
+    #[error("payment provider refused the request: {0}")]
+    Refused(String),
 }
 
+/// A payment provider, as real ones work: a charge is keyed by an idempotency key, which the
+/// provider remembers for [`key_retention`](Self::key_retention) and then forgets (the same key
+/// charges again), and a charge can be looked up by its key while the key is remembered.
 #[async_trait]
 pub trait PaymentGateway: Send + Sync {
+    /// Charges once per idempotency key while the key is remembered: the same key gets the same
+    /// outcome (the same charge id) again.
     async fn charge(&self, request: &ChargeRequest) -> Result<ChargeOutcome, GatewayError>;
+    /// The outcome of the charge made under `idempotency_key`, if the provider still remembers
+    /// the key; `None` when nothing was charged under it, or the key is forgotten.
+    async fn find(&self, idempotency_key: &str) -> Result<Option<ChargeOutcome>, GatewayError>;
+    /// How long the provider remembers an idempotency key after its charge.
+    fn key_retention(&self) -> chrono::Duration;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -16,9 +16,19 @@ pub const PROVIDER_CHARGE_DECLINED: &str = "payment provider: charge declined";
 /// happens next.
 pub const INJECTED_FAULT: &str = "injected fault";
 
-/// One completed AWS call, when the function counts them (fields `aws_service`,
-/// `aws_operation`); `orderflow load` adds them up.
+/// One completed AWS call, when the function counts them (fields [`AWS_SERVICE`],
+/// [`AWS_OPERATION`]); `orderflow load` adds them up.
 pub const AWS_CALL: &str = "aws call";
+
+/// One run of reconcile-orders (fields `examined`, `order_placed`, `reservation_expired`,
+/// `payment_failed`, `stranded`, `oldest_stranded` (comma-separated order ids), `failures`,
+/// `truncated`); WARN when `stranded` > 0. The template's metric filter reads `stranded` from
+/// it (the `StrandedOrders` metric and its alarm).
+pub const RECONCILE_RUN: &str = "reconcile run";
+/// Field: the AWS service of a call (`DynamoDB`, `EventBridge`, `SNS`).
+pub const AWS_SERVICE: &str = "aws_service";
+/// Field: the AWS operation of a call (`TransactWriteItems`, `PutEvents`, `PublishBatch`).
+pub const AWS_OPERATION: &str = "aws_operation";
 
 /// Field: why a record failed, on the ERROR or WARN line that reports it. The local cloud keeps
 /// it (with the record span's [`MESSAGE_ID`]) to show next to the message in its DLQ.
@@ -42,4 +52,5 @@ pub mod fault {
     pub const THROTTLE: &str = "throttle";
     pub const UNAVAILABLE: &str = "unavailable";
     pub const LOST_RESPONSE: &str = "lost_response";
+    pub const CRASH_BETWEEN_STEPS: &str = "crash_between_steps";
 }

@@ -8,6 +8,8 @@
 mod support;
 
 #[cfg(all(feature = "dynamodb", feature = "testing"))]
+mod attempts;
+#[cfg(all(feature = "dynamodb", feature = "testing"))]
 mod catalog_cost;
 #[cfg(all(feature = "dynamodb", feature = "testing"))]
 mod contention;
@@ -19,6 +21,10 @@ mod eventbridge;
 mod idempotency;
 #[cfg(all(feature = "dynamodb", feature = "testing"))]
 mod lost_responses;
+#[cfg(all(feature = "dynamodb", feature = "testing"))]
+mod open_orders;
+#[cfg(all(feature = "dynamodb", feature = "testing"))]
+mod provider;
 #[cfg(all(feature = "dynamodb", feature = "testing"))]
 mod shards;
 #[cfg(all(feature = "sns", feature = "sqs", feature = "testing"))]

@@ -22,7 +22,7 @@ fn notification(kind: NotificationKind, subject: &str) -> Notification {
 }
 
 #[tokio::test]
-async fn a_notification_reaches_sqs_subscribers_with_its_kind_and_channel_attributes() {
+async fn a_notification_reaches_sqs_subscribers_with_its_kind_channel_and_id_attributes() {
     let moto = support::moto();
     let config = moto.sdk_config().await;
     let sns = aws_sdk_sns::Client::new(&config);
@@ -86,7 +86,8 @@ async fn a_notification_reaches_sqs_subscribers_with_its_kind_and_channel_attrib
         envelope["MessageAttributes"],
         json!({
             "kind": {"Type": "String", "Value": "OrderConfirmed"},
-            "channel": {"Type": "String", "Value": "email"}
+            "channel": {"Type": "String", "Value": "email"},
+            "notificationId": {"Type": "String", "Value": format!("{}:OrderConfirmed", sent.order_id)}
         })
     );
 
@@ -110,6 +111,7 @@ async fn a_notification_reaches_sqs_subscribers_with_its_kind_and_channel_attrib
     );
     assert_eq!(raw[0].attributes["kind"], "OrderConfirmed");
     assert_eq!(raw[0].attributes["channel"], "email");
+    assert_eq!(raw[0].attributes["notificationId"], sent.id());
 
     // The filtered subscriber sees only what its policy names.
     let cancelled = notification(NotificationKind::OrderCancelled, "Your order is cancelled");
@@ -200,6 +202,10 @@ async fn many_notifications_go_out_in_batches_of_ten_each_with_its_own_message_i
         assert_eq!(
             envelope["MessageAttributes"]["kind"]["Value"],
             sent[i].kind.as_str()
+        );
+        assert_eq!(
+            envelope["MessageAttributes"]["notificationId"]["Value"],
+            sent[i].id()
         );
     }
 }

@@ -294,9 +294,13 @@ pub mod dynamodb {
         (definition, index)
     }
 
+    /// The Orders table's open-orders index, as infra/template.yaml declares it.
+    pub const OPEN_ORDERS_INDEX: &str = "OpenOrders";
+
     /// Creates the four tables of the data model (each a single string hash key), named
-    /// uniquely for one test, the Inventory table with its catalog index and the Idempotency
-    /// table with its TTL on `expiresAt`.
+    /// uniquely for one test, the Inventory table with its catalog index, the Idempotency
+    /// table with its TTL on `expiresAt` and the Orders table with its open-orders index
+    /// (`openShard`, `updatedAt`, every attribute projected).
     pub async fn create_tables(client: &Client) -> TableNames {
         let tables = TableNames {
             orders: super::unique("Orders"),
@@ -310,13 +314,33 @@ pub mod dynamodb {
             (&tables.payments, "orderId"),
             (&tables.idempotency, "id"),
         ] {
-            let (definition, key) = string_key(key, KeyType::Hash);
+            let (attribute, schema) = string_key(key, KeyType::Hash);
             let mut request = client
                 .create_table()
                 .table_name(table)
-                .attribute_definitions(definition)
-                .key_schema(key)
+                .attribute_definitions(attribute)
+                .key_schema(schema)
                 .billing_mode(BillingMode::PayPerRequest);
+            if table == &tables.orders {
+                let (shard, shard_key) = string_key("openShard", KeyType::Hash);
+                let (updated, updated_key) = string_key("updatedAt", KeyType::Range);
+                request = request
+                    .attribute_definitions(shard)
+                    .attribute_definitions(updated)
+                    .global_secondary_indexes(
+                        GlobalSecondaryIndex::builder()
+                            .index_name(OPEN_ORDERS_INDEX)
+                            .key_schema(shard_key)
+                            .key_schema(updated_key)
+                            .projection(
+                                Projection::builder()
+                                    .projection_type(ProjectionType::All)
+                                    .build(),
+                            )
+                            .build()
+                            .unwrap(),
+                    );
+            }
             if table == &tables.inventory {
                 let (definition, index) = catalog_index();
                 request = request

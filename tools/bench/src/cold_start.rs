@@ -102,6 +102,8 @@ fn environment(
         ("PAYMENTS_TABLE", "bench-PaymentsTable"),
         ("IDEMPOTENCY_TABLE", "bench-IdempotencyTable"),
         ("EVENT_BUS_NAME", "bench-orderflow"),
+        ("IDEMPOTENCY_LOCK_SECONDS", "90"),
+        ("IDEMPOTENCY_KEEP_SECONDS", "1296000"),
         (
             "NOTIFICATION_TOPIC_ARN",
             "arn:aws:sns:us-east-1:123456789012:bench-CustomerNotificationsTopic",

@@ -2,6 +2,8 @@
 //! line and calls into it, and the end-to-end tests (`tests/`) drive the same harness.
 //!
 //! - [`local`]: the local cloud (`orderflow local up`, `orderflow local token`);
+//! - [`deploy`]: the stack deployed into MiniStack with `sam deploy`, its API served
+//!   (`orderflow deploy local`);
 //! - [`dlq`]: the dead-letter queue tools (`orderflow dlq list|redrive`);
 //! - [`chaos`]: a mixed workload under injected faults and the count of what went wrong;
 //! - [`load`]: a measured flash sale;
@@ -11,6 +13,7 @@
 
 pub mod chaos;
 pub mod cli;
+pub mod deploy;
 pub mod dlq;
 pub mod harness;
 pub mod load;

@@ -5,6 +5,8 @@
 //!   SQS event source mappings and the HTTP API, on 127.0.0.1 ([`local`]);
 //! - `orderflow local token CUSTOMER`: a token the API of a local cloud started with `--auth`
 //!   accepts;
+//! - `orderflow deploy local`: the template deployed with `sam deploy` into MiniStack, with the
+//!   same HTTP API in front of the deployed functions ([`deploy`]);
 //! - `orderflow dlq list|redrive`: inspect and redrive dead-letter queues, local or AWS ([`dlq`]);
 //! - `orderflow chaos`: a mixed workload under injected faults, and the count of what went
 //!   wrong ([`chaos`]);
@@ -14,7 +16,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use orderflow::{chaos, dlq, load, local};
+use orderflow::{chaos, deploy, dlq, load, local};
 
 #[derive(Parser)]
 #[command(
@@ -34,6 +36,11 @@ enum Command {
         #[command(subcommand)]
         command: local::command::LocalCommand,
     },
+    /// Deploy the stack for real, locally: `sam deploy` into MiniStack, and its HTTP API.
+    Deploy {
+        #[command(subcommand)]
+        command: deploy::command::DeployCommand,
+    },
     /// Dead-letter queues.
     Dlq(dlq::command::DlqArgs),
     /// Place a mixed workload under injected faults, redrive the DLQs once faults stop, and
@@ -49,6 +56,7 @@ enum Command {
 async fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Local { command } => local::command::run(command).await,
+        Command::Deploy { command } => deploy::command::run(command).await,
         Command::Dlq(args) => dlq::command::run(args).await,
         Command::Chaos(args) => chaos::command(args).await,
         Command::Load(args) => load::command(args).await,

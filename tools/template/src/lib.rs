@@ -21,7 +21,8 @@ pub use error::TemplateError;
 pub use model::{
     types, Alarm, ApiDefinition, Event, EventBus, EventRule, EventSource, Function, HttpApi,
     HttpApiEvent, KeyAttribute, Operation, Output, Parameter, PolicyStatement, Queue, QueuePolicy,
-    Redrive, Resource, Role, RuleTarget, SqsEvent, Table, Template, Topic,
+    Redrive, Resource, RetryPolicy, Role, RuleTarget, ScheduleEvent, SecondaryIndex, SqsEvent,
+    Table, Template, Topic,
 };
 pub use rules::{Rule, Violation};
 pub use value::{parse_sub, Intrinsic, Reference, ResolveError, Resolver, SubPart, Value};

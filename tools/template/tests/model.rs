@@ -47,6 +47,7 @@ fn functions_have_their_binary_and_timeouts_with_globals_merged() {
         ("UpdateInventoryFunction", "update-inventory", 20),
         ("ProcessPaymentFunction", "process-payment", 20),
         ("SendNotificationFunction", "send-notification", 20),
+        ("ReconcileOrdersFunction", "reconcile-orders", 60),
     ]
     .into_iter()
     .map(|(id, bin, timeout)| (id.to_owned(), (bin.to_owned(), timeout, 128)))
@@ -89,6 +90,12 @@ fn function_environments_name_the_resources_the_code_reads() {
         vars.insert("REQUIRE_AUTH".to_owned(), None);
         vars
     };
+    // The functions with an idempotency key also read its lock and retention (plain values).
+    let with_key_times = |mut vars: BTreeMap<String, Option<String>>| {
+        vars.insert("IDEMPOTENCY_LOCK_SECONDS".to_owned(), None);
+        vars.insert("IDEMPOTENCY_KEEP_SECONDS".to_owned(), None);
+        vars
+    };
     assert_eq!(
         env("ValidateOrderFunction"),
         with_auth(expect(&[
@@ -114,19 +121,33 @@ fn function_environments_name_the_resources_the_code_reads() {
     );
     assert_eq!(
         env("ProcessPaymentFunction"),
-        expect(&[
+        with_key_times(expect(&[
             ("ORDERS_TABLE", "OrdersTable"),
             ("PAYMENTS_TABLE", "PaymentsTable"),
             ("IDEMPOTENCY_TABLE", "IdempotencyTable"),
             ("EVENT_BUS_NAME", "OrderEventBus"),
-        ])
+            ("PROVIDER_TABLE", "ProviderTable"),
+            ("PROVIDER_KEY_TTL_SECONDS", "ProviderKeyTtlSeconds"),
+        ]))
     );
+    // The reconciler's bounds are the template's parameters; the index and budget are plain.
+    let mut reconcile = expect(&[
+        ("ORDERS_TABLE", "OrdersTable"),
+        ("PAYMENTS_TABLE", "PaymentsTable"),
+        ("EVENT_BUS_NAME", "OrderEventBus"),
+        ("PENDING_AFTER_SECONDS", "PendingAfterSeconds"),
+        ("RESERVATION_TTL_SECONDS", "ReservationTtlSeconds"),
+        ("STRANDED_AFTER_SECONDS", "StrandedAfterSeconds"),
+    ]);
+    reconcile.insert("OPEN_ORDERS_INDEX".to_owned(), None);
+    reconcile.insert("MAX_ORDERS_PER_RUN".to_owned(), None);
+    assert_eq!(env("ReconcileOrdersFunction"), reconcile);
     assert_eq!(
         env("SendNotificationFunction"),
-        expect(&[
+        with_key_times(expect(&[
             ("IDEMPOTENCY_TABLE", "IdempotencyTable"),
             ("NOTIFICATION_TOPIC_ARN", "CustomerNotificationsTopic")
-        ])
+        ]))
     );
 }
 
@@ -181,6 +202,48 @@ fn sqs_events_carry_the_queue_and_the_batching_settings() {
 }
 
 #[test]
+fn the_reconciler_runs_on_the_schedule_its_parameter_names() {
+    let t = template();
+    let f = t.function("ReconcileOrdersFunction").unwrap();
+    let schedules: Vec<_> = f.schedule_events().collect();
+    let [schedule] = schedules.as_slice() else {
+        panic!("expected one schedule, got {:?}", f.events)
+    };
+    assert!(schedule.enabled);
+    assert_eq!(schedule.schedule.ref_target(), Some("ReconcileSchedule"));
+    assert_eq!(
+        t.parameters["ReconcileSchedule"].default,
+        Some(Value::String("rate(1 minute)".into()))
+    );
+    assert_eq!(f.sqs_events().count() + f.http_api_events().count(), 0);
+}
+
+#[test]
+fn the_orders_table_has_its_sparse_open_orders_index() {
+    let t = template();
+    let orders = t
+        .tables()
+        .unwrap()
+        .into_iter()
+        .find(|table| table.logical_id == "OrdersTable")
+        .unwrap();
+    let [index] = orders.global_secondary_indexes.as_slice() else {
+        panic!("expected one index: {:?}", orders.global_secondary_indexes)
+    };
+    assert_eq!(index.name, "OpenOrders");
+    assert_eq!(
+        (index.hash_key.name.as_str(), index.hash_key.kind.as_str()),
+        ("openShard", "S")
+    );
+    let range = index.range_key.as_ref().unwrap();
+    assert_eq!(
+        (range.name.as_str(), range.kind.as_str()),
+        ("updatedAt", "S")
+    );
+    assert_eq!(index.projection, "ALL");
+}
+
+#[test]
 fn queues_have_visibility_timeouts_and_their_own_dlq() {
     let t = template();
     for (queue, dlq) in [
@@ -218,6 +281,7 @@ fn tables_have_their_keys_and_the_idempotency_ttl() {
         ("InventoryTable", "pk", None),
         ("OrdersTable", "orderId", None),
         ("PaymentsTable", "orderId", None),
+        ("ProviderTable", "pk", Some("expiresAt")),
     ]
     .into_iter()
     .map(|(id, key, ttl)| (id.to_owned(), (key.to_owned(), ttl.map(str::to_owned))))
@@ -233,20 +297,17 @@ fn the_inventory_table_has_a_sparse_catalog_index_that_holds_no_stock() {
         .iter()
         .find(|table| table.logical_id == "InventoryTable")
         .unwrap();
-    let [index] = inventory.global_indexes.as_slice() else {
-        panic!("one index: {:?}", inventory.global_indexes)
+    let [index] = inventory.global_secondary_indexes.as_slice() else {
+        panic!("one index: {:?}", inventory.global_secondary_indexes)
     };
     assert_eq!(
         (index.name.as_str(), index.hash_key.name.as_str()),
         ("catalog", "sku")
     );
+    assert_eq!(index.hash_key.kind, "S");
     assert!(index.range_key.is_none());
-    assert_eq!(index.projection_type, "INCLUDE");
+    assert_eq!(index.projection, "INCLUDE");
     assert_eq!(index.non_key_attributes, ["name", "price", "shards"]);
-    assert!(tables
-        .iter()
-        .filter(|table| table.logical_id != "InventoryTable")
-        .all(|table| table.global_indexes.is_empty()));
 }
 
 #[test]
@@ -275,7 +336,10 @@ fn event_rules_route_detail_types_from_the_bus_to_their_queue() {
     );
     assert_eq!(
         routes["PaymentRule"],
-        (s(&["InventoryReserved"]), s(&["PaymentQueue"]))
+        (
+            s(&["InventoryReserved", "ReservationExpired"]),
+            s(&["PaymentQueue"])
+        )
     );
     assert_eq!(
         routes["NotificationRule"],
@@ -296,7 +360,17 @@ fn topics_and_alarms_are_read() {
         .map(|topic| topic.logical_id)
         .collect();
     assert_eq!(topics, vec!["CustomerNotificationsTopic", "OpsTopic"]);
-    for alarm in t.alarms().unwrap() {
+    let (dlq_alarms, others): (Vec<_>, Vec<_>) = t
+        .alarms()
+        .unwrap()
+        .into_iter()
+        .partition(|a| a.namespace.as_deref() == Some("AWS/SQS"));
+    let others: Vec<_> = others.iter().map(|a| a.logical_id.as_str()).collect();
+    assert_eq!(
+        others,
+        vec!["ReconcileOrdersErrorsAlarm", "StrandedOrdersAlarm"]
+    );
+    for alarm in dlq_alarms {
         assert_eq!(
             alarm.metric_name.as_deref(),
             Some("ApproximateNumberOfMessagesVisible")
@@ -327,7 +401,10 @@ fn the_event_pattern_resolves_to_the_json_eventbridge_expects() {
     let json = rule.event_pattern.resolve(&NoValues).unwrap();
     assert_eq!(
         json,
-        serde_json::json!({"source": ["orderflow"], "detail-type": ["InventoryReserved"]})
+        serde_json::json!({
+            "source": ["orderflow"],
+            "detail-type": ["InventoryReserved", "ReservationExpired"]
+        })
     );
 }
 

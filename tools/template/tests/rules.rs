@@ -89,11 +89,11 @@ fn every_rule_inspects_something_in_the_real_template() {
     // Guards against rules passing vacuously because the model read nothing.
     let t = template();
     let functions = t.functions().unwrap();
-    assert_eq!(functions.len(), 5);
+    assert_eq!(functions.len(), 6);
     assert_eq!(functions.iter().flat_map(|f| f.sqs_events()).count(), 3);
-    assert_eq!(t.alarms().unwrap().len(), 3);
+    assert_eq!(t.alarms().unwrap().len(), 6);
     assert_eq!(t.event_rules().unwrap().len(), 3);
-    assert_eq!(t.roles().unwrap().len(), 5);
+    assert_eq!(t.roles().unwrap().len(), 6);
 }
 
 // ------------------------------------------------------------------ 1. dead-letter queues
@@ -160,6 +160,154 @@ fn a_queue_left_at_the_default_visibility_timeout_breaks_the_visibility_rule() {
     let mut t = template();
     remove(&mut t, "NotificationQueue", "VisibilityTimeout");
     assert_reports(&t, Rule::VisibilityTimeout, "NotificationQueue");
+}
+
+// ------------------------------------------------------------------ 10. idempotency lock
+
+const LOCK: &str = "Environment/Variables/IDEMPOTENCY_LOCK_SECONDS";
+const KEEP: &str = "Environment/Variables/IDEMPOTENCY_KEEP_SECONDS";
+
+#[test]
+fn the_real_template_locks_the_keys_of_both_functions_that_claim_them() {
+    let t = template();
+    let locking: Vec<String> = t
+        .functions()
+        .unwrap()
+        .into_iter()
+        .filter(|f| f.environment.contains_key(rules::LOCK_VARIABLE))
+        .map(|f| f.logical_id)
+        .collect();
+    assert_eq!(
+        locking,
+        ["ProcessPaymentFunction", "SendNotificationFunction"],
+        "the lock rules would pass vacuously"
+    );
+    assert!(Rule::IdempotencyLock.check(&t).is_empty());
+    assert!(Rule::IdempotencyRetention.check(&t).is_empty());
+}
+
+#[test]
+fn a_lock_no_longer_than_the_function_timeout_breaks_the_lock_rule() {
+    let mut t = template();
+    set(&mut t, "SendNotificationFunction", LOCK, yaml("'20'"));
+    let violations = assert_reports(&t, Rule::IdempotencyLock, "SendNotificationFunction");
+    assert_eq!(violations.len(), 1, "{violations:#?}");
+    assert!(
+        violations[0].message.contains("Timeout is 20 s"),
+        "{}",
+        violations[0]
+    );
+}
+
+#[test]
+fn raising_a_function_timeout_to_its_lock_breaks_the_lock_rule() {
+    let mut t = template();
+    set(&mut t, "ProcessPaymentFunction", "Timeout", yaml("90"));
+    assert_reports(&t, Rule::IdempotencyLock, "ProcessPaymentFunction");
+}
+
+#[test]
+fn a_lock_longer_than_the_visibility_timeout_breaks_the_lock_rule() {
+    let mut t = template();
+    set(&mut t, "ProcessPaymentFunction", LOCK, yaml("'121'"));
+    let violations = assert_reports(&t, Rule::IdempotencyLock, "ProcessPaymentFunction");
+    assert!(
+        violations[0].message.contains("PaymentQueue"),
+        "{}",
+        violations[0]
+    );
+}
+
+#[test]
+fn shortening_the_visibility_timeout_below_the_lock_breaks_the_lock_rule() {
+    let mut t = template();
+    set(&mut t, "NotificationQueue", "VisibilityTimeout", yaml("60"));
+    assert_reports(&t, Rule::IdempotencyLock, "SendNotificationFunction");
+}
+
+#[test]
+fn a_lock_that_is_not_a_literal_number_breaks_the_lock_rule() {
+    for bad in ["ninety", "'0'", "!Ref LogLevel"] {
+        let mut t = template();
+        set(&mut t, "SendNotificationFunction", LOCK, yaml(bad));
+        let violations = assert_reports(&t, Rule::IdempotencyLock, "SendNotificationFunction");
+        assert!(
+            violations[0].message.contains("literal positive"),
+            "{bad}: {}",
+            violations[0]
+        );
+    }
+}
+
+// ------------------------------------------------------------------ 11. idempotency retention
+
+#[test]
+fn a_key_forgotten_before_the_dlq_drops_its_message_breaks_the_retention_rule() {
+    let mut t = template();
+    // The old value: 7 days against NotificationDLQ's 14.
+    set(&mut t, "SendNotificationFunction", KEEP, yaml("'604800'"));
+    let violations = assert_reports(&t, Rule::IdempotencyRetention, "SendNotificationFunction");
+    assert_eq!(violations.len(), 1, "{violations:#?}");
+    assert!(
+        violations[0].message.contains("NotificationDLQ"),
+        "{}",
+        violations[0]
+    );
+}
+
+#[test]
+fn lengthening_the_dlq_retention_past_the_key_breaks_the_retention_rule() {
+    let mut t = template();
+    set(&mut t, "ProcessPaymentFunction", KEEP, yaml("'1209600'"));
+    assert!(
+        Rule::IdempotencyRetention.check(&t).is_empty(),
+        "14 days = the DLQ's"
+    );
+    set(
+        &mut t,
+        "PaymentDLQ",
+        "MessageRetentionPeriod",
+        yaml("1209601"),
+    );
+    assert_reports(&t, Rule::IdempotencyRetention, "ProcessPaymentFunction");
+}
+
+#[test]
+fn a_source_queue_keeping_messages_longer_than_its_dlq_bounds_the_retention() {
+    let mut t = template();
+    set(&mut t, "SendNotificationFunction", KEEP, yaml("'400000'"));
+    set(
+        &mut t,
+        "NotificationDLQ",
+        "MessageRetentionPeriod",
+        yaml("345600"),
+    );
+    set(
+        &mut t,
+        "NotificationQueue",
+        "MessageRetentionPeriod",
+        yaml("500000"),
+    );
+    let violations = assert_reports(&t, Rule::IdempotencyRetention, "SendNotificationFunction");
+    assert!(
+        violations[0]
+            .message
+            .contains("500000 s (MessageRetentionPeriod of NotificationQueue"),
+        "{}",
+        violations[0]
+    );
+}
+
+#[test]
+fn a_lock_without_a_retention_breaks_the_retention_rule() {
+    let mut t = template();
+    remove(&mut t, "SendNotificationFunction", KEEP);
+    let violations = assert_reports(&t, Rule::IdempotencyRetention, "SendNotificationFunction");
+    assert!(
+        violations[0].message.contains("IDEMPOTENCY_KEEP_SECONDS"),
+        "{}",
+        violations[0]
+    );
 }
 
 // ------------------------------------------------------------------ 3. partial batch responses
@@ -394,6 +542,134 @@ fn a_queue_policy_for_another_rule_breaks_the_delivery_rule() {
     assert_reports(&t, Rule::EventTargetDelivery, "InventoryQueue");
 }
 
+// ------------------------------------------------------------------ 12. event target DLQs
+
+/// Path (under the rule's properties) of its first target's `key`.
+const TARGET: &str = "Targets/0";
+
+#[test]
+fn every_target_of_the_real_template_retries_and_dead_letters_into_one_alarmed_queue() {
+    let t = template();
+    let rules = t.event_rules().unwrap();
+    let targets: Vec<_> = rules.iter().flat_map(|r| &r.targets).collect();
+    assert_eq!(targets.len(), 3, "the rule would pass vacuously");
+    for target in targets {
+        assert_eq!(
+            target.dead_letter_queue.as_deref(),
+            Some("EventDeliveryDLQ")
+        );
+        let retry = target.retry_policy.unwrap();
+        assert_eq!(retry.maximum_retry_attempts, Some(185));
+        assert_eq!(retry.maximum_event_age_seconds, Some(86_400));
+    }
+    assert!(Rule::EventTargetDeadLetter.check(&t).is_empty());
+    assert!(Rule::DlqAlarm.check(&t).is_empty());
+}
+
+#[test]
+fn a_target_without_a_dead_letter_config_breaks_the_event_dlq_rule() {
+    let mut t = template();
+    remove(&mut t, "PaymentRule", &format!("{TARGET}/DeadLetterConfig"));
+    let violations = assert_reports(&t, Rule::EventTargetDeadLetter, "PaymentRule");
+    assert_eq!(violations.len(), 1, "{violations:#?}");
+    assert!(
+        violations[0].message.contains("payment-queue"),
+        "{}",
+        violations[0]
+    );
+}
+
+#[test]
+fn a_target_without_a_retry_policy_or_with_half_of_one_breaks_the_event_dlq_rule() {
+    let mut t = template();
+    remove(&mut t, "InventoryRule", &format!("{TARGET}/RetryPolicy"));
+    assert_reports(&t, Rule::EventTargetDeadLetter, "InventoryRule");
+
+    let mut half = template();
+    remove(
+        &mut half,
+        "NotificationRule",
+        &format!("{TARGET}/RetryPolicy/MaximumEventAgeInSeconds"),
+    );
+    let violations = assert_reports(&half, Rule::EventTargetDeadLetter, "NotificationRule");
+    assert!(
+        violations[0].message.contains("MaximumEventAgeInSeconds"),
+        "{}",
+        violations[0]
+    );
+}
+
+#[test]
+fn a_retry_policy_outside_eventbridges_limits_breaks_the_event_dlq_rule() {
+    for (field, value) in [
+        ("MaximumRetryAttempts", "186"),
+        ("MaximumEventAgeInSeconds", "59"),
+        ("MaximumEventAgeInSeconds", "86401"),
+    ] {
+        let mut t = template();
+        set(
+            &mut t,
+            "PaymentRule",
+            &format!("{TARGET}/RetryPolicy/{field}"),
+            yaml(value),
+        );
+        let violations = assert_reports(&t, Rule::EventTargetDeadLetter, "PaymentRule");
+        assert!(
+            violations[0].message.contains(field),
+            "{field}={value}: {}",
+            violations[0]
+        );
+    }
+}
+
+#[test]
+fn a_dead_letter_queue_that_does_not_let_the_rule_send_breaks_the_event_dlq_rule() {
+    let mut t = template();
+    // The policy names the two other rules only.
+    set(
+        &mut t,
+        "EventDeliveryDLQPolicy",
+        "PolicyDocument/Statement/0/Condition/ArnEquals/aws:SourceArn",
+        yaml("[!GetAtt InventoryRule.Arn, !GetAtt PaymentRule.Arn]"),
+    );
+    let violations = Rule::EventTargetDeadLetter.check(&t);
+    assert_eq!(violations.len(), 1, "{violations:#?}");
+    assert_eq!(violations[0].resource, "NotificationRule");
+
+    let mut no_policy = template();
+    no_policy
+        .resources
+        .remove("EventDeliveryDLQPolicy")
+        .unwrap();
+    assert_eq!(Rule::EventTargetDeadLetter.check(&no_policy).len(), 3);
+}
+
+#[test]
+fn a_dead_letter_config_naming_no_queue_of_the_template_breaks_the_event_dlq_rule() {
+    for arn in [
+        "!GetAtt OpsTopic.TopicArn",
+        "arn:aws:sqs:us-east-1:123456789012:somewhere",
+        "!GetAtt PaymentQueue.Arn",
+    ] {
+        let mut t = template();
+        set(
+            &mut t,
+            "PaymentRule",
+            &format!("{TARGET}/DeadLetterConfig/Arn"),
+            yaml(arn),
+        );
+        assert_reports(&t, Rule::EventTargetDeadLetter, "PaymentRule");
+    }
+}
+
+#[test]
+fn an_event_dead_letter_queue_without_an_alarm_breaks_the_alarm_rule() {
+    let mut t = template();
+    t.resources.remove("EventDeliveryDLQAlarm").unwrap();
+    let violations = assert_reports(&t, Rule::DlqAlarm, "EventDeliveryDLQ");
+    assert_eq!(violations.len(), 1, "{violations:#?}");
+}
+
 // ------------------------------------------------------------------ 8. the API contract
 
 #[test]
@@ -560,6 +836,7 @@ fn call_counting_switched_on_in_the_globals_breaks_the_local_only_rule_for_every
         [
             "ProcessPaymentFunction",
             "QueryApiFunction",
+            "ReconcileOrdersFunction",
             "SendNotificationFunction",
             "UpdateInventoryFunction",
             "ValidateOrderFunction"

@@ -11,7 +11,9 @@ use super::{
     StockTables,
 };
 use crate::domain::{Order, OrderId, OrderLine, OrderStatus, Sku};
-use crate::idempotency::{Claim, ClaimTimes, IdempotencyError, IdempotencyStore};
+use crate::idempotency::{
+    AttemptClaim, AttemptStore, Claim, ClaimTimes, IdempotencyError, IdempotencyStore, Intent,
+};
 use crate::ports::{
     Catalog, CatalogEntry, ChargeRecord, Inventory, Listing, OrderRepository, OrderWriteError,
     PaymentLedger, Product, Recorded, ReleaseError, Reservation, ReserveError, SettleError,
@@ -184,5 +186,24 @@ impl IdempotencyStore for DynamoStore {
 
     async fn complete_many(&self, done: &[(String, String)]) -> Vec<Result<(), IdempotencyError>> {
         self.keys.complete_many(done).await
+    }
+}
+
+#[async_trait]
+impl AttemptStore for DynamoStore {
+    async fn claim_attempt(
+        &self,
+        key: &str,
+        payload_hash: &str,
+        times: ClaimTimes,
+        intent: Intent,
+    ) -> Result<AttemptClaim, IdempotencyError> {
+        self.keys
+            .claim_attempt(key, payload_hash, times, intent)
+            .await
+    }
+
+    async fn unlock(&self, key: &str) -> Result<(), IdempotencyError> {
+        self.keys.unlock(key).await
     }
 }

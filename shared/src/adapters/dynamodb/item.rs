@@ -13,7 +13,8 @@ use crate::domain::{
     Quantity, ShardCount, Sku, StatusChange,
 };
 use crate::ports::{
-    CatalogEntry, ChargeOutcome, ChargeRecord, Product, Reservation, ReservedLine, StoreError,
+    index_time, CatalogEntry, ChargeOutcome, ChargeRecord, OpenShard, Product, Reservation,
+    ReservedLine, StoreError,
 };
 
 pub(super) type Item = HashMap<String, AttributeValue>;
@@ -24,6 +25,10 @@ pub(super) const HELD: &str = "HELD";
 pub(super) const RELEASED: &str = "RELEASED";
 pub(super) const IN_PROGRESS: &str = "IN_PROGRESS";
 pub(super) const COMPLETED: &str = "COMPLETED";
+/// An order's last transition ([`index_time`]) and, while it is open, its [`OpenShard`]: the
+/// sort and partition keys of the open-orders index.
+pub(super) const UPDATED_AT: &str = "updatedAt";
+pub(super) const OPEN_SHARD: &str = "openShard";
 
 /// An idempotency record as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -219,7 +224,7 @@ pub(super) fn status_change_to_av(status: OrderStatus, at: DateTime<Utc>) -> Att
 }
 
 pub(super) fn order_to_item(order: &Order) -> Item {
-    HashMap::from([
+    let mut item = HashMap::from([
         ("orderId".to_owned(), s(order.order_id.as_str())),
         ("customerId".to_owned(), s(order.customer_id.as_str())),
         ("email".to_owned(), s(order.email.as_str())),
@@ -238,7 +243,20 @@ pub(super) fn order_to_item(order: &Order) -> Item {
             ),
         ),
         ("createdAt".to_owned(), time_to_av(order.created_at)),
-    ])
+    ]);
+    item.extend(open_order_attributes(order));
+    item
+}
+
+/// The open-orders index's attributes (`ports::OpenOrders`): the last transition's time, and
+/// the shard while the order is not final (the index is sparse: a final order leaves it).
+fn open_order_attributes(order: &Order) -> Vec<(String, AttributeValue)> {
+    let mut attributes = vec![(UPDATED_AT.to_owned(), s(index_time(order.updated_at())))];
+    if !order.status.is_terminal() {
+        let shard = OpenShard::of(&order.order_id).to_string();
+        attributes.push((OPEN_SHARD.to_owned(), s(shard)));
+    }
+    attributes
 }
 
 pub(super) fn order_from_item(item: &Item) -> Result<Order, StoreError> {

@@ -2,6 +2,8 @@
 //! the tables it reads and writes, so a function cannot reach a table it was not given:
 //!
 //! - [`DynamoOrders`] ([`OrderRepository`](crate::ports::OrderRepository)): Orders;
+//! - [`DynamoOpenOrders`] ([`OpenOrders`](crate::ports::OpenOrders)): the Orders table's
+//!   open-orders index;
 //! - [`DynamoCatalog`] ([`Catalog`](crate::ports::Catalog)): Inventory, the whole catalog
 //!   through its sparse index [`CATALOG_INDEX`];
 //! - [`DynamoStock`] ([`Inventory`](crate::ports::Inventory) and `Catalog`): Inventory, and
@@ -9,7 +11,9 @@
 //! - [`DynamoLedger`] ([`PaymentLedger`](crate::ports::PaymentLedger)): Payments, and
 //!   Idempotency and Orders for the settlement transaction;
 //! - [`DynamoIdempotency`] ([`IdempotencyStore`](crate::idempotency::IdempotencyStore)):
-//!   Idempotency.
+//!   Idempotency;
+//! - [`DynamoProvider`] ([`PaymentGateway`](crate::ports::PaymentGateway)): the simulated
+//!   payment provider's own table (`adapters::simulated_provider` has its rules).
 //!
 //! Each has the semantics of the in-memory store (`adapters::memory`). Every state change is a
 //! conditional write; the reservation, its release and a settlement are each one
@@ -29,7 +33,9 @@ mod facade;
 mod idempotency;
 mod item;
 mod ledger;
+mod open_orders;
 mod orders;
+mod provider;
 mod request_token;
 mod retry;
 mod shards;
@@ -42,5 +48,7 @@ pub use catalog::{DynamoCatalog, CATALOG_INDEX};
 pub use facade::{DynamoStore, TableNames};
 pub use idempotency::DynamoIdempotency;
 pub use ledger::{DynamoLedger, LedgerTables};
+pub use open_orders::DynamoOpenOrders;
 pub use orders::DynamoOrders;
+pub use provider::DynamoProvider;
 pub use stock::{DynamoStock, StockTables};

@@ -12,7 +12,7 @@ use super::item::{order_from_item, order_to_item, s, status_change_to_av, status
 use super::retry::send;
 use super::table::{build_error, failed_condition, Table};
 use crate::domain::{Order, OrderId, OrderStatus};
-use crate::ports::{OrderRepository, OrderWriteError, StoreError};
+use crate::ports::{index_time, OpenShard, OrderRepository, OrderWriteError, StoreError};
 
 /// Orders over DynamoDB: the Orders table only.
 #[derive(Debug, Clone)]
@@ -80,10 +80,10 @@ impl OrderRepository for DynamoOrders {
             .update_item()
             .table_name(&self.orders.name)
             .key("orderId", s(id.as_str()))
-            .update_expression(TRANSITION_UPDATE)
+            .update_expression(transition_update_expression(to))
             .condition_expression(TRANSITION_CONDITION)
             .expression_attribute_names("#status", "status")
-            .set_expression_attribute_values(Some(transition_values(from, to, at)))
+            .set_expression_attribute_values(Some(transition_values(id, from, to, at)))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
         let op = "UpdateItem (order)";
         let returned = match send(op, || request.clone().send()).await {
@@ -121,22 +121,37 @@ fn moved_by(order: &Order, to: OrderStatus, at: DateTime<Utc>) -> bool {
 }
 
 /// An order's move `from → to`, recorded in its history; used alone and inside transactions.
-const TRANSITION_UPDATE: &str = "SET #status = :to, history = list_append(history, :h)";
+/// It keeps the open-orders index's attributes as `order_to_item` writes them: the time of the
+/// move, and the shard while `to` is open (a final state removes it, so the order leaves the
+/// sparse index).
+fn transition_update_expression(to: OrderStatus) -> &'static str {
+    if to.is_terminal() {
+        "SET #status = :to, history = list_append(history, :h), updatedAt = :at REMOVE openShard"
+    } else {
+        "SET #status = :to, history = list_append(history, :h), updatedAt = :at, openShard = :shard"
+    }
+}
 const TRANSITION_CONDITION: &str = "#status = :from";
 
 fn transition_values(
+    id: &OrderId,
     from: OrderStatus,
     to: OrderStatus,
     at: DateTime<Utc>,
 ) -> HashMap<String, AttributeValue> {
-    HashMap::from([
+    let mut values = HashMap::from([
         (":from".to_owned(), s(from.as_str())),
         (":to".to_owned(), s(to.as_str())),
         (
             ":h".to_owned(),
             AttributeValue::L(vec![status_change_to_av(to, at)]),
         ),
-    ])
+        (":at".to_owned(), s(index_time(at))),
+    ]);
+    if !to.is_terminal() {
+        values.insert(":shard".to_owned(), s(OpenShard::of(id).to_string()));
+    }
+    values
 }
 
 /// The order's move `from → to` as one item of a transaction on `orders`.
@@ -150,10 +165,10 @@ pub(super) fn transition_update(
     Update::builder()
         .table_name(&orders.name)
         .key("orderId", s(id.as_str()))
-        .update_expression(TRANSITION_UPDATE)
+        .update_expression(transition_update_expression(to))
         .condition_expression(TRANSITION_CONDITION)
         .expression_attribute_names("#status", "status")
-        .set_expression_attribute_values(Some(transition_values(from, to, at)))
+        .set_expression_attribute_values(Some(transition_values(id, from, to, at)))
         .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
         .build()
         .map_err(build_error)

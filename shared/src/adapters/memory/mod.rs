@@ -12,7 +12,9 @@ use chrono::{DateTime, Utc};
 use crate::domain::shards::{first_shard, pick, split, Pick};
 use crate::domain::{Order, OrderId, OrderLine, OrderStatus, ShardCount, Sku};
 use crate::events::{Envelope, Notification, Shortage};
-use crate::idempotency::{Claim, ClaimTimes, IdempotencyError, IdempotencyStore};
+use crate::idempotency::{
+    AttemptClaim, AttemptStore, Claim, ClaimTimes, IdempotencyError, IdempotencyStore, Intent,
+};
 use crate::ports::{
     Catalog, CatalogEntry, ChargeRecord, Inventory, Notifier, NotifyError, OrderRepository,
     OrderWriteError, PaymentLedger, Product, PublishError, Recorded, ReleaseError, Reservation,
@@ -25,6 +27,8 @@ struct IdempotencyRecord {
     result: Option<String>,
     lock_until: DateTime<Utc>,
     expires_at: DateTime<Utc>,
+    /// When the effect was first attempted under the key (`idempotency::attempt`).
+    attempted_at: Option<DateTime<Utc>>,
 }
 
 /// A catalog entry and its stock, one count per shard (`domain::shards`).
@@ -386,6 +390,7 @@ impl IdempotencyStore for MemoryStore {
             result: None,
             lock_until: times.lock_until,
             expires_at: times.expires_at,
+            attempted_at: None,
         };
         match state.idempotency.get(key) {
             Some(existing) if existing.expires_at > times.now => {
@@ -427,6 +432,56 @@ impl IdempotencyStore for MemoryStore {
         match state.idempotency.get(key) {
             Some(rec) if rec.result.is_none() => {
                 state.idempotency.remove(key);
+                Ok(())
+            }
+            _ => Err(IdempotencyError::NotHeld),
+        }
+    }
+}
+
+#[async_trait]
+impl AttemptStore for MemoryStore {
+    async fn claim_attempt(
+        &self,
+        key: &str,
+        payload_hash: &str,
+        times: ClaimTimes,
+        intent: Intent,
+    ) -> Result<AttemptClaim, IdempotencyError> {
+        let mut state = self.begin()?;
+        let existing = state.idempotency.get(key);
+        // The note survives everything but the record's deletion, as the DynamoDB update keeps it.
+        let noted = existing.and_then(|r| r.attempted_at);
+        if let Some(live) = existing.filter(|r| r.expires_at > times.now) {
+            if live.payload_hash != payload_hash {
+                return Err(IdempotencyError::PayloadMismatch);
+            }
+            if let Some(result) = &live.result {
+                return Ok(AttemptClaim::new(Claim::Completed(result.clone()), None));
+            }
+            if live.lock_until > times.now {
+                return Ok(AttemptClaim::new(Claim::InProgress, None));
+            }
+        }
+        let attempting = (intent == Intent::Attempt).then_some(times.now);
+        state.idempotency.insert(
+            key.to_owned(),
+            IdempotencyRecord {
+                payload_hash: payload_hash.to_owned(),
+                result: None,
+                lock_until: times.lock_until,
+                expires_at: times.expires_at,
+                attempted_at: noted.or(attempting),
+            },
+        );
+        Ok(AttemptClaim::new(Claim::Acquired, noted))
+    }
+
+    async fn unlock(&self, key: &str) -> Result<(), IdempotencyError> {
+        let mut state = self.begin()?;
+        match state.idempotency.get_mut(key) {
+            Some(rec) if rec.result.is_none() => {
+                rec.lock_until = DateTime::<Utc>::MIN_UTC;
                 Ok(())
             }
             _ => Err(IdempotencyError::NotHeld),
@@ -513,5 +568,6 @@ impl Notifier for MemoryNotifier {
     }
 }
 
+mod open_orders;
 #[cfg(test)]
 mod tests;

@@ -1,8 +1,9 @@
 //! What the local cloud's log says happened: the faults injected (by the AWS proxy, the event
 //! source mappings and the functions), every charge the payment provider approved, and lines
-//! that leak an e-mail address or a payment token. The run's counts are checked against it.
+//! that leak an e-mail address or a payment token; and what the moto log says the harsh cloud
+//! injected. The run's counts are checked against them.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use orderflow_shared::domain::{OrderId, OrderStatus};
 use orderflow_shared::telemetry::messages::{self, fault};
@@ -11,8 +12,13 @@ use serde_json::Value;
 use super::report::FaultCounts;
 use super::watch::Seen;
 use crate::local::messages::{
-    AWS_FAULTS, INJECTED_DUPLICATE_DELIVERY, INJECTED_THROTTLING, INJECTED_UNAVAILABLE,
+    AWS_FAULTS, INJECTED_DUPLICATE_DELIVERY, INJECTED_LOST_RESPONSE, INJECTED_THROTTLING,
+    INJECTED_UNAVAILABLE,
 };
+
+/// The harsh cloud's lines in the moto log: `orderflow-harsh: <kind> <field>=<value> ...`
+/// (`infra/moto/harsh/log.py`; its spec lines start `orderflow-harsh-config:`).
+const HARSH_PREFIX: &str = "orderflow-harsh: ";
 
 /// What the provider and the fault injectors said, read from the local cloud's log.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -22,6 +28,28 @@ pub struct LogFacts {
     pub charges: HashMap<String, Vec<String>>,
     /// Lines carrying an e-mail address or a payment token.
     pub sensitive_lines: usize,
+}
+
+impl LogFacts {
+    /// Adds the approved charges (order id, charge id) read from the provider's own table that
+    /// its log lines did not show: a charge whose line never came (the process died first)
+    /// still counts.
+    pub fn add_provider_records(&mut self, charges: Vec<(String, String)>) {
+        for (order, charge) in charges {
+            let ids = self.charges.entry(order).or_default();
+            if !ids.contains(&charge) {
+                ids.push(charge);
+            }
+        }
+    }
+
+    /// Orders the provider charged under more than one charge id.
+    pub fn double_charged(&self) -> usize {
+        self.charges
+            .values()
+            .filter(|ids| ids.iter().collect::<HashSet<_>>().len() > 1)
+            .count()
+    }
 }
 
 /// Reads the local cloud's log: `<who> | <text>` lines, function lines being JSON.
@@ -48,9 +76,11 @@ pub fn read_log(text: &str) -> LogFacts {
 fn read_cloud_line(who: &str, rest: &str, faults: &mut FaultCounts) -> bool {
     if who == AWS_FAULTS {
         if rest.contains(INJECTED_THROTTLING) {
-            faults.aws_throttle += 1;
+            faults.throttle += 1;
         } else if rest.contains(INJECTED_UNAVAILABLE) {
-            faults.aws_unavailable += 1;
+            faults.unavailable += 1;
+        } else if rest.contains(INJECTED_LOST_RESPONSE) {
+            faults.lost_response += 1;
         }
         return true;
     }
@@ -70,6 +100,7 @@ fn read_function_line(v: &Value, facts: &mut LogFacts) {
         Some(fault::ERROR_AFTER) => facts.faults.error_after += 1,
         Some(fault::CRASH) => facts.faults.crash += 1,
         Some(fault::DELAY) => facts.faults.delay += 1,
+        Some(fault::CRASH_BETWEEN_STEPS) => facts.faults.crash_between_steps += 1,
         _ => {}
     }
     if v.get("message").and_then(Value::as_str) == Some(messages::PROVIDER_CHARGE_APPROVED) {
@@ -82,6 +113,28 @@ fn read_function_line(v: &Value, facts: &mut LogFacts) {
                 .entry(order.to_owned())
                 .or_default()
                 .push(charge.to_owned());
+        }
+    }
+}
+
+/// Adds what the harsh cloud injected, from the moto log, to `faults`.
+pub fn read_moto_log(text: &str, faults: &mut FaultCounts) {
+    for line in text.lines() {
+        let Some(kind) = line
+            .strip_prefix(HARSH_PREFIX)
+            .and_then(|rest| rest.split(' ').next())
+        else {
+            continue;
+        };
+        match kind {
+            "transaction_conflict" => faults.transaction_conflict += 1,
+            "throttle" => {
+                faults.throttle += 1;
+                faults.throttle_by_item_rate += 1;
+            }
+            "eventbridge_duplicate" => faults.eventbridge_duplicate += 1,
+            "eventbridge_delay" => faults.eventbridge_delay += 1,
+            _ => {}
         }
     }
 }
@@ -113,6 +166,8 @@ mod tests {
         let log = [
             r#"        aws-faults | injected fault: throttling DynamoDB_20120810.PutItem"#,
             r#"        aws-faults | injected fault: 503 for AWSEvents.PutEvents"#,
+            r#"        aws-faults | injected fault: lost response (reset) for DynamoDB_20120810.PutItem"#,
+            r#"   process-payment | {"level":"ERROR","fault":"crash_between_steps","aws_operation":"TransactWriteItems","message":"injected fault: the process exits after TransactWriteItems answered, before acting on it"}"#,
             r#"update-inventory#0 | injected fault: duplicate delivery of m-1, m-2"#,
             r#"  update-inventory | {"level":"WARN","fault":"error_before","message":"injected fault"}"#,
             r#"   process-payment | {"level":"WARN","fault":"error_after","message":"injected fault"}"#,
@@ -132,16 +187,74 @@ mod tests {
                 error_before: 1,
                 error_after: 1,
                 crash: 1,
-                delay: 0,
-                aws_throttle: 1,
-                aws_unavailable: 1,
+                crash_between_steps: 1,
+                throttle: 1,
+                unavailable: 1,
+                lost_response: 1,
                 duplicate_delivery: 2,
+                ..FaultCounts::default()
             }
         );
-        assert_eq!(facts.faults.total(), 7);
+        assert_eq!(facts.faults.totalled().total, 9);
         assert_eq!(facts.charges["o-1"], vec!["ch_o1", "ch_o1"]);
         assert_eq!(facts.charges["o-2"].len(), 2);
         assert_eq!(facts.sensitive_lines, 1);
+    }
+
+    #[test]
+    fn the_providers_table_adds_the_charges_its_log_did_not_show() {
+        let mut facts = LogFacts {
+            charges: HashMap::from([("o-1".to_owned(), vec!["ch_1".to_owned()])]),
+            ..LogFacts::default()
+        };
+        assert_eq!(facts.double_charged(), 0);
+        facts.add_provider_records(vec![
+            ("o-1".to_owned(), "ch_1".to_owned()),
+            ("o-2".to_owned(), "ch_2".to_owned()),
+        ]);
+        assert_eq!(
+            facts.charges["o-1"],
+            vec!["ch_1"],
+            "a charge both showed counts once"
+        );
+        assert_eq!(facts.double_charged(), 0);
+        facts.add_provider_records(vec![("o-1".to_owned(), "ch_3".to_owned())]);
+        assert_eq!(
+            facts.double_charged(),
+            1,
+            "a second charge id only the table has"
+        );
+    }
+
+    #[test]
+    fn the_moto_log_gives_the_harsh_clouds_injected_events_and_nothing_else() {
+        let log = [
+            "orderflow-harsh-config: installed (conflict_ms=25, item_wcu=20)",
+            r#"orderflow-harsh: transaction_conflict op=TransactWriteItems table=t index=0 item={"pk": "SKU-HOT"}"#,
+            "orderflow-harsh: throttle op=PutItem table=t wcu=1 item={}",
+            r#"orderflow-harsh: throttle op=TransactWriteItems table=t index=1 item={"pk": "x y"}"#,
+            "orderflow-harsh: eventbridge_duplicate rule=r target=q event=e copy=2",
+            "orderflow-harsh: eventbridge_delay rule=r target=q event=e copy=1 delay_ms=300",
+            r#"127.0.0.1 - - "POST / HTTP/1.1" 200 - orderflow-harsh: throttle"#,
+            "orderflow-harsh: someday_new_kind x=1",
+        ]
+        .join("\n");
+        let mut faults = FaultCounts {
+            throttle: 3,
+            ..FaultCounts::default()
+        };
+        read_moto_log(&log, &mut faults);
+        assert_eq!(
+            faults,
+            FaultCounts {
+                throttle: 5,
+                throttle_by_item_rate: 2,
+                transaction_conflict: 1,
+                eventbridge_duplicate: 1,
+                eventbridge_delay: 1,
+                ..FaultCounts::default()
+            }
+        );
     }
 
     #[test]

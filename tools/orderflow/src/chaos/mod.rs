@@ -3,28 +3,36 @@
 //! in the orders table, the payment ledger, the provider's own record of charges, the stock and
 //! the customer inbox.
 //!
-//! The run ([`run()`]): start a local cloud with faults in the functions, in front of the AWS
-//! endpoint and in the event source mappings (or use one at `--api-url`); place the workload,
-//! retrying the way a storefront does (same `Idempotency-Key`); wait until the orders settle;
-//! stop the faults; redrive the dead-letter queues; wait until every order is final, every
-//! queue is empty and every customer has been told; count.
+//! The run ([`run()`]): start a local cloud with every kind of fault — in the functions
+//! (errors, crashes after a batch and between steps, delays), in front of the AWS endpoint
+//! (throttling, 503s, lost answers), in the event source mappings (duplicate delivery) and in
+//! the harsh cloud (DynamoDB transaction conflicts and per-item write rate, EventBridge
+//! duplicates and late deliveries) — or use one at `--api-url`; send a few malformed messages;
+//! place the workload, retrying the way a storefront does (same `Idempotency-Key`; a keyless
+//! order a little); wait until the orders settle; stop the injected faults (the cloud's
+//! nature stays); redrive what transient faults dead-lettered; wait until every stored order
+//! is final, every queue is empty and every customer has been told; count.
 //!
 //! - [`plan`]: the seeded workload and its catalog;
 //! - [`place`]: placing it;
 //! - [`watch`]: what each accepted order was last seen as;
-//! - [`queues`]: the stack's queues: what is queued, redriving the DLQs;
+//! - [`stored`]: every order the table holds, accepted or not;
+//! - [`queues`]: the stack's queues: poison, what is queued, redriving the DLQs;
+//! - [`dead_letters`]: what reached a DLQ, and whether it belongs there;
 //! - [`told`]: what each customer was told;
-//! - [`count`]: the counts, from the API, the ledger, the inbox and the stock;
-//! - [`log_facts`]: what the cloud's log says: faults injected, provider charges, leaks;
+//! - [`count`]: the counts, from the API, the table, the ledger, the inbox and the stock;
+//! - [`log_facts`]: what the logs say: faults injected, provider charges, leaks;
 //! - [`report`]: the counts, and which must be zero.
 
 pub mod count;
+pub mod dead_letters;
 pub mod log_facts;
 pub mod place;
 pub mod plan;
 pub mod queues;
 pub mod report;
 pub mod run;
+pub mod stored;
 pub mod told;
 pub mod watch;
 
@@ -39,6 +47,17 @@ use crate::harness::{CloudArgs, HarnessError, Say};
 
 /// Progress lines: `chaos | …`.
 pub const SAY: Say = Say("chaos");
+
+/// The functions' faults: every kind. `crash_between_steps=15` ends a process after about one
+/// in 70 successful write calls: ≥ 50 in a 1,000-order run (about 7 write calls an order).
+pub const FUNCTION_FAULTS: &str =
+    "error_before=40,error_after=40,crash=10,delay=2,delay_ms=25000,crash_between_steps=15";
+/// The proxy's: `lost_response=10` applies about one call in a hundred and loses its answer.
+pub const AWS_FAULTS: &str = "throttle=30,unavailable=15,lost_response=10";
+/// The harsh cloud: conflicts at DynamoDB's window, a per-item write rate of 20 units a
+/// second (ten transactional writes: the flash-sale SKU's item meets it in bursts, the others
+/// seldom), EventBridge delivering 3 % of events twice and 5 % of the copies up to 2 s late.
+pub const HARSH: &str = "conflict_ms=25,item_wcu=20,eb_duplicate=30,eb_delay=50,eb_delay_ms=2000";
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct ChaosArgs {
@@ -58,18 +77,25 @@ pub struct ChaosArgs {
     /// Seconds before a failed message comes back (the template's is minutes).
     #[arg(long, default_value_t = 4)]
     pub visibility_timeout: i32,
-    /// ORDERFLOW_FAULTS for every function, per mille.
-    #[arg(
-        long,
-        default_value = "error_before=40,error_after=40,crash=10,delay=2,delay_ms=25000"
-    )]
+    /// ORDERFLOW_FAULTS for every function, per mille (crash_between_steps: of each process's
+    /// successful write calls).
+    #[arg(long, default_value = FUNCTION_FAULTS)]
     pub function_faults: String,
     /// Faults of the proxy in front of the AWS endpoint, per mille.
-    #[arg(long, default_value = "throttle=30,unavailable=15")]
+    #[arg(long, default_value = AWS_FAULTS)]
     pub aws_faults: String,
     /// Faults of the event source mappings, per mille.
     #[arg(long, default_value = "duplicate=50")]
     pub esm_faults: String,
+    /// The harsh cloud's spec (`orderflow local up --harsh`); its seed is --seed unless the
+    /// spec names one. The EventBridge faults stop with the others; conflicts and the write
+    /// rate stay, as DynamoDB's do.
+    #[arg(long, default_value = HARSH)]
+    pub harsh: String,
+    /// Malformed messages sent to each consumed queue: they must reach its DLQ (counted in
+    /// `dead_lettered_expected`) and stay there.
+    #[arg(long, default_value_t = 3)]
+    pub poison: usize,
     /// Give up after this many seconds; what is unfinished then counts as stuck.
     #[arg(long, default_value_t = 900)]
     pub timeout: u64,
@@ -104,11 +130,13 @@ pub async fn command(args: ChaosArgs) -> ExitCode {
     let failures = report.failures();
     if failures.is_empty() {
         SAY.line(&format!(
-            "passed: {} orders, {} faults injected, nothing lost, doubled, oversold or stuck",
+            "passed: {} orders, {} faults injected, nothing lost, doubled, oversold, stuck, \
+             orphaned or dead-lettered",
             report.orders,
             report
                 .faults_injected
-                .map_or_else(|| "an unknown number of".into(), |n| n.to_string())
+                .as_ref()
+                .map_or_else(|| "an unknown number of".into(), |f| f.total.to_string())
         ));
         ExitCode::SUCCESS
     } else {

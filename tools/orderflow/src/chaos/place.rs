@@ -1,5 +1,6 @@
 //! Placing the workload the way a storefront does: `concurrency` requests at a time, each
-//! retried with its own `Idempotency-Key`, a duplicate-key order sent twice at once.
+//! retried with its own `Idempotency-Key`, a duplicate-key order sent twice at once, a keyless
+//! order retried a little, without a key.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -15,6 +16,18 @@ use crate::harness::{Api, Placed, Retry, Say};
 pub const RETRY: Retry = Retry {
     attempts: 40,
     backoff_steps: 20,
+    conflict: false,
+};
+
+/// A storefront without an `Idempotency-Key` cannot tell a POST that failed from one whose
+/// answer was lost, and every retry may place another order. It retries a throttled, failed or
+/// unanswered POST twice (three attempts in all), backing off 100 then 200 ms: few enough that
+/// a customer is not charged many times over, enough that one lost answer is not a lost sale.
+/// Every order it stores, accepted or not, is then counted (finished, told); those beyond the
+/// first are `keyless_extra_orders`.
+pub const KEYLESS_RETRY: Retry = Retry {
+    attempts: 3,
+    backoff_steps: 2,
     conflict: false,
 };
 
@@ -74,11 +87,13 @@ pub async fn place_all(
 async fn place_one(api: &Api, p: &Planned, token: Option<&str>) -> (Placed, bool) {
     let body = p.body.to_string();
     let place = || api.place(&body, &p.key, token, RETRY);
-    if p.kind == Kind::DuplicateKey {
-        let (a, b) = tokio::join!(place(), place());
-        let agree = a == b;
-        (a, agree)
-    } else {
-        (place().await, true)
+    match p.kind {
+        Kind::DuplicateKey => {
+            let (a, b) = tokio::join!(place(), place());
+            let agree = a == b;
+            (a, agree)
+        }
+        Kind::Keyless => (api.place_keyless(&body, token, KEYLESS_RETRY).await, true),
+        _ => (place().await, true),
     }
 }

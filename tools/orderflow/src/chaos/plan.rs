@@ -1,4 +1,4 @@
-//! The workload of a chaos run: a seeded mix of orders of five kinds, each with the one outcome
+//! The workload of a chaos run: a seeded mix of orders of six kinds, each with the one outcome
 //! it must reach, and the catalog they are placed against.
 
 use serde::Serialize;
@@ -22,12 +22,17 @@ pub enum Kind {
     OutOfStock,
     /// An approved order sent twice at once with one `Idempotency-Key`: one CONFIRMED order.
     DuplicateKey,
+    /// An approved order sent without an `Idempotency-Key`, by a customer of its own (so every
+    /// order it stores is found by its customer): CONFIRMED, and so is each extra order a
+    /// retry placed (see `place::KEYLESS_RETRY`).
+    Keyless,
 }
 
 #[derive(Debug, Clone)]
 pub struct Planned {
     pub kind: Kind,
     pub customer: String,
+    /// Its `Idempotency-Key`, or for a keyless order its label in the run's lines.
     pub key: String,
     pub sku: &'static str,
     pub quantity: u32,
@@ -48,11 +53,12 @@ pub fn plan(orders: usize, seed: u64) -> Result<(Vec<Planned>, Vec<Product>), Ch
 
 fn order(rng: &mut Rng, seed: u64, i: usize) -> Planned {
     let kind = match rng.below(100) {
-        0..=54 => Kind::Approved,
-        55..=69 => Kind::Declined,
-        70..=84 => Kind::Hot,
-        85..=91 => Kind::OutOfStock,
-        _ => Kind::DuplicateKey,
+        0..=46 => Kind::Approved,
+        47..=61 => Kind::Declined,
+        62..=76 => Kind::Hot,
+        77..=83 => Kind::OutOfStock,
+        84..=89 => Kind::DuplicateKey,
+        _ => Kind::Keyless,
     };
     let (sku, quantity) = match kind {
         Kind::Hot => (HOT, 1),
@@ -67,7 +73,10 @@ fn order(rng: &mut Rng, seed: u64, i: usize) -> Planned {
         _ if rng.below(2) == 0 => "tok_visa",
         _ => "tok_mastercard",
     };
-    let customer = format!("cust-chaos-{}", rng.below(64));
+    let customer = match kind {
+        Kind::Keyless => format!("cust-chaos-keyless-{seed}-{i}"),
+        _ => format!("cust-chaos-{}", rng.below(64)),
+    };
     let body = json!({
         "customerId": customer,
         "email": format!("{customer}@example.com"),
@@ -85,13 +94,17 @@ fn order(rng: &mut Rng, seed: u64, i: usize) -> Planned {
 }
 
 /// Plenty of stock for every plentiful SKU's orders (so an approved order has exactly one
-/// right outcome), a third of the hot SKU's, none of the sold-out one.
+/// right outcome), counting every attempt of a keyless order as an order, a third of the hot
+/// SKU's, none of the sold-out one.
 fn catalog(planned: &[Planned]) -> Result<Vec<Product>, ChaosError> {
     let demand = |sku: &str| -> u32 {
         planned
             .iter()
             .filter(|p| p.sku == sku)
-            .map(|p| p.quantity)
+            .map(|p| match p.kind {
+                Kind::Keyless => p.quantity * super::place::KEYLESS_RETRY.attempts,
+                _ => p.quantity,
+            })
             .sum()
     };
     let hot_orders =
@@ -149,6 +162,7 @@ mod tests {
             Kind::Hot,
             Kind::OutOfStock,
             Kind::DuplicateKey,
+            Kind::Keyless,
         ] {
             let n = planned.iter().filter(|p| p.kind == kind).count();
             assert!(n > 30, "{kind:?}: only {n} of 1000");
@@ -175,6 +189,10 @@ mod tests {
         assert!(hot_stock < hot, "the hot SKU sells out");
         let keys: HashSet<&str> = planned.iter().map(|p| p.key.as_str()).collect();
         assert_eq!(keys.len(), planned.len(), "one key per planned order");
+        let keyless: Vec<&Planned> = planned.iter().filter(|p| p.kind == Kind::Keyless).collect();
+        let customers: HashSet<&str> = keyless.iter().map(|p| p.customer.as_str()).collect();
+        assert_eq!(customers.len(), keyless.len(), "a customer of its own each");
+        assert!(keyless.iter().all(|p| PLENTY.contains(&p.sku)));
     }
 
     #[test]

@@ -1,24 +1,33 @@
-//! One chaos run from start to count: the cloud, the workload, settling under faults, the
-//! faults stopped and the DLQs redriven, settling again, the count and the log's facts.
+//! One chaos run from start to count: the cloud, poison and the workload, settling under
+//! faults, the injected faults stopped and what they dead-lettered redriven, settling again,
+//! the count and the logs' facts.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use orderflow_shared::domain::OrderId;
+use orderflow_shared::domain::{Order, OrderId};
 use orderflow_shared::faults::Faults;
 use orderflow_shared::ports::Product;
 
-use super::count::{count, Evidence};
-use super::log_facts::{provider_mismatches, read_log};
+use super::count::{count, provider_table_charges, Evidence};
+use super::dead_letters::{DeadLetters, PERMANENT_FAILURE_TOKEN};
+use super::log_facts::{provider_mismatches, read_log, read_moto_log};
 use super::place::place_all;
 use super::plan::{plan, Planned};
 use super::queues::StackQueues;
+use super::stored::{glimpse, stored_orders, Glimpse};
 use super::told::Told;
 use super::watch::{self, refresh, Seen, Statuses};
 use super::{ChaosArgs, ChaosError, Report, SAY};
 use crate::harness::{Api, Cloud, OwnCloud};
+use crate::local::logs::read_reasons;
+use crate::local::moto::HarshSpec;
 use crate::local::{FAULTS_VARIABLE, FAULT_SEED_VARIABLE};
+
+/// How long nothing may move under faults before the run stops them: longer than a message
+/// takes to come back (the visibility timeout) five times over, and than a late EventBridge copy.
+const QUIET: Duration = Duration::from_secs(30);
 
 /// Runs the whole thing; `state_dir` keeps the cloud's log and state.
 pub async fn run(args: &ChaosArgs, state_dir: &Path) -> Result<Report, ChaosError> {
@@ -27,21 +36,20 @@ pub async fn run(args: &ChaosArgs, state_dir: &Path) -> Result<Report, ChaosErro
     let own = own_cloud(args, &catalog)?;
     let cloud = Cloud::start(&args.cloud, state_dir, own, SAY).await?;
     let result = drive(args, &cloud, &planned, &catalog).await;
+    let table_charges = provider_table_charges(cloud.sdk(), &cloud.stack).await;
     let log = cloud.is_own().then(|| cloud.log_lines().join("\n"));
+    let moto_log = cloud.moto_log();
     let log_path = cloud.log_path().map(Path::to_owned);
     cloud.shutdown().await;
     let (mut report, statuses) = result?;
     if let Some(log) = log {
-        let facts = read_log(&log);
-        report.faults_injected = Some(facts.faults.total());
+        let mut facts = read_log(&log);
+        facts.add_provider_records(table_charges);
+        read_moto_log(moto_log.as_deref().unwrap_or_default(), &mut facts.faults);
         report.provider_charges = Some(facts.charges.values().map(|c| c.len() as u64).sum());
-        report.double_charged = facts
-            .charges
-            .values()
-            .filter(|ids| ids.iter().collect::<HashSet<_>>().len() > 1)
-            .count();
+        report.double_charged = facts.double_charged();
         report.payment_mismatch += provider_mismatches(&statuses, &facts);
-        report.faults = facts.faults;
+        report.faults_injected = Some(facts.faults.totalled());
         report.sensitive_log_lines = facts.sensitive_lines;
         report.log = log_path.map(|p| p.display().to_string());
     }
@@ -54,8 +62,9 @@ pub async fn run(args: &ChaosArgs, state_dir: &Path) -> Result<Report, ChaosErro
 /// keeps the faults it was started with.
 fn own_cloud<'a>(args: &ChaosArgs, catalog: &'a [Product]) -> Result<OwnCloud<'a>, ChaosError> {
     let fault_seed = args.seed.to_string();
+    let remote = args.cloud.api_url.is_some();
     let parse = |spec: &str| -> Result<Faults, ChaosError> {
-        if args.cloud.api_url.is_some() {
+        if remote {
             return Ok(Faults::default());
         }
         Faults::parse(spec, &fault_seed).map_err(|e| ChaosError::Setup(e.to_string()))
@@ -74,7 +83,18 @@ fn own_cloud<'a>(args: &ChaosArgs, catalog: &'a [Product]) -> Result<OwnCloud<'a
         esm_faults,
         visibility_timeout: Some(args.visibility_timeout),
         auth: true,
+        harsh: (!remote).then(|| harsh_spec(args)).transpose()?,
     })
+}
+
+/// `--harsh`, seeded by `--seed` unless it names its own seed.
+fn harsh_spec(args: &ChaosArgs) -> Result<HarshSpec, ChaosError> {
+    let text = if args.harsh.contains("seed=") {
+        args.harsh.clone()
+    } else {
+        format!("{},seed={}", args.harsh, args.seed)
+    };
+    HarshSpec::parse(&text).map_err(|e| ChaosError::Setup(e.to_string()))
 }
 
 /// Places the workload, waits, stops faults, redrives, waits, counts. Returns the report and
@@ -87,20 +107,22 @@ async fn drive(
 ) -> Result<(Report, Statuses), ChaosError> {
     let started = Instant::now();
     let deadline = started + Duration::from_secs(args.timeout);
-    let queues = StackQueues::find(cloud.sqs(), &cloud.stack).await?;
+    let events = aws_sdk_eventbridge::Client::new(cloud.sdk());
+    let queues = StackQueues::find(cloud.sqs(), &events, &cloud.stack).await?;
     let mut told = Told::new(cloud.inbox().await?);
     told.drain().await;
     told.per_order.clear();
 
     let ttl = i64::try_from(args.timeout).unwrap_or(i64::MAX / 2) + 600;
-    let tokens = cloud.tokens(planned.iter().map(|p| p.customer.as_str()), ttl);
+    let tokens = cloud.tokens(planned.iter().map(|p| p.customer.as_str()), ttl)?;
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
         .map_err(|e| ChaosError::Setup(format!("HTTP client: {e}")))?;
     let api = cloud.api(http);
+    let poison_injected = queues.poison(args.poison).await?;
     SAY.line(&format!(
-        "placing {} orders, {} at a time",
+        "sent {poison_injected} malformed messages; placing {} orders, {} at a time",
         planned.len(),
         args.concurrency
     ));
@@ -111,6 +133,7 @@ async fn drive(
         accepted: placing.accepted.len(),
         api_refused: placing.refused,
         duplicate_key_violations: placing.duplicate_key_violations,
+        poison_injected,
         ..Report::default()
     };
     // Each order read back with its customer's token.
@@ -133,30 +156,36 @@ async fn drive(
         .keys()
         .map(|id| (id.clone(), Seen::Unknown))
         .collect();
-    let watching = Watching {
+    let mut watching = Watching {
         api: &api,
         tokens: &order_tokens,
         concurrency: args.concurrency,
+        cloud,
+        queues: &queues,
+        dead: DeadLetters::default(),
     };
     let faulty_until = started + Duration::from_secs(args.timeout).mul_f64(0.6);
     watching
         .under_faults(&mut statuses, &mut told, faulty_until)
         .await;
+    report.stuck_before_redrive = watch::open(&statuses);
     SAY.line(&format!(
-        "{} of {} final after {:.1} s; stopping faults and redriving the DLQs",
-        report.accepted - watch::open(&statuses),
+        "{} of {} final after {:.1} s; stopping faults and redriving what they dead-lettered",
+        report.accepted - report.stuck_before_redrive,
         report.accepted,
         started.elapsed().as_secs_f64()
     ));
 
     // Faults stop; operators redrive; everything must now finish.
-    cloud.stop_faults();
-    report.redriven = watching
-        .after_faults(&mut statuses, &mut told, &queues, deadline)
-        .await;
-    // A late duplicate would arrive within a few seconds of the last delivery.
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    told.drain().await;
+    cloud.stop_faults()?;
+    let stored = watching
+        .after_faults(&mut statuses, &mut told, &mut report, deadline)
+        .await?;
+    report.dead_lettered = watching.dead.transient();
+    report.dead_lettered_expected = watching.dead.expected();
+    report.dead_lettered_reasons = watching
+        .dead
+        .transient_reasons(&read_reasons(&cloud.state_dir));
 
     let evidence = Evidence {
         planned,
@@ -165,20 +194,24 @@ async fn drive(
         statuses: &statuses,
         told: &told,
         store: &cloud.store(),
+        stored: &stored,
     };
     count(&mut report, &evidence).await;
     Ok((report, statuses))
 }
 
-/// Reading the accepted orders back until they settle.
+/// Reading the orders back until they settle, and the dead-letter queues.
 struct Watching<'a> {
     api: &'a Api,
     tokens: &'a HashMap<OrderId, String>,
     concurrency: usize,
+    cloud: &'a Cloud,
+    queues: &'a StackQueues,
+    dead: DeadLetters,
 }
 
 impl Watching<'_> {
-    /// Until every order is final, nothing has moved for 30 s, or `until`.
+    /// Until every accepted order is final, nothing has moved for [`QUIET`], or `until`.
     async fn under_faults(&self, statuses: &mut Statuses, told: &mut Told, until: Instant) {
         let mut quiet_since = Instant::now();
         loop {
@@ -186,9 +219,7 @@ impl Watching<'_> {
                 quiet_since = Instant::now();
             }
             told.drain().await;
-            if watch::open(statuses) == 0
-                || quiet_since.elapsed() > Duration::from_secs(30)
-                || Instant::now() > until
+            if watch::open(statuses) == 0 || quiet_since.elapsed() > QUIET || Instant::now() > until
             {
                 return;
             }
@@ -196,29 +227,53 @@ impl Watching<'_> {
         }
     }
 
-    /// Redrives the DLQs until every order is final, every customer told and every queue
-    /// empty, or `deadline`; returns how many messages were redriven.
+    /// Redrives what transient faults dead-lettered until every accepted and every stored
+    /// order is final and its customer told and every queue is empty, or `deadline`; returns
+    /// the stored orders as last read.
     async fn after_faults(
-        &self,
+        &mut self,
         statuses: &mut Statuses,
         told: &mut Told,
-        queues: &StackQueues,
+        report: &mut Report,
         deadline: Instant,
-    ) -> u64 {
-        let mut redriven = 0;
+    ) -> Result<Vec<Order>, ChaosError> {
+        let dynamodb = aws_sdk_dynamodb::Client::new(self.cloud.sdk());
+        let store = self.cloud.store();
         loop {
-            redriven += queues.redrive(SAY).await;
+            let stored = glimpse(&dynamodb, &store).await?;
+            let failing = permanently_failing(&stored);
+            report.redriven += self
+                .queues
+                .redrive_transient(&mut self.dead, &failing, SAY)
+                .await;
             refresh(self.api, statuses, self.tokens, self.concurrency).await;
             told.drain().await;
-            let untold = statuses
-                .iter()
-                .filter(|(id, s)| s.is_final() && told.times(id.as_str()) == 0)
-                .count();
-            let done = watch::open(statuses) == 0 && untold == 0 && queues.queued().await == 0;
-            if done || Instant::now() > deadline {
-                return redriven;
+            let untold = |id: &OrderId, finished: bool| finished && told.times(id.as_str()) == 0;
+            let open = watch::open(statuses)
+                + statuses
+                    .iter()
+                    .filter(|(id, s)| untold(id, s.is_final()))
+                    .count()
+                + stored
+                    .iter()
+                    .filter(|o| !o.status.is_terminal() || untold(&o.id, true))
+                    .count();
+            if (open == 0 && self.queues.queued().await == 0) || Instant::now() > deadline {
+                // A late duplicate would arrive within a few seconds of the last delivery.
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                told.drain().await;
+                return stored_orders(&dynamodb, &store).await;
             }
-            tokio::time::sleep(Duration::from_secs(1)).await;
+            tokio::time::sleep(Duration::from_secs(2)).await;
         }
     }
+}
+
+/// The orders whose provider fails permanently: their messages belong in a DLQ.
+fn permanently_failing(stored: &[Glimpse]) -> HashSet<String> {
+    stored
+        .iter()
+        .filter(|o| o.payment_token == PERMANENT_FAILURE_TOKEN)
+        .map(|o| o.id.as_str().to_owned())
+        .collect()
 }

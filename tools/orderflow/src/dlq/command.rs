@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 
-use super::DlqMessage;
+use super::{DlqError, DlqMessage};
 use crate::cli::fail;
 use crate::local;
 
@@ -33,7 +33,8 @@ enum DlqCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Move every message of a dead-letter queue back to its source queue.
+    /// Move every message of a dead-letter queue back to its source queue; for an EventBridge
+    /// target's dead-letter queue, put each event back on its bus.
     Redrive {
         /// The dead-letter queue: name, URL or ARN.
         queue: String,
@@ -46,13 +47,24 @@ pub async fn run(args: DlqArgs) -> ExitCode {
         None => orderflow_shared::aws::sdk_config().await,
     };
     let client = aws_sdk_sqs::Client::new(&sdk);
+    let events = aws_sdk_eventbridge::Client::new(&sdk);
     match args.command {
         DlqCommand::List { queue, json } => {
             let reasons: HashMap<String, String> = local::logs::read_reasons(&args.state_dir)
                 .into_iter()
                 .map(|(k, v)| (k, format!("{}: {}", v.function, v.reason)))
                 .collect();
-            match super::list(&client, queue.as_deref(), &reasons).await {
+            let event_dlqs: Vec<String> = match super::events::dead_letter_queues(&events).await {
+                Ok(found) => found.into_keys().collect(),
+                // The queues' own DLQs can still be listed.
+                Err(e) => {
+                    eprintln!(
+                        "warning: the EventBridge targets' dead-letter queues are left out: {e}"
+                    );
+                    Vec::new()
+                }
+            };
+            match super::list(&client, queue.as_deref(), &event_dlqs, &reasons).await {
                 Ok(messages) => {
                     print(&messages, json);
                     ExitCode::SUCCESS
@@ -60,14 +72,57 @@ pub async fn run(args: DlqArgs) -> ExitCode {
                 Err(e) => fail(&e),
             }
         }
-        DlqCommand::Redrive { queue } => match super::redrive(&client, &queue).await {
-            Ok((source, moved)) => {
-                println!("redrove {moved} message(s) from {queue} to {source}");
+        DlqCommand::Redrive { queue } => match redrive(&client, &events, &queue).await {
+            Ok(said) => {
+                println!("{said}");
                 ExitCode::SUCCESS
             }
             Err(e) => fail(&e),
         },
     }
+}
+
+/// Redrives `queue` to its source queue, or, when an EventBridge target names it, onto the
+/// bus; says what moved (and what was left, which fails the command).
+async fn redrive(
+    sqs: &aws_sdk_sqs::Client,
+    events: &aws_sdk_eventbridge::Client,
+    queue: &str,
+) -> Result<String, DlqError> {
+    match super::redrive(sqs, queue).await {
+        Err(DlqError::NoSource(_)) => {}
+        other => {
+            return other.map(|(source, moved)| {
+                format!("redrove {moved} message(s) from {queue} to {source}")
+            })
+        }
+    }
+    let queues = super::all_queues(sqs).await?;
+    let dead =
+        super::find(&queues, queue).ok_or_else(|| DlqError::NoSuchQueue(queue.to_owned()))?;
+    let targets = super::events::dead_letter_queues(events).await?;
+    let buses = targets
+        .get(&dead.arn)
+        .ok_or_else(|| DlqError::NoSource(dead.name.clone()))?;
+    let done = super::events::redrive(sqs, events, dead, buses).await?;
+    let said = format!(
+        "redrove {} event(s) from {queue} back onto {}",
+        done.moved,
+        buses.iter().cloned().collect::<Vec<_>>().join(", ")
+    );
+    if done.left.is_empty() {
+        return Ok(said);
+    }
+    let left: Vec<String> = done
+        .left
+        .iter()
+        .map(|(id, why)| format!("{id}: {why}"))
+        .collect();
+    Err(DlqError::Left(format!(
+        "{said}; left {}:\n  {}",
+        left.len(),
+        left.join("\n  ")
+    )))
 }
 
 fn print(messages: &[DlqMessage], json: bool) {

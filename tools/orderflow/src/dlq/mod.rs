@@ -1,8 +1,11 @@
 //! `orderflow dlq list` and `orderflow dlq redrive`: see what failed, and send it back.
 //! Works against the local cloud and against AWS with the standard AWS configuration.
-//! [`command`] is the subcommand; this module reads queues, lists and moves messages.
+//! [`command`] is the subcommand; this module reads queues, lists and moves messages back to
+//! their source queues; [`events`] handles the dead-letter queues of EventBridge rule targets,
+//! whose messages go back onto their bus.
 
 pub mod command;
+pub mod events;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -16,8 +19,15 @@ pub enum DlqError {
     Sqs(String),
     #[error("{0} is not a queue on this endpoint")]
     NoSuchQueue(String),
-    #[error("no queue has {0} as its dead-letter queue, so there is nowhere to redrive to")]
+    #[error(
+        "neither a queue nor an EventBridge rule target has {0} as its dead-letter queue, so \
+         there is nowhere to redrive to"
+    )]
     NoSource(String),
+    #[error("EventBridge {0}")]
+    EventBridge(String),
+    #[error("{0}")]
+    Left(String),
 }
 
 fn sqs<E: std::error::Error + 'static, R: std::fmt::Debug>(
@@ -111,17 +121,20 @@ pub struct DlqMessage {
     pub body: String,
 }
 
-/// Reads every message of the DLQs (or of `only`) without removing it: messages are received
-/// with a visibility timeout and made visible again at once.
+/// Reads every message of the DLQs (the queues' and `event_dlqs`, the ARNs EventBridge rule
+/// targets name) or of `only`, without removing it: messages are received with a visibility
+/// timeout and made visible again at once.
 pub async fn list(
     client: &Client,
     only: Option<&str>,
+    event_dlqs: &[String],
     reasons: &HashMap<String, String>,
 ) -> Result<Vec<DlqMessage>, DlqError> {
     let queues = all_queues(client).await?;
     let dlq_arns: Vec<&str> = queues
         .iter()
         .filter_map(|q| q.dead_letter_arn.as_deref())
+        .chain(event_dlqs.iter().map(String::as_str))
         .collect();
     let targets: Vec<&QueueInfo> = match only {
         Some(name) => {
@@ -165,11 +178,21 @@ pub async fn list(
                     .timestamp_millis_opt(sent_ms)
                     .single()
                     .map_or(0, |t| (Utc::now() - t).num_seconds());
-                let attribute_reason = m
-                    .message_attributes()
-                    .and_then(|a| a.get("failureReason"))
-                    .and_then(|v| v.string_value())
-                    .map(str::to_owned);
+                let attribute = |k: &str| {
+                    m.message_attributes()
+                        .and_then(|a| a.get(k))
+                        .and_then(|v| v.string_value())
+                        .map(str::to_owned)
+                };
+                // EventBridge says why it could not deliver in ERROR_CODE and ERROR_MESSAGE.
+                let attribute_reason = attribute("failureReason").or_else(|| {
+                    attribute("ERROR_CODE").map(|code| {
+                        format!(
+                            "EventBridge {code}: {}",
+                            attribute("ERROR_MESSAGE").unwrap_or_default()
+                        )
+                    })
+                });
                 out.push(DlqMessage {
                     queue: q.name.clone(),
                     message_id: id.clone(),

@@ -95,13 +95,30 @@ impl Api {
     /// Places an order, retrying transport errors, throttling and server errors (and 409s
     /// when `retry.conflict`) with the same key until it is accepted or refused.
     pub async fn place(&self, body: &str, key: &str, token: Option<&str>, retry: Retry) -> Placed {
+        self.place_with(body, Some(key), token, retry).await
+    }
+
+    /// Places an order without an `Idempotency-Key`, retried as [`Api::place`] retries: each
+    /// attempt the API may have stored (a lost answer, a server error after the write) is an
+    /// order of its own, so a storefront keeps `retry.attempts` small.
+    pub async fn place_keyless(&self, body: &str, token: Option<&str>, retry: Retry) -> Placed {
+        self.place_with(body, None, token, retry).await
+    }
+
+    async fn place_with(
+        &self,
+        body: &str,
+        key: Option<&str>,
+        token: Option<&str>,
+        retry: Retry,
+    ) -> Placed {
         let mut last = String::new();
         for attempt in 0..retry.attempts {
             if attempt > 0 {
                 let steps = u64::from(attempt.min(retry.backoff_steps));
                 tokio::time::sleep(Duration::from_millis(100u64.saturating_mul(steps))).await;
             }
-            let Answer { status, body } = match self.post_order(body, Some(key), token).await {
+            let Answer { status, body } = match self.post_order(body, key, token).await {
                 Ok(a) => a,
                 Err(e) => {
                     last = format!("transport: {e}");
@@ -276,6 +293,27 @@ mod tests {
         assert_eq!(api.status(&busy, None).await, Lookup::Unknown);
         assert_eq!(api.status(&OrderId::new(), None).await, Lookup::Missing);
         assert!(seen.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_keyless_order_is_retried_without_a_key_and_only_as_often_as_asked() {
+        let (api, seen) = server(vec![(502, json!({})), (503, json!({}))]).await;
+        let retry = Retry {
+            attempts: 3,
+            ..PATIENT
+        };
+        assert!(matches!(
+            api.place_keyless("{}", None, retry).await,
+            Placed::Refused(_)
+        ));
+        assert_eq!(*seen.lock().unwrap(), vec![None; 3]);
+        let (api, seen) =
+            server(vec![(500, json!({})), (202, json!({"orderId": CONFIRMED}))]).await;
+        assert_eq!(
+            api.place_keyless("{}", None, retry).await,
+            Placed::Accepted(OrderId::parse(CONFIRMED).unwrap())
+        );
+        assert_eq!(seen.lock().unwrap().len(), 2);
     }
 
     #[tokio::test]

@@ -27,6 +27,15 @@ pub struct ChildOptions {
     pub fault_seed: Option<u64>,
     /// `--auth`: the API checks a token on every order route, as deployed.
     pub auth: bool,
+    /// `--parameter NAME=VALUE`: template parameters instead of their defaults.
+    pub parameters: Vec<(String, String)>,
+    /// `--schedule-period`: every schedule this often (seconds).
+    pub schedule_period: Option<u64>,
+    /// `--harsh SPEC`: the harsh cloud.
+    pub harsh: Option<String>,
+    /// `--instances`, `--batches-in-flight` (else `local up`'s defaults).
+    pub instances: Option<usize>,
+    pub batches_in_flight: Option<usize>,
 }
 
 impl ChildOptions {
@@ -54,6 +63,21 @@ impl ChildOptions {
         if let Some(seed) = self.fault_seed {
             flag("--fault-seed", seed.to_string().into());
         }
+        for (k, v) in &self.parameters {
+            flag("--parameter", format!("{k}={v}").into());
+        }
+        if let Some(seconds) = self.schedule_period {
+            flag("--schedule-period", seconds.to_string().into());
+        }
+        if let Some(spec) = &self.harsh {
+            flag("--harsh", spec.into());
+        }
+        if let Some(n) = self.instances {
+            flag("--instances", n.to_string().into());
+        }
+        if let Some(n) = self.batches_in_flight {
+            flag("--batches-in-flight", n.to_string().into());
+        }
         if self.auth {
             args.push("--auth".into());
         }
@@ -70,14 +94,24 @@ pub enum ChildError {
         binary: PathBuf,
         source: std::io::Error,
     },
-    #[error("orderflow local up exited ({status}):\n{output}")]
-    Exited { status: String, output: String },
-    #[error("orderflow local up was not ready in {seconds} s:\n{output}")]
-    NotReady { seconds: u64, output: String },
+    #[error("{command} exited ({status}):\n{output}")]
+    Exited {
+        command: String,
+        status: String,
+        output: String,
+    },
+    #[error("{command} was not ready in {seconds} s:\n{output}")]
+    NotReady {
+        command: String,
+        seconds: u64,
+        output: String,
+    },
 }
 
-/// A running `orderflow local up`.
+/// A running `orderflow local up` (or `orderflow deploy local`, [`super::deployed`]).
 pub struct ChildProcess {
+    /// `orderflow local up`, for what it says when it fails.
+    command: String,
     child: Child,
     output: Arc<Mutex<Vec<String>>>,
     state_dir: PathBuf,
@@ -113,27 +147,15 @@ impl ChildProcess {
         );
         let state_dir =
             std::env::temp_dir().join(format!("orderflow-e2e-{}", uuid::Uuid::new_v4()));
-        let mut child = Command::new(binary)
-            .current_dir(cwd)
-            .args(["local", "up", "--api-port", &api_port.to_string()])
-            .args(["--aws-port", &aws_port.to_string()])
-            .arg("--state-dir")
-            .arg(&state_dir)
-            .args(options.args())
-            // Its own moto, whatever endpoint the caller's environment names.
-            .env_remove("AWS_ENDPOINT_URL")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(spawn)?;
-        let output = capture(&mut child);
-        let mut process = ChildProcess {
-            child,
-            output,
-            state_dir: state_dir.clone(),
-        };
-        process.ready().await?;
+        let mut args: Vec<OsString> = ["local", "up", "--api-port", &api_port.to_string()]
+            .into_iter()
+            .map(OsString::from)
+            .collect();
+        args.extend(["--aws-port".into(), aws_port.to_string().into()]);
+        args.extend(["--state-dir".into(), state_dir.clone().into_os_string()]);
+        args.extend(options.args());
+        let mut process = ChildProcess::spawn(binary, cwd, args, &state_dir)?;
+        process.ready(READY_WITHIN).await?;
         Ok(Started {
             process,
             api_url: format!("http://127.0.0.1:{api_port}"),
@@ -142,8 +164,46 @@ impl ChildProcess {
         })
     }
 
-    async fn ready(&mut self) -> Result<(), ChildError> {
-        let deadline = Instant::now() + READY_WITHIN;
+    /// `binary args…` in `cwd`, its output captured; `state_dir` is removed after a clean exit.
+    pub(super) fn spawn(
+        binary: &Path,
+        cwd: &Path,
+        args: Vec<OsString>,
+        state_dir: &Path,
+    ) -> Result<ChildProcess, ChildError> {
+        let command = format!(
+            "orderflow {}",
+            args.iter()
+                .take(2)
+                .map(|a| a.to_string_lossy())
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        let mut child = Command::new(binary)
+            .current_dir(cwd)
+            .args(args)
+            // Its own endpoint, whatever the caller's environment names.
+            .env_remove("AWS_ENDPOINT_URL")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|source| ChildError::Spawn {
+                binary: binary.to_owned(),
+                source,
+            })?;
+        let output = capture(&mut child);
+        Ok(ChildProcess {
+            command,
+            child,
+            output,
+            state_dir: state_dir.to_owned(),
+        })
+    }
+
+    /// Waits until it says it is ready.
+    pub(super) async fn ready(&mut self, within: Duration) -> Result<(), ChildError> {
+        let deadline = Instant::now() + within;
         loop {
             if self
                 .output()
@@ -154,13 +214,15 @@ impl ChildProcess {
             }
             if let Ok(Some(status)) = self.child.try_wait() {
                 return Err(ChildError::Exited {
+                    command: self.command.clone(),
                     status: status.to_string(),
                     output: self.output().join("\n"),
                 });
             }
             if Instant::now() > deadline {
                 return Err(ChildError::NotReady {
-                    seconds: READY_WITHIN.as_secs(),
+                    command: self.command.clone(),
+                    seconds: within.as_secs(),
                     output: self.output().join("\n"),
                 });
             }

@@ -12,10 +12,12 @@ use orderflow_shared::ports::Product;
 use super::args::CloudArgs;
 use super::child::{ChildError, ChildOptions, ChildProcess};
 use super::inbox::{Inbox, CUSTOMER_TOPIC};
+use super::names::StackNames;
 use super::progress::Say;
 use super::Api;
-use crate::local::auth::LocalIssuer;
+use crate::local::auth::{IssuerError, LocalIssuer};
 use crate::local::logs::LogSink;
+use crate::local::moto::HarshSpec;
 use crate::local::resources::Deployment;
 use crate::local::{self, LocalCloud, UpOptions};
 
@@ -24,7 +26,8 @@ pub enum Target {
     /// A local cloud this process runs (`chaos`, `load`): its faults can be stopped and its
     /// deployment read.
     Own(Box<LocalCloud>),
-    /// `orderflow local up` as a child process (the end-to-end tests).
+    /// `orderflow local up` or `orderflow deploy local` as a child process (the end-to-end
+    /// tests).
     Child(ChildProcess),
     /// A cloud someone else runs (`--api-url`, `--endpoint-url`).
     Remote,
@@ -41,6 +44,8 @@ pub struct OwnCloud<'a> {
     pub esm_faults: Faults,
     pub visibility_timeout: Option<i32>,
     pub auth: bool,
+    /// The harsh cloud's spec (`None`: moto as it is).
+    pub harsh: Option<HarshSpec>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -54,10 +59,16 @@ pub enum HarnessError {
     Up(#[from] local::UpError),
     #[error(transparent)]
     Child(#[from] ChildError),
+    #[error("signing the customers' tokens: {0}")]
+    Tokens(#[from] IssuerError),
     #[error("seeding the {run} SKUs: {message}")]
     Seed { run: &'static str, message: String },
     #[error("no customer inbox {queue}: {message}")]
     NoInbox { queue: String, message: String },
+    #[error("no queue {queue}: {message}")]
+    NoQueue { queue: String, message: String },
+    #[error("the endpoint has no stack {0} after `orderflow deploy local` said it was ready")]
+    NotDeployed(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
@@ -69,6 +80,10 @@ pub struct Cloud {
     pub stack: String,
     pub state_dir: PathBuf,
     sdk: aws_config::SdkConfig,
+    /// What its resources are called.
+    names: StackNames,
+    /// Where the issuer of a cloud this run did not start in-process keeps its key.
+    issuer_dir: Option<PathBuf>,
     /// Where an own cloud writes its log.
     log: Option<PathBuf>,
     target: Target,
@@ -86,7 +101,8 @@ impl Cloud {
         std::fs::create_dir_all(state_dir)?;
         match (&args.api_url, &args.endpoint_url) {
             (Some(api), Some(endpoint)) => {
-                let cloud = Cloud::remote(api, endpoint, &args.stack, state_dir).await;
+                let mut cloud = Cloud::remote(api, endpoint, &args.stack, state_dir).await;
+                cloud.issuer_dir.clone_from(&args.issuer_state_dir);
                 cloud.seed(own.name, own.catalog).await?;
                 Ok(cloud)
             }
@@ -102,12 +118,16 @@ impl Cloud {
                     bin_dir: args.bin_dir.clone(),
                     state_dir: state_dir.to_owned(),
                     instances: args.instances,
+                    batches_in_flight: args.batches_in_flight,
                     visibility_timeout: own.visibility_timeout,
                     stack: args.stack.clone(),
                     function_env: own.function_env,
                     aws_faults: own.aws_faults,
                     esm_faults: own.esm_faults,
                     auth: own.auth,
+                    parameters: Default::default(),
+                    schedule_period: None,
+                    harsh: own.harsh,
                 };
                 let log = state_dir.join("cloud.log");
                 say.line(&format!("starting a local cloud (log: {})", log.display()));
@@ -121,6 +141,8 @@ impl Cloud {
         let logs = LogSink::to_file(log, Some(options.state_dir.clone()))?;
         let cloud = local::up(options, logs).await?;
         Ok(Cloud {
+            names: StackNames::local(&options.stack),
+            issuer_dir: None,
             api_url: cloud.api_url.clone(),
             endpoint: cloud.endpoint.clone(),
             stack: options.stack.clone(),
@@ -139,6 +161,8 @@ impl Cloud {
     ) -> Result<Cloud, HarnessError> {
         let started = ChildProcess::start(binary, cwd, options).await?;
         Ok(Cloud {
+            names: StackNames::local(local::DEFAULT_STACK),
+            issuer_dir: Some(started.state_dir.clone()),
             sdk: local::sdk_config(&started.endpoint).await,
             api_url: started.api_url,
             endpoint: started.endpoint,
@@ -149,14 +173,41 @@ impl Cloud {
         })
     }
 
-    /// A cloud someone else runs.
+    /// `binary deploy local --debug-bootstraps` as a child process, started in `cwd` (the
+    /// workspace): the stack deployed into MiniStack, named as CloudFormation named it.
+    pub async fn deployed(binary: &Path, cwd: &Path) -> Result<Cloud, HarnessError> {
+        let started = ChildProcess::deploy(binary, cwd).await?;
+        let sdk = local::sdk_config(&started.endpoint).await;
+        let stack = local::DEFAULT_STACK;
+        let names = StackNames::find(&sdk, stack).await;
+        if names.deployed_stack().is_none() {
+            return Err(HarnessError::NotDeployed(stack.to_owned()));
+        }
+        Ok(Cloud {
+            names,
+            issuer_dir: Some(started.state_dir.clone()),
+            sdk,
+            api_url: started.api_url,
+            endpoint: started.endpoint,
+            stack: stack.to_owned(),
+            state_dir: started.state_dir,
+            log: None,
+            target: Target::Child(started.process),
+        })
+    }
+
+    /// A cloud someone else runs: a local cloud, or a stack deployed with `sam deploy` (then
+    /// its names are read from the endpoint's CloudFormation).
     pub async fn remote(api_url: &str, endpoint: &str, stack: &str, state_dir: &Path) -> Cloud {
+        let sdk = local::sdk_config(endpoint).await;
         Cloud {
+            names: StackNames::find(&sdk, stack).await,
+            issuer_dir: None,
             api_url: api_url.to_owned(),
             endpoint: endpoint.to_owned(),
             stack: stack.to_owned(),
             state_dir: state_dir.to_owned(),
-            sdk: local::sdk_config(endpoint).await,
+            sdk,
             log: None,
             target: Target::Remote,
         }
@@ -184,17 +235,39 @@ impl Cloud {
         aws_sdk_sqs::Client::new(&self.sdk)
     }
 
+    /// What the cloud's resources are called.
+    pub fn names(&self) -> &StackNames {
+        &self.names
+    }
+
     /// The production DynamoDB adapter on the stack's tables.
     pub fn store(&self) -> DynamoStore {
         DynamoStore::new(
             aws_sdk_dynamodb::Client::new(&self.sdk),
-            local::stack_tables(&self.stack),
+            self.names.tables().clone(),
         )
+    }
+
+    /// The URL of the stack's queue `logical_id`.
+    pub async fn queue_url(&self, logical_id: &str) -> Result<String, HarnessError> {
+        let queue = self
+            .names
+            .name(logical_id)
+            .map_err(|e| HarnessError::NoQueue {
+                queue: logical_id.to_owned(),
+                message: e.to_string(),
+            })?;
+        let out = self.sqs().get_queue_url().queue_name(&queue).send().await;
+        out.map_err(|e| HarnessError::NoQueue {
+            queue: queue.clone(),
+            message: aws_sdk_sqs::error::DisplayErrorContext(e).to_string(),
+        })
+        .map(|o| o.queue_url().unwrap_or_default().to_owned())
     }
 
     /// The queue subscribed to the customer notifications topic.
     pub async fn inbox(&self) -> Result<Inbox, HarnessError> {
-        let queue = local::resources::inbox_queue_name(&self.stack, CUSTOMER_TOPIC);
+        let queue = self.names.inbox(CUSTOMER_TOPIC);
         let sqs = self.sqs();
         let url = sqs
             .get_queue_url()
@@ -211,28 +284,32 @@ impl Cloud {
         Ok(Inbox::new(sqs, &url))
     }
 
-    /// The issuer whose tokens the API accepts, when the cloud checks tokens and is local.
+    /// The issuer whose tokens the API accepts, when the cloud checks tokens and its issuer
+    /// is local (in this process, or in a state folder this run knows).
     pub fn issuer(&self) -> Option<LocalIssuer> {
         match &self.target {
             Target::Own(cloud) => cloud.issuer.clone(),
-            Target::Child(_) => LocalIssuer::load(&self.state_dir).ok(),
-            Target::Remote => None,
+            _ => self
+                .issuer_dir
+                .as_deref()
+                .and_then(|dir| LocalIssuer::load(dir).ok()),
         }
     }
 
-    /// A token for each customer (none when the cloud has no local issuer).
+    /// An access token from the local issuer for each customer (none when the cloud has no
+    /// local issuer).
     pub fn tokens<'a>(
         &self,
         customers: impl IntoIterator<Item = &'a str>,
         ttl_seconds: i64,
-    ) -> HashMap<String, String> {
+    ) -> Result<HashMap<String, String>, HarnessError> {
         let Some(issuer) = self.issuer() else {
-            return HashMap::new();
+            return Ok(HashMap::new());
         };
         let now = chrono::Utc::now().timestamp();
         customers
             .into_iter()
-            .map(|c| (c.to_owned(), issuer.token(c, now, ttl_seconds)))
+            .map(|c| Ok((c.to_owned(), issuer.token(c, now, ttl_seconds)?)))
             .collect()
     }
 
@@ -262,14 +339,33 @@ impl Cloud {
         }
     }
 
-    /// Stops every fault an own cloud injects; `false` when this run cannot.
-    pub fn stop_faults(&self) -> bool {
+    /// Stops every fault an own cloud injects (the harsh cloud's nature stays); `false` when
+    /// this run cannot.
+    pub fn stop_faults(&self) -> Result<bool, HarnessError> {
         match &self.target {
             Target::Own(cloud) => {
-                cloud.stop_faults();
-                true
+                cloud.stop_faults()?;
+                Ok(true)
             }
-            _ => false,
+            _ => Ok(false),
+        }
+    }
+
+    /// Every message in a dead-letter queue — the queues' and the EventBridge targets' — read,
+    /// none removed.
+    pub async fn dead_letters(&self) -> Result<Vec<crate::dlq::DlqMessage>, crate::dlq::DlqError> {
+        let events = aws_sdk_eventbridge::Client::new(&self.sdk);
+        let event_dlqs = crate::dlq::events::dead_letter_queues(&events).await?;
+        let event_dlqs: Vec<String> = event_dlqs.into_keys().collect();
+        let reasons = HashMap::new();
+        crate::dlq::list(&self.sqs(), None, &event_dlqs, &reasons).await
+    }
+
+    /// The log of the moto an own or child cloud started (its harsh cloud's lines among them).
+    pub fn moto_log(&self) -> Option<String> {
+        match &self.target {
+            Target::Remote => None,
+            _ => std::fs::read_to_string(self.state_dir.join("moto.log")).ok(),
         }
     }
 

@@ -39,6 +39,20 @@ impl Inbox {
         out: &mut Vec<Value>,
         wait_seconds: i32,
     ) -> Result<(), InboxError> {
+        let mut delivered = Vec::new();
+        let result = self
+            .drain_deliveries_into(&mut delivered, wait_seconds)
+            .await;
+        out.extend(delivered.into_iter().map(|d| d.notification));
+        result
+    }
+
+    /// [`Inbox::drain_into`], keeping each notification's `notificationId` attribute.
+    pub async fn drain_deliveries_into(
+        &self,
+        out: &mut Vec<Delivery>,
+        wait_seconds: i32,
+    ) -> Result<(), InboxError> {
         loop {
             let batch = self
                 .sqs
@@ -46,6 +60,7 @@ impl Inbox {
                 .queue_url(&self.url)
                 .max_number_of_messages(10)
                 .wait_time_seconds(wait_seconds)
+                .message_attribute_names(NOTIFICATION_ID)
                 .send()
                 .await
                 .map_err(|e| self.error("ReceiveMessage", e))?;
@@ -53,7 +68,11 @@ impl Inbox {
                 return Ok(());
             }
             for m in batch.messages() {
-                out.push(notification(m.body().unwrap_or("null")));
+                let raw_id = m
+                    .message_attributes()
+                    .and_then(|a| a.get(NOTIFICATION_ID))
+                    .and_then(|v| v.string_value());
+                out.push(delivery(m.body().unwrap_or("null"), raw_id));
                 if let Some(handle) = m.receipt_handle() {
                     self.sqs
                         .delete_message()
@@ -86,6 +105,30 @@ impl Inbox {
     }
 }
 
+/// The SNS message attribute that names a notification (`<orderId>:<kind>`).
+pub const NOTIFICATION_ID: &str = "notificationId";
+
+/// One message of the inbox: the notification and the `notificationId` it was published with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    pub notification: Value,
+    pub notification_id: Option<String>,
+}
+
+/// Reads an inbox message: with raw delivery the body is the notification and its attributes
+/// are the SQS message's (`raw_id`); otherwise both are inside SNS's envelope.
+pub fn delivery(body: &str, raw_id: Option<&str>) -> Delivery {
+    let enveloped_id = serde_json::from_str::<Value>(body).ok().and_then(|b| {
+        b.pointer(&format!("/MessageAttributes/{NOTIFICATION_ID}/Value"))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    });
+    Delivery {
+        notification: notification(body),
+        notification_id: raw_id.map(str::to_owned).or(enveloped_id),
+    }
+}
+
 /// The notification in an inbox message: raw delivery gives it as is; otherwise it is inside
 /// SNS's envelope (`Message`).
 pub fn notification(body: &str) -> Value {
@@ -107,5 +150,25 @@ mod tests {
         let enveloped = serde_json::json!({"Type": "Notification", "Message": raw}).to_string();
         assert_eq!(notification(&enveloped)["kind"], "OrderConfirmed");
         assert_eq!(notification("not json"), Value::Null);
+    }
+
+    #[test]
+    fn the_notification_id_comes_from_the_sqs_attribute_or_from_the_sns_envelope() {
+        let raw = r#"{"orderId":"o-1","kind":"OrderConfirmed"}"#;
+        assert_eq!(
+            delivery(raw, Some("o-1:OrderConfirmed"))
+                .notification_id
+                .as_deref(),
+            Some("o-1:OrderConfirmed")
+        );
+        assert_eq!(delivery(raw, None).notification_id, None);
+        let enveloped = serde_json::json!({
+            "Type": "Notification", "Message": raw,
+            "MessageAttributes": {"notificationId": {"Type": "String", "Value": "o-1:OrderConfirmed"}}
+        })
+        .to_string();
+        let d = delivery(&enveloped, None);
+        assert_eq!(d.notification_id.as_deref(), Some("o-1:OrderConfirmed"));
+        assert_eq!(d.notification["orderId"], "o-1");
     }
 }

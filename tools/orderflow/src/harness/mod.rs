@@ -5,7 +5,9 @@
 //!   process starts, `orderflow local up` as a child process, or one at `--api-url` — and what
 //!   it reaches through it (tables, queues, tokens, the log, stopping faults);
 //! - [`args`]: the command-line arguments that choose and start it ([`CloudArgs`]);
-//! - [`child`]: the child-process cloud of the end-to-end tests;
+//! - [`child`]: the child-process cloud of the end-to-end tests; [`deployed`]: the same for
+//!   `orderflow deploy local`;
+//! - [`names`]: what a cloud's resources are called, local or deployed;
 //! - [`api`]: the order API as a storefront uses it ([`Api`]), statuses as `OrderStatus`;
 //! - [`inbox`]: what customers were told ([`Inbox`]);
 //! - [`stock`]: what the confirmed orders took of each SKU, against the table;
@@ -16,7 +18,9 @@ pub mod api;
 pub mod args;
 pub mod child;
 pub mod cloud;
+pub mod deployed;
 pub mod inbox;
+pub mod names;
 pub mod progress;
 pub mod rng;
 pub mod stock;
@@ -25,6 +29,7 @@ pub use api::{Answer, Api, Lookup, Placed, Retry};
 pub use args::CloudArgs;
 pub use child::{ChildError, ChildOptions};
 pub use cloud::{Cloud, HarnessError, OwnCloud, Target};
-pub use inbox::{Inbox, InboxError};
+pub use inbox::{Delivery, Inbox, InboxError};
+pub use names::StackNames;
 pub use progress::Say;
 pub use rng::Rng;

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use super::replay::{self, Replayed};
 use super::{stats, SAY};
 use crate::harness::Cloud;
-use crate::local::{self, resources::Physical};
+use crate::local::resources::Physical;
 
 /// The function that answers `GET /orders/{id}`: its calls are this run's polling.
 const POLLED_FUNCTION: &str = "query-api";
@@ -69,7 +69,7 @@ fn targets(cloud: &Cloud) -> replay::Targets {
     let deployment = cloud.deployment();
     let resource = |id: &str| deployment.and_then(|d| d.resources.get(id));
     replay::Targets {
-        tables: local::stack_tables(&cloud.stack),
+        tables: cloud.names().tables().clone(),
         bus: match resource("OrderEventBus") {
             Some(Physical::Bus { name, .. }) => Some(name.clone()),
             _ => None,

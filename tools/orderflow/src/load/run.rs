@@ -34,6 +34,7 @@ pub async fn run(args: &LoadArgs, state_dir: &Path) -> Result<LoadReport, LoadEr
         esm_faults: Faults::default(),
         visibility_timeout: None,
         auth: true,
+        harsh: None,
     };
     let cloud = Cloud::start(&args.cloud, state_dir, own, SAY).await?;
     let result = drive(args, state_dir, &cloud, &planned, &catalog).await;
@@ -48,7 +49,7 @@ async fn drive(
     planned: &[Planned],
     catalog: &[Product],
 ) -> Result<LoadReport, LoadError> {
-    let tokens = cloud.tokens(planned.iter().map(|p| p.customer.as_str()), 24 * 3600);
+    let tokens = cloud.tokens(planned.iter().map(|p| p.customer.as_str()), 24 * 3600)?;
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .pool_max_idle_per_host(args.concurrency.max(1))

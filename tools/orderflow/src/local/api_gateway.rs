@@ -1,8 +1,14 @@
 //! API Gateway (HTTP API) on 127.0.0.1: matches the template's routes, turns each request into
 //! a payload-format 2.0 event, invokes the function and turns its answer back into HTTP.
+//!
+//! What a route invokes is an [`Invoke`]: a function of the local cloud through its Runtime API
+//! ([`FunctionHandle`]), or a deployed function through Lambda `Invoke`
+//! (`crate::deploy::lambda`), so the local cloud and `orderflow deploy local` serve the same API.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use axum::body::{to_bytes, Body, Bytes};
@@ -13,17 +19,49 @@ use axum::Router;
 use base64::Engine;
 use serde_json::{json, Value};
 
-use super::auth::LocalIssuer;
+use super::auth::{ApiAuth, AuthError, Authorized};
 use super::runtime::{FunctionHandle, InvokeError};
 
 /// API Gateway refuses payloads over 10 MB before any function runs.
 const MAX_PAYLOAD: usize = 10 * 1024 * 1024;
 
+/// Why an invocation gave no answer, as API Gateway tells them apart.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvokeFailure {
+    /// No answer within the integration's time: `503 Service Unavailable`.
+    #[error("no answer in time: {0}")]
+    TimedOut(String),
+    /// The function failed, or could not be invoked: `500 Internal Server Error`.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// An invocation in flight.
+pub type Invocation<'a> = Pin<Box<dyn Future<Output = Result<Bytes, InvokeFailure>> + Send + 'a>>;
+
+/// A function a route calls with its event, synchronously (`RequestResponse`).
+pub trait Invoke: Send + Sync {
+    fn invoke(&self, payload: Bytes) -> Invocation<'_>;
+}
+
+impl Invoke for FunctionHandle {
+    fn invoke(&self, payload: Bytes) -> Invocation<'_> {
+        Box::pin(async move {
+            FunctionHandle::invoke(self, payload)
+                .await
+                .map_err(|e| match e {
+                    InvokeError::Timeout(_) => InvokeFailure::TimedOut(e.to_string()),
+                    other => InvokeFailure::Failed(other.to_string()),
+                })
+        })
+    }
+}
+
 #[derive(Clone)]
 pub struct Route {
     pub method: String,
     pub path: String,
-    pub function: FunctionHandle,
+    pub function: Arc<dyn Invoke>,
     /// The route sits behind the API's JWT authorizer (when the local cloud enforces it).
     pub authorized: bool,
 }
@@ -81,21 +119,62 @@ fn percent_decode(s: &str) -> String {
 
 struct Gateway {
     routes: Vec<Route>,
-    /// With `--auth`: the authorizer's issuer; without, every route is open.
-    issuer: Option<LocalIssuer>,
+    /// With `--auth`: the routes' JWT authorizers; without, every route is open.
+    auth: Option<Arc<ApiAuth>>,
 }
 
-/// API Gateway's answer when its JWT authorizer refuses a request (the function never runs).
-fn unauthorized() -> Response {
-    (
-        StatusCode::UNAUTHORIZED,
-        [
-            ("content-type", "application/json"),
-            ("www-authenticate", "Bearer"),
-        ],
-        json!({ "message": "Unauthorized" }).to_string(),
+/// API Gateway's answer when its JWT authorizer refuses a request (the function never runs):
+/// 401, or 403 for a valid token without the route's scopes, the reason in `www-authenticate`.
+fn refused(error: &AuthError) -> Response {
+    let (status, message, challenge) = match error {
+        AuthError::Missing => (
+            StatusCode::UNAUTHORIZED,
+            "Unauthorized",
+            "Bearer".to_owned(),
+        ),
+        e if e.is_forbidden() => (
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            format!(r#"Bearer error="insufficient_scope" error_description="{e}""#),
+        ),
+        e => (
+            StatusCode::UNAUTHORIZED,
+            "Unauthorized",
+            format!(
+                r#"Bearer scope="" error="invalid_token" error_description="{}""#,
+                e.to_string().replace('"', "'")
+            ),
+        ),
+    };
+    let mut response = (
+        status,
+        [("content-type", "application/json")],
+        json!({ "message": message }).to_string(),
     )
-        .into_response()
+        .into_response();
+    if let Ok(value) = HeaderValue::from_str(&challenge) {
+        response.headers_mut().insert("www-authenticate", value);
+    }
+    response
+}
+
+/// The authorizer's verdict on a request to `route`: `None` when no authorizer guards it.
+async fn authorize(
+    gw: &Gateway,
+    route: &Route,
+    headers: &axum::http::HeaderMap,
+) -> Result<Option<Authorized>, AuthError> {
+    let Some(auth) = gw.auth.as_ref().filter(|_| route.authorized) else {
+        return Ok(None);
+    };
+    let header = headers.get("authorization").and_then(|v| v.to_str().ok());
+    auth.authorize(
+        &route.method,
+        &route.path,
+        header,
+        chrono::Utc::now().timestamp(),
+    )
+    .await
 }
 
 fn problem(status: StatusCode, message: &str) -> Response {
@@ -314,43 +393,36 @@ async fn handle(
         Ok(b) => b,
         Err(_) => return problem(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large"),
     };
-    let claims = match (&gw.issuer, route.authorized) {
-        (Some(issuer), true) => {
-            let header = parts
-                .headers
-                .get("authorization")
-                .and_then(|v| v.to_str().ok());
-            match issuer.verify(header, chrono::Utc::now().timestamp()) {
-                Ok(claims) => Some(claims),
-                Err(_) => return unauthorized(),
-            }
-        }
-        _ => None,
+    let authorized = match authorize(&gw, route, &parts.headers).await {
+        Ok(a) => a,
+        Err(e) => return refused(&e),
     };
     let mut event = event_for(route, &params, &parts, &body, &peer.ip().to_string());
-    if let Some(claims) = claims {
+    if let Some(a) = authorized {
         event["requestContext"]["authorizer"] = json!({
-            "jwt": {"claims": claims, "scopes": null}
+            "jwt": {"claims": a.claims, "scopes": a.scopes}
         });
     }
     match route.function.invoke(Bytes::from(event.to_string())).await {
         Ok(payload) => response_from(&payload),
-        Err(InvokeError::Timeout(_)) => {
+        Err(InvokeFailure::TimedOut(_)) => {
             problem(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable")
         }
-        Err(_) => problem(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),
+        Err(InvokeFailure::Failed(_)) => {
+            problem(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+        }
     }
 }
 
 pub async fn serve(
     listener: tokio::net::TcpListener,
     routes: Vec<Route>,
-    issuer: Option<LocalIssuer>,
+    auth: Option<Arc<ApiAuth>>,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let app = Router::new()
         .fallback(handle)
-        .with_state(Arc::new(Gateway { routes, issuer }));
+        .with_state(Arc::new(Gateway { routes, auth }));
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
@@ -369,7 +441,7 @@ mod tests {
         Route {
             method: method.into(),
             path: path.into(),
-            function: FunctionHandle::for_tests("f"),
+            function: Arc::new(FunctionHandle::for_tests("f")),
             authorized: true,
         }
     }
@@ -426,14 +498,14 @@ mod tests {
         assert_eq!(response_from(b"garbage").status(), 502);
     }
 
-    /// Serves `routes` behind `issuer` on a free port; returns its URL.
-    async fn gateway(routes: Vec<Route>, issuer: Option<LocalIssuer>) -> String {
+    /// Serves `routes` behind `auth` on a free port; returns its URL.
+    async fn gateway(routes: Vec<Route>, auth: Option<ApiAuth>) -> String {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (_stop, shutdown) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
             let _stop = _stop;
-            let _ = serve(listener, routes, issuer, shutdown).await;
+            let _ = serve(listener, routes, auth.map(Arc::new), shutdown).await;
         });
         url
     }
@@ -441,16 +513,30 @@ mod tests {
     #[tokio::test]
     async fn with_auth_a_guarded_route_answers_401_before_its_function_runs_unless_the_token_is_good(
     ) {
-        let issuer = LocalIssuer::generate("orderflow-local", "orderflow-api");
+        use crate::local::auth::{server, JwtAuthorizer};
+        let (issuer, _server, _stop) = server::for_tests("orderflow-api").await;
+        let authorizer = Arc::new(JwtAuthorizer::new(
+            &issuer.issuer,
+            vec!["orderflow-api".into()],
+        ));
+        let mut auth = ApiAuth::default();
+        auth.guard("GET", "/orders/{orderId}", authorizer.clone(), vec![]);
+        auth.guard(
+            "POST",
+            "/orders",
+            authorizer,
+            vec!["orderflow/orders.write".into()],
+        );
         let open = Route {
             authorized: false,
             ..route("GET", "/products")
         };
-        let url = gateway(
-            vec![route("GET", "/orders/{orderId}"), open],
-            Some(issuer.clone()),
-        )
-        .await;
+        let routes = vec![
+            route("GET", "/orders/{orderId}"),
+            route("POST", "/orders"),
+            open,
+        ];
+        let url = gateway(routes, Some(auth)).await;
         let http = reqwest::Client::new();
         let get = |path: &str, token: Option<String>| {
             let mut r = http.get(format!("{url}{path}"));
@@ -459,6 +545,7 @@ mod tests {
             }
             r.send()
         };
+        let now = chrono::Utc::now().timestamp();
         let none = get("/orders/o-1", None).await.unwrap();
         assert_eq!(none.status(), 401);
         assert_eq!(none.headers()["www-authenticate"], "Bearer");
@@ -466,19 +553,78 @@ mod tests {
             none.json::<Value>().await.unwrap(),
             json!({"message": "Unauthorized"})
         );
-        let forged = LocalIssuer::generate("orderflow-local", "orderflow-api").token(
-            "cust-1",
-            chrono::Utc::now().timestamp(),
-            60,
-        );
-        assert_eq!(
-            get("/orders/o-1", Some(forged)).await.unwrap().status(),
-            401
+        let (stranger, _other, _stop_other) = server::for_tests("orderflow-api").await;
+        let foreign = stranger.token("cust-1", now, 60).unwrap();
+        let refused = get("/orders/o-1", Some(foreign)).await.unwrap();
+        assert_eq!(refused.status(), 401);
+        let challenge = refused.headers()["www-authenticate"].to_str().unwrap();
+        assert!(
+            challenge.contains(r#"error="invalid_token""#),
+            "{challenge}"
         );
         // A good token passes the authorizer: the (absent) function is what fails now.
-        let good = issuer.token("cust-1", chrono::Utc::now().timestamp(), 60);
-        assert_eq!(get("/orders/o-1", Some(good)).await.unwrap().status(), 500);
+        let good = issuer.token("cust-1", now, 60).unwrap();
+        assert_eq!(
+            get("/orders/o-1", Some(good.clone()))
+                .await
+                .unwrap()
+                .status(),
+            500
+        );
+        // A good token without the route's scope: 403, the function never runs.
+        let short = http
+            .post(format!("{url}/orders"))
+            .bearer_auth(&good)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(short.status(), 403);
+        assert_eq!(
+            short.json::<Value>().await.unwrap(),
+            json!({"message": "Forbidden"})
+        );
         // A route opened with `Authorizer: NONE` needs no token.
         assert_eq!(get("/products", None).await.unwrap().status(), 500);
+    }
+
+    /// A function that always gives the same answer.
+    struct Answering(Result<Bytes, InvokeFailure>);
+
+    impl Invoke for Answering {
+        fn invoke(&self, _payload: Bytes) -> Invocation<'_> {
+            let answer = self.0.clone();
+            Box::pin(async move { answer })
+        }
+    }
+
+    #[tokio::test]
+    async fn whatever_invokes_a_route_its_answer_a_failure_and_a_timeout_are_api_gateways() {
+        let answering = |path: &str, answer| Route {
+            method: "GET".into(),
+            path: path.into(),
+            function: Arc::new(Answering(answer)),
+            authorized: false,
+        };
+        let ok = Bytes::from_static(br#"{"statusCode":201,"body":"made"}"#);
+        let url = gateway(
+            vec![
+                answering("/ok", Ok(ok)),
+                answering("/failed", Err(InvokeFailure::Failed("Unhandled".into()))),
+                answering("/slow", Err(InvokeFailure::TimedOut("30 s".into()))),
+            ],
+            None,
+        )
+        .await;
+        let get = |path: &str| reqwest::get(format!("{url}{path}"));
+        let made = get("/ok").await.unwrap();
+        assert_eq!(made.status(), 201);
+        assert_eq!(made.text().await.unwrap(), "made");
+        let failed = get("/failed").await.unwrap();
+        assert_eq!(failed.status(), 500);
+        assert_eq!(
+            failed.json::<Value>().await.unwrap(),
+            json!({"message": "Internal Server Error"})
+        );
+        assert_eq!(get("/slow").await.unwrap().status(), 503);
     }
 }

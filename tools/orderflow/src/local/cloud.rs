@@ -26,15 +26,21 @@ pub struct LocalCloud {
 }
 
 impl LocalCloud {
-    /// Stops every injected fault: the AWS proxy and the event source mappings at once, and the
-    /// functions' own as each process is replaced between invocations.
-    pub fn stop_faults(&self) {
+    /// Stops every injected fault: the AWS proxy, the event source mappings and the harsh
+    /// cloud's injected parts (EventBridge duplicates and delays) at once, and the functions'
+    /// own as each process is replaced between invocations. The harsh cloud's nature
+    /// (transaction conflicts, the per-item write rate) stays: DynamoDB always behaves so.
+    pub fn stop_faults(&self) -> std::io::Result<()> {
         self.faults.stop();
         self.function_env.send_modify(|env| {
             for var in FUNCTION_FAULT_VARIABLES {
                 env.remove(var);
             }
         });
+        match &self.moto {
+            Some(moto) => moto.stop_injected_faults(),
+            None => Ok(()),
+        }
     }
 
     pub async fn shutdown(mut self) {

@@ -2,22 +2,27 @@
 //! `token` prints a token of its issuer.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use orderflow_shared::faults::Faults;
+use orderflow_shared::faults::{FaultConfigError, Faults};
 
+use super::auth::{LocalIssuer, TokenKind};
+use super::esm::BATCHES_IN_FLIGHT;
 use super::logs::LogSink;
 use super::messages::READY;
+use super::moto::{HarshSpec, HarshSpecError};
+use super::up::INSTANCES;
 use super::UpOptions;
 use crate::cli::{fail, wait_for_signal};
 
 #[derive(Subcommand)]
 pub enum LocalCommand {
     /// Start the whole chain on this machine; Ctrl-C stops it and every process it started.
-    Up(UpArgs),
-    /// Print a token for CUSTOMER, signed by the issuer of a local cloud started with --auth.
+    Up(Box<UpArgs>),
+    /// Print a token for CUSTOMER, signed (RS256) by the issuer of a local cloud started with
+    /// --auth, shaped like a Cognito user pool's.
     Token {
         /// The customer: the token's `sub`, which the API takes as the caller.
         customer: String,
@@ -26,6 +31,9 @@ pub enum LocalCommand {
         /// Lifetime in seconds.
         #[arg(long, default_value_t = 3600)]
         ttl: i64,
+        /// Which token: `access` (client_id, scope) or `id` (aud); the API takes both.
+        #[arg(long, value_enum, default_value_t = TokenKind::Access)]
+        kind: TokenKind,
     },
 }
 
@@ -45,9 +53,14 @@ pub struct UpArgs {
     bin_dir: PathBuf,
     #[arg(long, default_value = ".orderflow")]
     state_dir: PathBuf,
-    /// Processes per function (Lambda concurrency).
-    #[arg(long, default_value_t = 1)]
+    /// Processes per function: Lambda's execution environments, each running one invocation
+    /// at a time. As many as a queue's batches in flight by default, so they all run at once.
+    #[arg(long, default_value_t = INSTANCES)]
     instances: usize,
+    /// Batches each SQS event source mapping keeps in flight (pollers per queue). Lambda starts
+    /// an SQS event source with five concurrent batches; never more at once than --instances.
+    #[arg(long, default_value_t = BATCHES_IN_FLIGHT)]
+    batches_in_flight: usize,
     /// Receive with this visibility timeout instead of each queue's own (seconds): failed
     /// messages come back sooner, so retries and DLQ moves happen in seconds locally.
     #[arg(long)]
@@ -58,7 +71,8 @@ pub struct UpArgs {
     #[arg(long = "function-env", value_parser = parse_key_value)]
     function_env: Vec<(String, String)>,
     /// Faults a proxy injects into the functions' AWS calls, per mille:
-    /// "throttle=50,unavailable=20".
+    /// "throttle=50,unavailable=20,lost_response=10" (lost_response: the call is applied, then
+    /// its answer is lost).
     #[arg(long, default_value = "")]
     aws_faults: String,
     /// Faults the event source mappings inject, per mille: "duplicate=50".
@@ -71,6 +85,31 @@ pub struct UpArgs {
     /// `orderflow local token CUSTOMER`. Without it the API is open (quick demos).
     #[arg(long)]
     auth: bool,
+    /// A template parameter's value instead of its default, NAME=VALUE (repeatable), as
+    /// `sam deploy --parameter-overrides` takes it: e.g. PendingAfterSeconds=5.
+    #[arg(long = "parameter", value_parser = parse_key_value)]
+    parameters: Vec<(String, String)>,
+    /// Run every Schedule event this often (seconds) instead of its rate: the reconciler
+    /// every few seconds in tests.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    schedule_period: Option<u64>,
+    /// The harsh cloud: moto as harsh as AWS in a flash sale (docs/DESIGN.md §8), e.g.
+    /// "conflict_ms=25,item_wcu=1000,eb_duplicate=50,eb_delay=100,eb_delay_ms=2000,seed=7".
+    /// DynamoDB's transaction conflicts and per-item write rate are on at AWS's figures unless
+    /// set to 0; EventBridge duplicates and late deliveries only at the rates given. "" is the
+    /// nature alone, as is the flag without a value. Off without the flag: `make dev` gives a
+    /// quiet cloud.
+    #[arg(long, value_name = "SPEC", num_args = 0..=1, default_missing_value = "")]
+    harsh: Option<String>,
+}
+
+/// A command line `local up` cannot run with.
+#[derive(Debug, thiserror::Error)]
+pub enum UpArgsError {
+    #[error(transparent)]
+    Faults(#[from] FaultConfigError),
+    #[error(transparent)]
+    Harsh(#[from] HarshSpecError),
 }
 
 fn parse_key_value(s: &str) -> Result<(String, String), String> {
@@ -81,7 +120,7 @@ fn parse_key_value(s: &str) -> Result<(String, String), String> {
 
 pub async fn run(command: LocalCommand) -> ExitCode {
     match command {
-        LocalCommand::Up(args) => match up_options(args) {
+        LocalCommand::Up(args) => match up_options(*args) {
             Ok(options) => up(options).await,
             Err(e) => fail(&e),
         },
@@ -89,23 +128,27 @@ pub async fn run(command: LocalCommand) -> ExitCode {
             customer,
             state_dir,
             ttl,
-        } => match super::auth::LocalIssuer::load(&state_dir) {
-            Ok(issuer) => {
-                if let Err(e) = orderflow_shared::domain::CustomerId::parse(&customer) {
-                    return fail(&e);
-                }
-                println!(
-                    "{}",
-                    issuer.token(&customer, chrono::Utc::now().timestamp(), ttl)
-                );
-                ExitCode::SUCCESS
-            }
-            Err(e) => fail(&e),
-        },
+            kind,
+        } => token(&customer, &state_dir, ttl, kind),
     }
 }
 
-fn up_options(args: UpArgs) -> Result<UpOptions, orderflow_shared::faults::FaultConfigError> {
+fn token(customer: &str, state_dir: &Path, ttl: i64, kind: TokenKind) -> ExitCode {
+    if let Err(e) = orderflow_shared::domain::CustomerId::parse(customer) {
+        return fail(&e);
+    }
+    let signed = LocalIssuer::load(state_dir)
+        .and_then(|issuer| issuer.token_of(kind, customer, chrono::Utc::now().timestamp(), ttl));
+    match signed {
+        Ok(token) => {
+            println!("{token}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e),
+    }
+}
+
+fn up_options(args: UpArgs) -> Result<UpOptions, UpArgsError> {
     let fault_seed = args.fault_seed.to_string();
     Ok(UpOptions {
         api_port: args.api_port,
@@ -115,12 +158,16 @@ fn up_options(args: UpArgs) -> Result<UpOptions, orderflow_shared::faults::Fault
         bin_dir: args.bin_dir,
         state_dir: args.state_dir,
         instances: args.instances,
+        batches_in_flight: args.batches_in_flight,
         visibility_timeout: args.visibility_timeout,
         stack: args.stack,
         function_env: args.function_env.into_iter().collect::<BTreeMap<_, _>>(),
         aws_faults: Faults::parse(&args.aws_faults, &fault_seed)?,
         esm_faults: Faults::parse(&args.esm_faults, &fault_seed)?,
         auth: args.auth,
+        parameters: args.parameters.into_iter().collect(),
+        schedule_period: args.schedule_period.map(std::time::Duration::from_secs),
+        harsh: args.harsh.as_deref().map(HarshSpec::parse).transpose()?,
     })
 }
 
@@ -158,4 +205,49 @@ async fn up(options: UpOptions) -> ExitCode {
     cloud.shutdown().await;
     logs.line("orderflow", "stopped");
     ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Run {
+        #[command(flatten)]
+        up: UpArgs,
+    }
+
+    fn options(args: &[&str]) -> Result<UpOptions, String> {
+        let run = Run::try_parse_from(std::iter::once("up").chain(args.iter().copied()))
+            .map_err(|e| e.to_string())?;
+        up_options(run.up).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn by_default_the_cloud_is_quiet_with_lambdas_five_batches_in_flight_per_queue() {
+        let quiet = options(&[]).unwrap();
+        assert_eq!(quiet.harsh, None, "make dev wants a quiet cloud");
+        assert_eq!((quiet.instances, quiet.batches_in_flight), (5, 5));
+        let fewer = options(&["--instances", "2", "--batches-in-flight", "4"]).unwrap();
+        assert_eq!((fewer.instances, fewer.batches_in_flight), (2, 4));
+    }
+
+    #[test]
+    fn harsh_alone_is_awss_nature_and_a_spec_is_checked_before_anything_starts() {
+        let nature = options(&["--harsh"]).unwrap();
+        assert_eq!(nature.harsh.map(|h| h.to_string()), Some(String::new()));
+        let spec = options(&["--harsh", "conflict_ms=25,eb_duplicate=50,seed=7"]).unwrap();
+        assert_eq!(
+            spec.harsh.map(|h| h.to_string()),
+            Some("conflict_ms=25,eb_duplicate=50,seed=7".into())
+        );
+        let error = options(&["--harsh", "lost_response=5"]).unwrap_err();
+        assert!(error.contains("unknown kind"), "{error}");
+        let faults = options(&["--aws-faults", "lost_response=10", "--fault-seed", "3"]).unwrap();
+        assert!(faults
+            .aws_faults
+            .injects(orderflow_shared::faults::Fault::LostResponse));
+    }
 }

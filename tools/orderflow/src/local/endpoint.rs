@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use super::logs::LogSink;
-use super::moto::{self, Moto, MotoError};
+use super::moto::{self, HarshSpec, Moto, MotoError};
 
 pub const REGION: &str = "us-east-1";
 
@@ -14,19 +14,29 @@ pub struct Endpoint {
     pub moto: Option<Moto>,
 }
 
-/// `AWS_ENDPOINT_URL` when set, else a moto server on `aws_port` (log in the state folder).
-pub async fn start(aws_port: u16, state_dir: &Path, logs: &LogSink) -> Result<Endpoint, MotoError> {
+/// `AWS_ENDPOINT_URL` when set, else a moto server on `aws_port` (log in the state folder),
+/// harsh when `harsh` says how. The harsh cloud is a patch of the moto this starts: another
+/// endpoint cannot be made harsh, so asking for both is refused.
+pub async fn start(
+    aws_port: u16,
+    state_dir: &Path,
+    harsh: Option<&HarshSpec>,
+    logs: &LogSink,
+) -> Result<Endpoint, MotoError> {
     if let Some(url) = std::env::var("AWS_ENDPOINT_URL")
         .ok()
         .filter(|v| !v.is_empty())
     {
+        if harsh.is_some() {
+            return Err(MotoError::HarshElsewhere(url));
+        }
         logs.line(
             "orderflow",
             &format!("using the AWS endpoint {url} (AWS_ENDPOINT_URL)"),
         );
         return Ok(Endpoint { url, moto: None });
     }
-    let m = moto::start(aws_port, state_dir, None).await?;
+    let m = moto::start(aws_port, state_dir, harsh).await?;
     logs.line(
         "orderflow",
         &format!(
@@ -35,6 +45,12 @@ pub async fn start(aws_port: u16, state_dir: &Path, logs: &LogSink) -> Result<En
             state_dir.join("moto.log").display()
         ),
     );
+    if let Some(spec) = harsh {
+        logs.line(
+            "orderflow",
+            &format!("harsh cloud on: {spec} (its injected events: orderflow-harsh: lines in the moto log)"),
+        );
+    }
     Ok(Endpoint {
         url: m.endpoint.clone(),
         moto: Some(m),

@@ -4,20 +4,33 @@
 //! the failures; a function error (or a response that cannot be read) fails the whole batch.
 //! Failures are left to the queue's visibility timeout, so its redrive policy moves a message
 //! that keeps failing to the DLQ after `maxReceiveCount` receives.
+//!
+//! Concurrency as Lambda's: a mapping keeps [`BATCHES_IN_FLIGHT`] batches in flight (one
+//! poller each), and a poller takes one of the function's process slots before it receives, so
+//! the pollers never invoke more at once than there are processes and no received batch waits
+//! for a process while its visibility timeout runs.
 
 use std::collections::HashMap;
 use std::time::Duration;
+
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use orderflow_shared::adapters::sqs::{Queues, ReceiveOptions, ReceivedMessage};
 use orderflow_shared::faults::Fault;
 use serde_json::{json, Value};
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 
 use super::logs::LogSink;
 use super::messages::INJECTED_DUPLICATE_DELIVERY;
 use super::runtime::FunctionHandle;
 use super::FaultSwitch;
+
+/// Batches an SQS event source mapping has in flight at once: "When messages are available,
+/// Lambda starts processing five batches at a time with five concurrent invocations of your
+/// function" (AWS Lambda Developer Guide, "Configuring scaling behavior for SQS event source
+/// mappings"). Lambda scales up from there under a backlog; the local cloud stays at its start.
+pub const BATCHES_IN_FLIGHT: usize = 5;
 
 #[derive(Debug, Clone)]
 pub struct Mapping {
@@ -31,6 +44,8 @@ pub struct Mapping {
     pub region: String,
     /// `duplicate=N`: leave N per mille of processed messages undeleted, so SQS delivers them again.
     pub faults: FaultSwitch,
+    /// The function's processes, shared by all its pollers: one permit per invocation in flight.
+    pub slots: Arc<Semaphore>,
 }
 
 /// What one batch came to: for the logs and the tests.
@@ -112,6 +127,14 @@ pub async fn run(
         if *shutdown.borrow() {
             return;
         }
+        // A process for the batch first, then the batch: received messages never wait.
+        let slot = tokio::select! {
+            slot = mapping.slots.clone().acquire_owned() => slot,
+            _ = super::stopped(&mut shutdown) => return,
+        };
+        let Ok(_slot) = slot else {
+            return;
+        };
         let batch = tokio::select! {
             b = gather(&queues, &mapping) => b,
             _ = super::stopped(&mut shutdown) => return,
@@ -295,6 +318,7 @@ mod tests {
             visibility_timeout: None,
             region: "us-east-1".into(),
             faults: FaultSwitch::new(orderflow_shared::faults::Faults::none()),
+            slots: Arc::new(Semaphore::new(1)),
         }
     }
 
@@ -326,6 +350,80 @@ mod tests {
             pub message_id: String,
             pub body: String,
         }
+    }
+
+    /// Runs `pollers` pollers sharing `slots` process slots over a moto queue of `messages`
+    /// messages (a batch is one message); returns the most invocations seen at once.
+    async fn most_at_once(pollers: usize, slots: usize, messages: usize) -> usize {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        let dir = std::env::temp_dir().join(format!("orderflow-esm-{}", uuid::Uuid::new_v4()));
+        let port = super::super::free_port().unwrap();
+        let mut moto = super::super::moto::start(port, &dir, None).await.unwrap();
+        let sqs = aws_sdk_sqs::Client::new(&super::super::sdk_config(&moto.endpoint).await);
+        let created = sqs.create_queue().queue_name("q").send().await.unwrap();
+        let url = created.queue_url().unwrap().to_owned();
+        let queues = Queues::new(sqs.clone());
+        for i in 0..messages {
+            queues.send(&url, &format!("m{i}"), &[]).await.unwrap();
+        }
+        let (now, most, done) = (
+            Arc::new(AtomicUsize::new(0)),
+            Arc::new(AtomicUsize::new(0)),
+            Arc::new(AtomicUsize::new(0)),
+        );
+        let (n, m, d) = (now.clone(), most.clone(), done.clone());
+        let function = FunctionHandle::served_by("f", move |_| {
+            let (n, m, d) = (n.clone(), m.clone(), d.clone());
+            async move {
+                m.fetch_max(n.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
+                // Long enough that, even on a loaded machine, the next batch arrives meanwhile.
+                tokio::time::sleep(Duration::from_millis(1500)).await;
+                n.fetch_sub(1, Ordering::SeqCst);
+                d.fetch_add(1, Ordering::SeqCst);
+                Ok(Bytes::from_static(b"{}"))
+            }
+        });
+        let (stop, shutdown) = watch::channel(false);
+        let mapping = Mapping {
+            queue_url: url,
+            batch_size: 1,
+            slots: Arc::new(Semaphore::new(slots)),
+            ..mapping()
+        };
+        for _ in 0..pollers {
+            let logs = LogSink::new(None);
+            let run = run(
+                function.clone(),
+                queues.clone(),
+                mapping.clone(),
+                logs,
+                shutdown.clone(),
+            );
+            tokio::spawn(run);
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while done.load(Ordering::SeqCst) < messages && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let _ = stop.send(true);
+        moto.child.kill().await.unwrap();
+        let _ = std::fs::remove_dir_all(dir);
+        assert_eq!(
+            done.load(Ordering::SeqCst),
+            messages,
+            "every message delivered"
+        );
+        most.load(Ordering::SeqCst)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_pollers_run_batches_at_once_but_never_more_than_the_function_has_processes() {
+        assert_eq!(most_at_once(5, 2, 8).await, 2, "two processes, two at once");
+        assert!(
+            most_at_once(5, 5, 8).await > 2,
+            "five pollers, five processes: several at once"
+        );
     }
 
     #[test]

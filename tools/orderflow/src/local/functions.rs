@@ -1,6 +1,7 @@
 //! The template's functions, started: each one's processes with the environment the template
-//! declares (resolved against the local deployment), its HTTP API routes, and a poller per
-//! process for each of its SQS event sources.
+//! declares (resolved against the local deployment), its HTTP API routes, for each of its SQS
+//! event sources a poller per batch in flight (the pollers sharing the function's processes),
+//! and a timer per schedule.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicUsize;
@@ -10,7 +11,7 @@ use std::time::Duration;
 use orderflow_shared::adapters::sqs::Queues;
 use orderflow_template::model::Function;
 use orderflow_template::Value;
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 
 use super::api_gateway::Route;
@@ -20,7 +21,7 @@ use super::logs::LogSink;
 use super::resources::Deployment;
 use super::runtime::{self, FunctionHandle, FunctionSpec};
 use super::up::{UpError, UpOptions};
-use super::{esm, REQUIRE_AUTH};
+use super::{esm, schedule, REQUIRE_AUTH};
 
 /// What starting the functions takes from the rest of the cloud.
 pub struct Wiring<'a> {
@@ -57,10 +58,11 @@ pub async fn start_all(functions: &[Function], w: &Wiring<'_>) -> Result<Started
         started.routes.extend(f.http_api_events().map(|http| Route {
             method: http.method.clone(),
             path: http.path.clone(),
-            function: handle.clone(),
+            function: Arc::new(handle.clone()),
             authorized: http.authorizer.as_deref() != Some("NONE"),
         }));
         started.tasks.extend(start_mappings(f, &handle, w)?);
+        started.tasks.extend(schedule::start(f, &handle, w)?);
     }
     Ok(started)
 }
@@ -102,14 +104,15 @@ async fn start_one(
     .await?)
 }
 
-/// One poller per process for each enabled SQS event source, as Lambda scales its pollers
-/// with concurrency.
+/// For each enabled SQS event source, one poller per batch in flight (`--batches-in-flight`);
+/// all of a function's pollers share its processes, so no more batches run at once than it has.
 fn start_mappings(
     f: &Function,
     handle: &FunctionHandle,
     w: &Wiring<'_>,
 ) -> Result<Vec<JoinHandle<()>>, UpError> {
     let mut tasks = Vec::new();
+    let slots = Arc::new(Semaphore::new(w.options.instances.max(1)));
     for sqs in f.sqs_events().filter(|s| s.enabled) {
         let (Some(url), Some(arn)) = (
             w.deployment.queue_url(&sqs.queue),
@@ -132,8 +135,9 @@ fn start_mappings(
             visibility_timeout: w.options.visibility_timeout,
             region: REGION.into(),
             faults: w.faults.sharing(w.options.esm_faults.clone()),
+            slots: slots.clone(),
         };
-        for _ in 0..w.options.instances.max(1) {
+        for _ in 0..w.options.batches_in_flight.max(1) {
             tasks.push(tokio::spawn(esm::run(
                 handle.clone(),
                 w.queues.clone(),

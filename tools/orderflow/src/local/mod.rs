@@ -7,7 +7,7 @@
 //! - [`catalog`]: the catalog seed file, read, written and put into the inventory table;
 //! - [`functions`]: each function's processes, HTTP routes and event source mappings;
 //! - [`runtime`]: the Lambda Runtime API the function processes talk to;
-//! - [`esm`]: the SQS event source mappings;
+//! - [`esm`]: the SQS event source mappings; [`schedule`]: the `Schedule` events;
 //! - [`api_gateway`]: the HTTP API; [`auth`]: its JWT issuer and authorizer;
 //! - [`faults`]: the faults the cloud injects and the switch that stops them;
 //!   [`fault_proxy`]: the proxy in front of the AWS endpoint that injects AWS errors;
@@ -30,6 +30,7 @@ pub mod messages;
 pub mod moto;
 pub mod resources;
 pub mod runtime;
+pub mod schedule;
 pub mod up;
 
 pub use catalog::{read_seed, write_seed};
@@ -37,7 +38,7 @@ pub use cloud::{stopped, LocalCloud};
 pub use endpoint::{free_port, sdk_config, REGION};
 pub use faults::{FaultSwitch, FAULTS_VARIABLE, FAULT_SEED_VARIABLE, FUNCTION_FAULT_VARIABLES};
 pub use resources::stack_tables;
-pub use up::{up, UpError, UpOptions, LOCAL_AUDIENCE, LOCAL_ISSUER};
+pub use up::{up, UpError, UpOptions};
 
 /// The stack name of a local cloud unless told otherwise: physical names are
 /// `<stack>-<LogicalId>`.

@@ -21,6 +21,11 @@ pub enum MotoError {
     NotReady(String),
     #[error("moto_server exited at start ({0}); is port {1} taken? Try --aws-port")]
     Exited(String, u16),
+    #[error(
+        "--harsh patches the moto the local cloud starts, but AWS_ENDPOINT_URL names another \
+         endpoint ({0}); unset it or leave out --harsh"
+    )]
+    HarshElsewhere(String),
 }
 
 /// The variable that names the harsh cloud's spec file to moto (unset: moto as before).
@@ -135,7 +140,7 @@ impl Moto {
 /// concurrent conditional writes both pass and rolls back other threads' writes when a
 /// transaction fails), logs each call's operation and installs the harsh cloud when its
 /// variable is set. Loaded through `PYTHONPATH`, with the `harsh` package beside it.
-const SITE: [(&str, &str); 8] = [
+const SITE: [(&str, &str); 9] = [
     (
         "sitecustomize.py",
         include_str!("../../../../infra/moto/sitecustomize.py"),
@@ -167,6 +172,10 @@ const SITE: [(&str, &str); 8] = [
     (
         "harsh/spec_file.py",
         include_str!("../../../../infra/moto/harsh/spec_file.py"),
+    ),
+    (
+        "harsh/tokens.py",
+        include_str!("../../../../infra/moto/harsh/tokens.py"),
     ),
 ];
 

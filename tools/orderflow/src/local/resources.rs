@@ -141,12 +141,23 @@ impl Deployment {
 
 /// The tables of a local stack: physical names are `<stack>-<LogicalId>`.
 pub fn stack_tables(stack: &str) -> TableNames {
-    TableNames {
-        orders: format!("{stack}-OrdersTable"),
-        inventory: format!("{stack}-InventoryTable"),
-        payments: format!("{stack}-PaymentsTable"),
-        idempotency: format!("{stack}-IdempotencyTable"),
+    let named: Result<TableNames, std::convert::Infallible> =
+        tables_named(|id| Ok(format!("{stack}-{id}")));
+    match named {
+        Ok(tables) => tables,
+        Err(never) => match never {},
     }
+}
+
+/// The stack's tables, each named by `name` from its logical id (a deployed stack's names
+/// come from CloudFormation, `harness::names`).
+pub fn tables_named<E>(name: impl Fn(&str) -> Result<String, E>) -> Result<TableNames, E> {
+    Ok(TableNames {
+        orders: name("OrdersTable")?,
+        inventory: name("InventoryTable")?,
+        payments: name("PaymentsTable")?,
+        idempotency: name("IdempotencyTable")?,
+    })
 }
 
 /// The queue subscribed to a topic so that what it published can be read back.
@@ -308,58 +319,46 @@ async fn create_inbox(
     topic_arn: &str,
 ) -> Result<String, SetupError> {
     let name = inbox_queue_name(&d.stack, topic_id);
-    let url = clients
-        .sqs
+    subscribe_inbox(&clients.sqs, &clients.sns, &name, topic_arn).await
+}
+
+/// Creates the queue `name` (or finds it) and subscribes it to the topic with raw delivery;
+/// returns its URL. The queue's ARN is the endpoint's own (accounts differ between emulators).
+pub async fn subscribe_inbox(
+    sqs: &aws_sdk_sqs::Client,
+    sns: &aws_sdk_sns::Client,
+    name: &str,
+    topic_arn: &str,
+) -> Result<String, SetupError> {
+    let sqs_err = |e| aws_err(name, aws_sdk_sqs::error::DisplayErrorContext(e));
+    let url = sqs
         .create_queue()
-        .queue_name(&name)
+        .queue_name(name)
         .send()
         .await
-        .map_err(|e| aws_err(&name, aws_sdk_sqs::error::DisplayErrorContext(e)))?
+        .map_err(|e| aws_err(name, aws_sdk_sqs::error::DisplayErrorContext(e)))?
         .queue_url()
         .unwrap_or_default()
         .to_owned();
-    let arn = format!("arn:aws:sqs:{}:{ACCOUNT}:{name}", d.region);
-    clients
-        .sns
-        .subscribe()
+    let arn = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .map_err(sqs_err)?
+        .attributes()
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+        .unwrap_or_default();
+    sns.subscribe()
         .topic_arn(topic_arn)
         .protocol("sqs")
         .endpoint(&arn)
         .attributes("RawMessageDelivery", "true")
         .send()
         .await
-        .map_err(|e| aws_err(&name, aws_sdk_sns::error::DisplayErrorContext(e)))?;
+        .map_err(|e| aws_err(name, aws_sdk_sns::error::DisplayErrorContext(e)))?;
     Ok(url)
-}
-
-/// A global secondary index of the template, as `CreateTable` takes it.
-fn global_index(
-    table: &str,
-    index: &orderflow_template::model::GlobalIndex,
-) -> Result<GlobalSecondaryIndex, SetupError> {
-    let key = |k: &orderflow_template::model::KeyAttribute, t: KeyType| {
-        KeySchemaElement::builder()
-            .attribute_name(&k.name)
-            .key_type(t)
-            .build()
-            .map_err(|e| aws_err(table, e))
-    };
-    let mut keys = vec![key(&index.hash_key, KeyType::Hash)?];
-    if let Some(range) = &index.range_key {
-        keys.push(key(range, KeyType::Range)?);
-    }
-    let projection = Projection::builder()
-        .projection_type(ProjectionType::from(index.projection_type.as_str()))
-        .set_non_key_attributes(
-            (!index.non_key_attributes.is_empty()).then(|| index.non_key_attributes.clone()),
-        )
-        .build();
-    GlobalSecondaryIndex::builder()
-        .index_name(&index.name)
-        .set_key_schema(Some(keys))
-        .projection(projection)
-        .build()
-        .map_err(|e| aws_err(table, e))
 }
 
 async fn create_table(
@@ -393,17 +392,11 @@ async fn create_table(
             .attribute_definitions(attr(range)?)
             .key_schema(key(range, KeyType::Range)?);
     }
-    for index in &table.global_indexes {
-        request = request.global_secondary_indexes(global_index(id, index)?);
-        for k in std::iter::once(&index.hash_key).chain(&index.range_key) {
-            let defined = std::iter::once(&table.hash_key)
-                .chain(&table.range_key)
-                .any(|t| t.name == k.name);
-            if !defined {
-                request = request.attribute_definitions(attr(k)?);
-            }
-        }
+    let (index_attributes, indexes) = secondary_indexes(table)?;
+    for definition in index_attributes {
+        request = request.attribute_definitions(definition);
     }
+    request = request.set_global_secondary_indexes((!indexes.is_empty()).then_some(indexes));
     let arn = match request.send().await {
         Ok(out) => out
             .table_description()
@@ -446,6 +439,54 @@ async fn create_table(
         name: name.to_owned(),
         arn,
     })
+}
+
+/// The table's global secondary indexes, and the definitions of their key attributes that the
+/// table's own keys do not already define.
+fn secondary_indexes(
+    table: &orderflow_template::model::Table,
+) -> Result<(Vec<AttributeDefinition>, Vec<GlobalSecondaryIndex>), SetupError> {
+    let id = &table.logical_id;
+    let mut defined: Vec<&str> = std::iter::once(&table.hash_key)
+        .chain(&table.range_key)
+        .map(|k| k.name.as_str())
+        .collect();
+    let (mut attributes, mut indexes) = (Vec::new(), Vec::new());
+    for index in &table.global_secondary_indexes {
+        let keys = std::iter::once((&index.hash_key, KeyType::Hash))
+            .chain(index.range_key.as_ref().map(|k| (k, KeyType::Range)));
+        let mut built = GlobalSecondaryIndex::builder().index_name(&index.name);
+        for (k, key_type) in keys {
+            if !defined.contains(&k.name.as_str()) {
+                defined.push(&k.name);
+                let definition = AttributeDefinition::builder()
+                    .attribute_name(&k.name)
+                    .attribute_type(ScalarAttributeType::from(k.kind.as_str()))
+                    .build()
+                    .map_err(|e| aws_err(id, e))?;
+                attributes.push(definition);
+            }
+            let element = KeySchemaElement::builder()
+                .attribute_name(&k.name)
+                .key_type(key_type)
+                .build()
+                .map_err(|e| aws_err(id, e))?;
+            built = built.key_schema(element);
+        }
+        let projection = Projection::builder()
+            .projection_type(ProjectionType::from(index.projection.as_str()))
+            .set_non_key_attributes(
+                (!index.non_key_attributes.is_empty()).then(|| index.non_key_attributes.clone()),
+            )
+            .build();
+        indexes.push(
+            built
+                .projection(projection)
+                .build()
+                .map_err(|e| aws_err(id, e))?,
+        );
+    }
+    Ok((attributes, indexes))
 }
 
 async fn create_queue(
@@ -536,14 +577,7 @@ async fn create_rule(
         .map_err(|e| aws_err(id, aws_sdk_eventbridge::error::DisplayErrorContext(e)))?;
     let mut targets = Vec::new();
     for t in &rule.targets {
-        let arn = t.arn.resolve_string(d).map_err(template_err)?;
-        targets.push(
-            aws_sdk_eventbridge::types::Target::builder()
-                .id(&t.id)
-                .arn(arn)
-                .build()
-                .map_err(|e| aws_err(id, e))?,
-        );
+        targets.push(target(d, id, t)?);
     }
     client
         .put_targets()
@@ -554,4 +588,76 @@ async fn create_rule(
         .await
         .map_err(|e| aws_err(id, aws_sdk_eventbridge::error::DisplayErrorContext(e)))?;
     Ok(())
+}
+
+/// A rule's target as the template declares it, its dead-letter queue and retry policy
+/// included (moto keeps them; `orderflow dlq` finds the dead-letter queue through them).
+fn target(
+    d: &Deployment,
+    rule: &str,
+    t: &orderflow_template::model::RuleTarget,
+) -> Result<aws_sdk_eventbridge::types::Target, SetupError> {
+    use aws_sdk_eventbridge::types::{DeadLetterConfig, RetryPolicy, Target};
+    let as_i32 = |n: Option<u64>| n.and_then(|n| i32::try_from(n).ok());
+    let dead_letter = match &t.dead_letter_arn {
+        Some(arn) => Some(
+            DeadLetterConfig::builder()
+                .arn(arn.resolve_string(d).map_err(template_err)?)
+                .build(),
+        ),
+        None => None,
+    };
+    Target::builder()
+        .id(&t.id)
+        .arn(t.arn.resolve_string(d).map_err(template_err)?)
+        .set_dead_letter_config(dead_letter)
+        .set_retry_policy(t.retry_policy.map(|p| {
+            RetryPolicy::builder()
+                .set_maximum_retry_attempts(as_i32(p.maximum_retry_attempts))
+                .set_maximum_event_age_in_seconds(as_i32(p.maximum_event_age_seconds))
+                .build()
+        }))
+        .build()
+        .map_err(|e| aws_err(rule, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_orders_table_gets_its_open_orders_index_with_the_keys_defined_once() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../infra/template.yaml");
+        let template = Template::from_path(path).unwrap();
+        let tables = template.tables().unwrap();
+        let orders = tables
+            .iter()
+            .find(|t| t.logical_id == "OrdersTable")
+            .unwrap();
+        let (attributes, indexes) = secondary_indexes(orders).unwrap();
+        let names: Vec<_> = attributes.iter().map(|a| a.attribute_name()).collect();
+        assert_eq!(names, ["openShard", "updatedAt"]);
+        let [index] = indexes.as_slice() else {
+            panic!("one index: {indexes:?}")
+        };
+        assert_eq!(index.index_name(), "OpenOrders");
+        let keys: Vec<_> = index
+            .key_schema()
+            .iter()
+            .map(|k| (k.attribute_name(), k.key_type().clone()))
+            .collect();
+        assert_eq!(
+            keys,
+            [("openShard", KeyType::Hash), ("updatedAt", KeyType::Range)]
+        );
+        assert_eq!(
+            index.projection().and_then(|p| p.projection_type()),
+            Some(&ProjectionType::All)
+        );
+        let payments = tables
+            .iter()
+            .find(|t| t.logical_id == "PaymentsTable")
+            .unwrap();
+        assert_eq!(secondary_indexes(payments).unwrap().1.len(), 0);
+    }
 }

@@ -74,6 +74,48 @@ impl FunctionHandle {
         }
     }
 
+    /// A handle whose function answers `{}` at once, and the payloads it was given (for tests
+    /// of what invokes it).
+    #[cfg(test)]
+    pub fn recording(name: &str) -> (FunctionHandle, mpsc::UnboundedReceiver<Bytes>) {
+        let (tx, mut rx) = mpsc::channel::<Invocation>(16);
+        let (seen, payloads) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Some(invocation) = rx.recv().await {
+                let _ = seen.send(invocation.payload);
+                let _ = invocation.reply.send(Ok(Bytes::from_static(b"{}")));
+            }
+        });
+        let handle = FunctionHandle {
+            name: name.to_owned(),
+            tx,
+        };
+        (handle, payloads)
+    }
+
+    /// A handle whose invocations `serve` answers, each in a task of its own, as many at once
+    /// as are asked (for tests of the parts around a function).
+    #[cfg(test)]
+    pub fn served_by<F, Fut>(name: &str, serve: F) -> FunctionHandle
+    where
+        F: Fn(Bytes) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<Bytes, InvokeError>> + Send + 'static,
+    {
+        let (tx, mut rx) = mpsc::channel::<Invocation>(1024);
+        tokio::spawn(async move {
+            while let Some(Invocation { payload, reply }) = rx.recv().await {
+                let answer = serve(payload);
+                tokio::spawn(async move {
+                    let _ = reply.send(answer.await);
+                });
+            }
+        });
+        FunctionHandle {
+            name: name.to_owned(),
+            tx,
+        }
+    }
+
     pub async fn invoke(&self, payload: Bytes) -> Result<Bytes, InvokeError> {
         let (reply, rx) = oneshot::channel();
         self.tx
@@ -320,11 +362,18 @@ pub async fn start_function(
     })
 }
 
+/// The log stream of the `start`-th process of instance `index`: one per process, as Lambda
+/// gives each execution environment its own; the functions' seeded faults key on it, so a
+/// restarted process makes its own choices.
+pub fn log_stream(index: usize, start: u64) -> String {
+    format!("local/{index}/{start}")
+}
+
 fn spawn_process(
     spec: &FunctionSpec,
     extra_env: &BTreeMap<String, String>,
     runtime_api: &str,
-    index: usize,
+    log_stream: &str,
 ) -> std::io::Result<Child> {
     let mut cmd = Command::new(&spec.binary);
     cmd.env_clear();
@@ -346,7 +395,7 @@ fn spawn_process(
             "AWS_LAMBDA_LOG_GROUP_NAME",
             format!("/aws/lambda/{}", spec.name),
         )
-        .env("AWS_LAMBDA_LOG_STREAM_NAME", format!("local/{index}"))
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", log_stream)
         .env("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -412,12 +461,15 @@ async fn supervise(
         env_open: true,
     };
     let mut restarts: u32 = 0;
+    let mut starts: u64 = 0;
     loop {
         if *signals.shutdown.borrow() {
             return;
         }
         let env = signals.extra_env.borrow_and_update().clone();
-        let mut child = match spawn_process(&spec, &env, &runtime_api, index) {
+        let stream = log_stream(index, starts);
+        starts += 1;
+        let mut child = match spawn_process(&spec, &env, &runtime_api, &stream) {
             Ok(child) => child,
             Err(e) => {
                 state.logs.line(
@@ -649,6 +701,30 @@ done"#;
         assert_eq!(&second[..], b"2");
         let _ = stop.send(true);
         let _ = std::fs::remove_file(marker);
+    }
+
+    #[tokio::test]
+    async fn each_process_start_has_a_log_stream_of_its_own() {
+        // Answers with its log stream, then exits: the next invocation meets a new process.
+        let body = r#"curl -s -D /tmp/$$.h -o /dev/null "$API/invocation/next" || exit 1
+ID=$(grep -i lambda-runtime-aws-request-id /tmp/$$.h | cut -d' ' -f2 | tr -d '\r')
+curl -s -X POST -d "\"$AWS_LAMBDA_LOG_STREAM_NAME\"" "$API/invocation/$ID/response" >/dev/null
+exit 0"#;
+        let (f, stop, _) = start(body, Duration::from_secs(5)).await;
+        let mut streams = Vec::new();
+        while streams.len() < 2 {
+            if let Ok(out) = f.invoke(Bytes::from_static(b"{}")).await {
+                streams.push(String::from_utf8_lossy(&out).into_owned());
+            }
+        }
+        assert_eq!(
+            streams,
+            [
+                format!("\"{}\"", log_stream(0, 0)),
+                format!("\"{}\"", log_stream(0, 1))
+            ]
+        );
+        let _ = stop.send(true);
     }
 
     #[tokio::test]

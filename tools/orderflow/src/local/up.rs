@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use orderflow_shared::adapters::sqs::Queues;
@@ -15,12 +16,13 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::api_gateway::{self, Route};
-use super::auth::LocalIssuer;
+use super::auth::{self, ApiAuth, LocalAuth};
 use super::cloud::LocalCloud;
 use super::endpoint::{self, sdk_config, REGION};
 use super::faults::FaultSwitch;
 use super::functions::{self, Wiring};
 use super::logs::LogSink;
+use super::moto::HarshSpec;
 use super::resources::{self, Clients, Deployment};
 use super::{catalog, fault_proxy, moto};
 
@@ -33,8 +35,12 @@ pub struct UpOptions {
     /// Where the function binaries are (`target/debug` or `target/release`).
     pub bin_dir: PathBuf,
     pub state_dir: PathBuf,
-    /// Processes per function.
+    /// Processes per function (each runs one invocation at a time, as a Lambda execution
+    /// environment does).
     pub instances: usize,
+    /// Batches each SQS event source mapping has in flight at once (pollers per queue); never
+    /// more invocations at once than the function has processes.
+    pub batches_in_flight: usize,
     /// Overrides every queue's visibility timeout on receive (seconds), to retry faster locally.
     pub visibility_timeout: Option<i32>,
     pub stack: String,
@@ -46,11 +52,18 @@ pub struct UpOptions {
     pub esm_faults: Faults,
     /// Enforce the API's JWT authorizer with a local issuer (`orderflow local token` signs).
     pub auth: bool,
+    /// Template parameter values instead of the defaults (as `sam deploy
+    /// --parameter-overrides`), e.g. the reconciler's bounds.
+    pub parameters: BTreeMap<String, String>,
+    /// Runs every `Schedule` event this often instead of its expression's period.
+    pub schedule_period: Option<Duration>,
+    /// The harsh cloud (DESIGN §8): moto started with this spec; `None`, moto as it is.
+    pub harsh: Option<HarshSpec>,
 }
 
-/// The issuer and audience the local cloud's authorizer accepts.
-pub const LOCAL_ISSUER: &str = "orderflow-local";
-pub const LOCAL_AUDIENCE: &str = "orderflow-api";
+/// Processes per function unless told otherwise: as many as an SQS event source mapping has
+/// batches in flight, so that every batch Lambda would run at once runs at once here too.
+pub const INSTANCES: usize = super::esm::BATCHES_IN_FLIGHT;
 
 #[derive(Debug, thiserror::Error)]
 pub enum UpError {
@@ -75,7 +88,13 @@ const READY_WITHIN: Duration = Duration::from_secs(60);
 pub async fn up(options: &UpOptions, logs: LogSink) -> Result<LocalCloud, UpError> {
     std::fs::create_dir_all(&options.state_dir)?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let aws = endpoint::start(options.aws_port, &options.state_dir, &logs).await?;
+    let aws = endpoint::start(
+        options.aws_port,
+        &options.state_dir,
+        options.harsh.as_ref(),
+        &logs,
+    )
+    .await?;
     let (template, functions) = read_template(&options.template)?;
     let sdk = sdk_config(&aws.url).await;
     let clients = Clients {
@@ -84,7 +103,7 @@ pub async fn up(options: &UpOptions, logs: LogSink) -> Result<LocalCloud, UpErro
         sns: aws_sdk_sns::Client::new(&sdk),
         events: aws_sdk_eventbridge::Client::new(&sdk),
     };
-    let deployment = create_resources(options, &template, &clients, &logs).await?;
+    let mut deployment = create_resources(options, &template, &clients, &logs).await?;
     seed_catalog(options, &functions, &deployment, &clients, &logs).await?;
 
     // The functions reach AWS through the fault proxy when AWS faults are asked for.
@@ -101,10 +120,11 @@ pub async fn up(options: &UpOptions, logs: LogSink) -> Result<LocalCloud, UpErro
     } else {
         aws.url.clone()
     };
-    let issuer = options
-        .auth
-        .then(|| issuer(&options.state_dir))
-        .transpose()?;
+    let auth = if options.auth {
+        Some(start_auth(options, &template, &mut deployment, &shutdown_rx, &logs).await?)
+    } else {
+        None
+    };
     let wiring = Wiring {
         options,
         deployment: &deployment,
@@ -120,12 +140,16 @@ pub async fn up(options: &UpOptions, logs: LogSink) -> Result<LocalCloud, UpErro
     let (api_url, api) = serve_api(
         options.api_port,
         started.routes,
-        &issuer,
+        auth.as_ref().map(|a| a.api.clone()),
         &shutdown_rx,
         &logs,
     )
     .await?;
     tasks.push(api);
+    let issuer = auth.map(|a| {
+        tasks.push(a.task);
+        a.issuer
+    });
     let expected = functions.len() * options.instances.max(1);
     if let Err(e) = wait_ready(&started.ready, expected).await {
         let _ = shutdown_tx.send(true);
@@ -160,8 +184,24 @@ async fn create_resources(
     clients: &Clients,
     logs: &LogSink,
 ) -> Result<Deployment, UpError> {
-    let deployment =
-        resources::create_all(template, clients, &options.stack, REGION, &BTreeMap::new()).await?;
+    if let Some(unknown) = options
+        .parameters
+        .keys()
+        .find(|name| !template.parameters.contains_key(*name))
+    {
+        return Err(UpError::Template {
+            path: options.template.display().to_string(),
+            message: format!("it has no parameter {unknown} to override"),
+        });
+    }
+    let deployment = resources::create_all(
+        template,
+        clients,
+        &options.stack,
+        REGION,
+        &options.parameters,
+    )
+    .await?;
     logs.line(
         "orderflow",
         &format!(
@@ -196,25 +236,39 @@ async fn seed_catalog(
     Ok(())
 }
 
-/// The issuer of the state folder, kept across restarts so tokens already handed out still
-/// work; a new one when there is none (or one for another issuer or audience).
-fn issuer(state_dir: &Path) -> Result<LocalIssuer, UpError> {
-    let issuer = match LocalIssuer::load(state_dir) {
-        Ok(i) if i.issuer == LOCAL_ISSUER && i.audience == LOCAL_AUDIENCE => i,
-        _ => LocalIssuer::generate(LOCAL_ISSUER, LOCAL_AUDIENCE),
-    };
-    issuer.save(state_dir).map_err(|e| UpError::Function {
-        function: "(api)".into(),
+/// The local issuer (kept in the state folder across restarts) on 127.0.0.1, the API's
+/// authorizers trusting it, and the template's `JwtIssuer` its URL.
+async fn start_auth(
+    options: &UpOptions,
+    template: &Template,
+    deployment: &mut Deployment,
+    shutdown: &watch::Receiver<bool>,
+    logs: &LogSink,
+) -> Result<LocalAuth, UpError> {
+    let started = auth::start(
+        &options.state_dir,
+        template,
+        deployment,
+        shutdown.clone(),
+        logs,
+    )
+    .await
+    .map_err(|e| UpError::Function {
+        function: "(auth)".into(),
         message: e.to_string(),
     })?;
-    Ok(issuer)
+    deployment.parameters.insert(
+        auth::ISSUER_PARAMETER.to_owned(),
+        started.issuer.issuer.clone(),
+    );
+    Ok(started)
 }
 
 /// The HTTP API on `127.0.0.1:port` (0: a free port); returns its URL and its task.
 async fn serve_api(
     port: u16,
     routes: Vec<Route>,
-    issuer: &Option<LocalIssuer>,
+    auth: Option<Arc<ApiAuth>>,
     shutdown: &watch::Receiver<bool>,
     logs: &LogSink,
 ) -> Result<(String, JoinHandle<()>), UpError> {
@@ -222,9 +276,9 @@ async fn serve_api(
         .await
         .map_err(|source| UpError::ApiPort { port, source })?;
     let url = format!("http://{}", listener.local_addr()?);
-    let (issuer, shutdown, logs) = (issuer.clone(), shutdown.clone(), logs.clone());
+    let (shutdown, logs) = (shutdown.clone(), logs.clone());
     let task = tokio::spawn(async move {
-        if let Err(e) = api_gateway::serve(listener, routes, issuer, shutdown).await {
+        if let Err(e) = api_gateway::serve(listener, routes, auth, shutdown).await {
             logs.line("api", &format!("stopped: {e}"));
         }
     });

@@ -38,6 +38,19 @@ pub struct RuleTarget {
     pub arn: Value,
     /// Logical id of the target (`Arn: !GetAtt Queue.Arn`).
     pub resource: Option<String>,
+    /// `DeadLetterConfig/Arn` as written: where EventBridge puts an event it could not deliver.
+    pub dead_letter_arn: Option<Value>,
+    /// Logical id of that dead-letter queue.
+    pub dead_letter_queue: Option<String>,
+    /// `RetryPolicy`, when set.
+    pub retry_policy: Option<RetryPolicy>,
+}
+
+/// A target's `RetryPolicy`; a field left out is `None` (EventBridge then uses its default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub maximum_retry_attempts: Option<u64>,
+    pub maximum_event_age_seconds: Option<u64>,
 }
 
 impl EventRule {
@@ -47,6 +60,7 @@ impl EventRule {
         let mut targets = Vec::new();
         for target in p.get("Targets").map(Value::one_or_many).unwrap_or_default() {
             let arn = target.get("Arn").cloned().unwrap_or(Value::Null);
+            let dead_letter_arn = target.pointer("DeadLetterConfig/Arn").cloned();
             targets.push(RuleTarget {
                 id: target
                     .get("Id")
@@ -55,6 +69,14 @@ impl EventRule {
                     .to_owned(),
                 resource: arn_target(&arn),
                 arn,
+                dead_letter_queue: dead_letter_arn.as_ref().and_then(arn_target),
+                dead_letter_arn,
+                retry_policy: target.get("RetryPolicy").map(|p| RetryPolicy {
+                    maximum_retry_attempts: p.get("MaximumRetryAttempts").and_then(Value::as_u64),
+                    maximum_event_age_seconds: p
+                        .get("MaximumEventAgeInSeconds")
+                        .and_then(Value::as_u64),
+                }),
             });
         }
         Ok(EventRule {

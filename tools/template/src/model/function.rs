@@ -1,5 +1,5 @@
 //! `AWS::Serverless::Function` with `Globals` merged in: binary, timeout, memory, environment,
-//! and its event sources (HTTP API routes, SQS queues).
+//! and its event sources (HTTP API routes, SQS queues, schedules).
 
 use std::collections::BTreeMap;
 
@@ -47,6 +47,7 @@ pub struct Event {
 pub enum EventSource {
     HttpApi(HttpApiEvent),
     Sqs(SqsEvent),
+    Schedule(ScheduleEvent),
     /// Any other event type, kept as written.
     Other {
         kind: String,
@@ -74,6 +75,15 @@ pub struct SqsEvent {
     pub batch_size: u64,
     pub maximum_batching_window_seconds: u64,
     pub function_response_types: Vec<String>,
+    pub enabled: bool,
+}
+
+/// A SAM `Schedule` event: EventBridge invokes the function on a schedule expression.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScheduleEvent {
+    /// `rate(...)` or `cron(...)`, or an intrinsic that resolves to one (`!Ref` a parameter).
+    pub schedule: Value,
+    /// `Enabled: false` or `State: DISABLED` turns it off.
     pub enabled: bool,
 }
 
@@ -155,6 +165,13 @@ impl Function {
     pub fn sqs_events(&self) -> impl Iterator<Item = &SqsEvent> {
         self.events.iter().filter_map(|e| match &e.source {
             EventSource::Sqs(sqs) => Some(sqs),
+            _ => None,
+        })
+    }
+
+    pub fn schedule_events(&self) -> impl Iterator<Item = &ScheduleEvent> {
+        self.events.iter().filter_map(|e| match &e.source {
+            EventSource::Schedule(schedule) => Some(schedule),
             _ => None,
         })
     }
@@ -245,10 +262,26 @@ impl EventSource {
                 }
                 .into()
             }
+            "Schedule" => EventSource::Schedule(ScheduleEvent::read(&context, &properties)?),
             other => EventSource::Other {
                 kind: other.to_owned(),
                 properties,
             },
+        })
+    }
+}
+
+impl ScheduleEvent {
+    fn read(context: &str, properties: &Value) -> Result<ScheduleEvent, TemplateError> {
+        let schedule = properties
+            .get("Schedule")
+            .cloned()
+            .ok_or_else(|| TemplateError::resource(context, "a Schedule event needs Schedule"))?;
+        let state = properties.get("State").and_then(Value::as_str);
+        let enabled = properties.get("Enabled").and_then(Value::as_bool);
+        Ok(ScheduleEvent {
+            schedule,
+            enabled: enabled.unwrap_or(true) && state != Some("DISABLED"),
         })
     }
 }

@@ -38,11 +38,11 @@ mod template;
 mod topic;
 
 pub use alarm::Alarm;
-pub use eventbridge::{EventBus, EventRule, RuleTarget};
-pub use function::{Event, EventSource, Function, HttpApiEvent, SqsEvent};
+pub use eventbridge::{EventBus, EventRule, RetryPolicy, RuleTarget};
+pub use function::{Event, EventSource, Function, HttpApiEvent, ScheduleEvent, SqsEvent};
 pub use http_api::{ApiDefinition, HttpApi, Operation};
 pub use iam::{PolicyStatement, Role};
 pub use queue::{Queue, QueuePolicy, Redrive};
-pub use table::{GlobalIndex, KeyAttribute, Table};
+pub use table::{KeyAttribute, SecondaryIndex, Table};
 pub use template::{Output, Parameter, Resource, Template};
 pub use topic::Topic;

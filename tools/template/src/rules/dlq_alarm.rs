@@ -1,5 +1,5 @@
-//! Rule 5, `dlq-alarm`: every DLQ has a depth alarm that fires on the first message and
-//! notifies someone.
+//! Rule 5, `dlq-alarm`: every DLQ — a queue's, or an EventBridge target's — has a depth alarm
+//! that fires on the first message and notifies someone.
 
 use std::collections::BTreeSet;
 
@@ -7,9 +7,10 @@ use super::{read, Rule, Violation};
 use crate::model::Template;
 use crate::value::Value;
 
-/// Rule 5: every DLQ (a queue some `RedrivePolicy` targets) has a CloudWatch alarm on
-/// `AWS/SQS ApproximateNumberOfMessagesVisible` for that queue which fires on the first message
-/// and has an `AlarmActions` target.
+/// Rule 5: every DLQ (a queue some `RedrivePolicy` targets, or some EventBridge target's
+/// `DeadLetterConfig` names) has a CloudWatch alarm on `AWS/SQS
+/// ApproximateNumberOfMessagesVisible` for that queue which fires on the first message and has
+/// an `AlarmActions` target.
 pub fn dlq_alarms(template: &Template) -> Vec<Violation> {
     let rule = Rule::DlqAlarm;
     let queues = match read(rule, template.queues()) {
@@ -20,9 +21,19 @@ pub fn dlq_alarms(template: &Template) -> Vec<Violation> {
         Ok(a) => a,
         Err(v) => return v,
     };
+    let rules = match read(rule, template.event_rules()) {
+        Ok(r) => r,
+        Err(v) => return v,
+    };
     let dlqs: BTreeSet<String> = queues
         .iter()
         .filter_map(|q| q.redrive.as_ref().and_then(|r| r.dead_letter_queue.clone()))
+        .chain(
+            rules
+                .iter()
+                .flat_map(|r| &r.targets)
+                .filter_map(|t| t.dead_letter_queue.clone()),
+        )
         .collect();
 
     let mut violations = Vec::new();

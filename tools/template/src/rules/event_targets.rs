@@ -2,7 +2,6 @@
 
 use super::{read, Rule, Violation};
 use crate::model::{types, PolicyStatement, Template};
-use crate::value::Value;
 
 /// Rule 7: every SQS queue an EventBridge rule targets has a queue policy that allows
 /// `events.amazonaws.com` to `sqs:SendMessage` with `aws:SourceArn` equal to that rule's ARN;
@@ -51,7 +50,9 @@ pub fn event_target_delivery(template: &Template) -> Vec<Violation> {
     violations
 }
 
-fn allows_rule_to_send(statement: &PolicyStatement, queue: &str, rule: &str) -> bool {
+/// A queue policy statement that lets `events.amazonaws.com` send to `queue` from `rule` (its
+/// `aws:SourceArn` condition names the rule, alone or in a list).
+pub(crate) fn allows_rule_to_send(statement: &PolicyStatement, queue: &str, rule: &str) -> bool {
     let from_events = statement
         .principal
         .as_ref()
@@ -73,8 +74,11 @@ fn allows_rule_to_send(statement: &PolicyStatement, queue: &str, rule: &str) -> 
         ["ArnEquals", "ArnLike"].iter().any(|op| {
             c.get(op)
                 .and_then(|m| m.get("aws:SourceArn"))
-                .and_then(Value::get_att_target)
-                == Some((rule, "Arn"))
+                .is_some_and(|arns| {
+                    arns.one_or_many()
+                        .iter()
+                        .any(|a| a.get_att_target() == Some((rule, "Arn")))
+                })
         })
     });
     statement.effect == "Allow"

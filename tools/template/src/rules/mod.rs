@@ -13,7 +13,10 @@ mod batch_failures;
 mod dead_letter;
 mod dlq_alarm;
 mod environment;
+mod event_target_dead_letter;
 mod event_targets;
+mod idempotency_lock;
+mod idempotency_retention;
 mod least_privilege;
 mod local_only;
 mod visibility;
@@ -23,7 +26,10 @@ pub use batch_failures::batch_item_failures;
 pub use dead_letter::dead_letter_queues;
 pub use dlq_alarm::dlq_alarms;
 pub use environment::environment_references;
+pub use event_target_dead_letter::event_target_dead_letters;
 pub use event_targets::event_target_delivery;
+pub use idempotency_lock::{idempotency_locks, LOCK_VARIABLE};
+pub use idempotency_retention::{idempotency_retention, KEEP_VARIABLE};
 pub use least_privilege::least_privilege;
 pub use local_only::{local_only_variables, LOCAL_ONLY_PREFIX};
 pub use visibility::visibility_timeouts;
@@ -50,10 +56,19 @@ pub enum Rule {
     /// No function sets an `ORDERFLOW_*` variable: those switch on fault injection and call
     /// counting, which only the local cloud may do.
     LocalOnlyVariables,
+    /// An idempotency key's lock outlasts its function's `Timeout` and is at most the consumed
+    /// queue's `VisibilityTimeout`.
+    IdempotencyLock,
+    /// A completed idempotency key is kept at least as long as a message of the consumed queue
+    /// (and its DLQ) can live.
+    IdempotencyRetention,
+    /// Every EventBridge target has a `RetryPolicy` and a `DeadLetterConfig` whose queue lets
+    /// the rule send.
+    EventTargetDeadLetter,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 9] = [
+    pub const ALL: [Rule; 12] = [
         Rule::DeadLetterQueue,
         Rule::VisibilityTimeout,
         Rule::BatchItemFailures,
@@ -63,6 +78,9 @@ impl Rule {
         Rule::EventTargetDelivery,
         Rule::ApiContract,
         Rule::LocalOnlyVariables,
+        Rule::IdempotencyLock,
+        Rule::IdempotencyRetention,
+        Rule::EventTargetDeadLetter,
     ];
 
     pub fn name(self) -> &'static str {
@@ -76,6 +94,9 @@ impl Rule {
             Rule::EventTargetDelivery => "event-target-delivery",
             Rule::ApiContract => "api-contract",
             Rule::LocalOnlyVariables => "local-only-variables",
+            Rule::IdempotencyLock => "idempotency-lock",
+            Rule::IdempotencyRetention => "idempotency-retention",
+            Rule::EventTargetDeadLetter => "event-target-dead-letter",
         }
     }
 
@@ -91,6 +112,9 @@ impl Rule {
             Rule::EventTargetDelivery => event_target_delivery(template),
             Rule::ApiContract => api_contract(template),
             Rule::LocalOnlyVariables => local_only_variables(template),
+            Rule::IdempotencyLock => idempotency_locks(template),
+            Rule::IdempotencyRetention => idempotency_retention(template),
+            Rule::EventTargetDeadLetter => event_target_dead_letters(template),
         }
     }
 }

@@ -53,6 +53,32 @@ fn an_order_round_trips_through_its_item_to_the_nanosecond() {
 }
 
 #[test]
+fn an_open_order_item_carries_its_shard_and_last_transition_for_the_open_orders_index() {
+    let order = order();
+    let item = order_to_item(&order);
+    assert_eq!(item[UPDATED_AT], s("2026-03-01T10:00:01.000Z"));
+    assert_eq!(
+        item[OPEN_SHARD],
+        s(OpenShard::of(&order.order_id).to_string())
+    );
+}
+
+#[test]
+fn a_final_order_item_has_no_shard_so_it_stays_out_of_the_open_orders_index() {
+    let mut order = order();
+    order
+        .apply(
+            OrderStatus::Confirmed,
+            "2026-03-01T10:00:02.5Z".parse().unwrap(),
+        )
+        .unwrap();
+    let item = order_to_item(&order);
+    assert!(!item.contains_key(OPEN_SHARD));
+    assert_eq!(item[UPDATED_AT], s("2026-03-01T10:00:02.500Z"));
+    assert_eq!(order_from_item(&item).unwrap(), order);
+}
+
+#[test]
 fn an_order_item_that_does_not_parse_names_the_attribute() {
     let order = order();
     let mut item = order_to_item(&order);

@@ -1,0 +1,302 @@
+//! The scenarios both clouds must pass, one code for both: what a customer and an operator see
+//! through the API, the tables, the queues and `orderflow dlq`. No check depends on timing a
+//! cloud does not share (MiniStack ignores the batching window: DESIGN §5 "Two clouds").
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use orderflow_shared::domain::{
+    Currency, CustomerId, Email, Money, Order, OrderId, OrderLine, PaymentToken, Quantity, Sku,
+};
+use orderflow_shared::events::{DomainEvent, Envelope, OrderPlaced};
+use orderflow_shared::ports::{OrderRepository, Product};
+use serde_json::{json, Value};
+
+use super::subject::Subject;
+use crate::support::{order_body, E2E_CUSTOMER};
+
+const WITHIN: Duration = Duration::from_secs(60);
+
+fn history(order: &Value) -> Vec<String> {
+    order["history"]
+        .as_array()
+        .map(|h| {
+            h.iter()
+                .map(|e| e["status"].as_str().unwrap_or("?").to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Places an order as the end-to-end customer; its id.
+async fn placed(s: &Subject, sku: &str, quantity: u64, token: &str) -> String {
+    let (status, accepted) = s.place(&order_body(sku, quantity as u32, token)).await;
+    assert_eq!(status, 202, "{}: {accepted}", s.which);
+    assert_eq!(accepted["status"], "PENDING", "{}", s.which);
+    accepted["orderId"].as_str().unwrap().to_owned()
+}
+
+/// Milliseconds between the order's history entries.
+fn steps(order: &Value) -> Vec<i64> {
+    let at: Vec<chrono::DateTime<chrono::FixedOffset>> = order["history"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| chrono::DateTime::parse_from_rfc3339(e["at"].as_str()?).ok())
+        .collect();
+    at.windows(2)
+        .map(|w| (w[1] - w[0]).num_milliseconds())
+        .collect()
+}
+
+/// Approved: confirmed, the stock taken, charged, the customer told once. Run alone (before
+/// the others): where the cloud honours the queues' batching window (1 s), as Lambda does, a
+/// lone message waits it out at each hop.
+pub async fn approved(s: Arc<Subject>) {
+    let before = s.stock("SKU-TSHIRT-M").await;
+    let id = placed(&s, "SKU-TSHIRT-M", 2, "tok_visa").await;
+    let order = s.wait_for_status(&id, "CONFIRMED", WITHIN).await;
+    assert_eq!(
+        history(&order),
+        ["PENDING", "RESERVED", "CONFIRMED"],
+        "{}",
+        s.which
+    );
+    let steps = steps(&order);
+    eprintln!(
+        "{}: PENDING → RESERVED → CONFIRMED took {steps:?} ms",
+        s.which
+    );
+    if s.honours_batching_window() {
+        assert!(
+            steps.iter().all(|&step| step >= 1000),
+            "{}: {steps:?}",
+            s.which
+        );
+    }
+    assert_eq!(order["total"]["amount"], 3998, "{}", s.which);
+    assert_eq!(s.stock("SKU-TSHIRT-M").await, before - 2, "{}", s.which);
+    let told = s.notifications_for(&id, 1, WITHIN).await;
+    assert_eq!(told.len(), 1, "{}: {told:?}", s.which);
+    assert_eq!(told[0]["kind"], "OrderConfirmed", "{}", s.which);
+}
+
+/// Declined: cancelled, the stock put back, the customer told once.
+pub async fn declined(s: Arc<Subject>) {
+    let before = s.stock("SKU-HOODIE-M").await;
+    let id = placed(&s, "SKU-HOODIE-M", 3, "tok_declined").await;
+    let order = s.wait_for_status(&id, "CANCELLED", WITHIN).await;
+    assert_eq!(
+        history(&order),
+        ["PENDING", "RESERVED", "PAYMENT_FAILED", "CANCELLED"],
+        "{}",
+        s.which
+    );
+    assert_eq!(s.stock("SKU-HOODIE-M").await, before, "{}", s.which);
+    let told = s.notifications_for(&id, 1, WITHIN).await;
+    assert_eq!(told.len(), 1, "{}: {told:?}", s.which);
+    assert_eq!(told[0]["kind"], "OrderCancelled", "{}", s.which);
+}
+
+/// Sold out: rejected, nothing taken, the customer told once.
+pub async fn sold_out(s: Arc<Subject>) {
+    let before = s.stock("SKU-BACKPACK-20L").await;
+    let id = placed(&s, "SKU-BACKPACK-20L", before + 1, "tok_visa").await;
+    let order = s.wait_for_status(&id, "REJECTED", WITHIN).await;
+    assert_eq!(history(&order), ["PENDING", "REJECTED"], "{}", s.which);
+    assert_eq!(s.stock("SKU-BACKPACK-20L").await, before, "{}", s.which);
+    let told = s.notifications_for(&id, 1, WITHIN).await;
+    assert_eq!(told.len(), 1, "{}: {told:?}", s.which);
+    assert_eq!(told[0]["kind"], "OrderRejected", "{}", s.which);
+}
+
+/// The DLQ's messages with `body`, as `orderflow dlq list --json` shows them.
+fn dead_lettered(s: &Subject, dlq: &str, body: &str) -> Vec<Value> {
+    let out = s.dlq(&["list", dlq, "--json"]);
+    assert!(
+        out.status.success(),
+        "{}: {}",
+        s.which,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|m| m["body"] == body)
+        .collect()
+}
+
+async fn until_dead_lettered(s: &Subject, dlq: &str, body: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if let Some(m) = dead_lettered(s, dlq, body).pop() {
+            return m;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{}: not in {dlq} after 120 s",
+            s.which
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// A poison message: received maxReceiveCount (5) times, then in the DLQ; `orderflow dlq
+/// redrive` sends it back to its queue, where it fails again and is dead-lettered again.
+pub async fn poison_message(s: Arc<Subject>) {
+    let poison = format!(
+        r#"{{"detail-type": "OrderPlaced", "poison": "{}", "detail": {{"metadata": "#,
+        uuid::Uuid::new_v4()
+    );
+    s.send("InventoryQueue", &[&poison]).await;
+    let dlq = s.name("InventoryDLQ");
+    let entry = until_dead_lettered(&s, &dlq, &poison).await;
+    assert!(
+        entry["receiveCount"].as_u64().unwrap_or(0) >= 5,
+        "{}: moved before maxReceiveCount: {entry}",
+        s.which
+    );
+    if s.records_failure_reasons() {
+        let reason = entry["reason"].as_str().unwrap_or_default();
+        assert!(
+            reason.contains("not an EventBridge event"),
+            "{}: {entry}",
+            s.which
+        );
+    }
+    eprintln!("{}: dead-lettered: {entry}", s.which);
+    let redrive = s.dlq(&["redrive", &dlq]);
+    let said = String::from_utf8_lossy(&redrive.stdout);
+    eprintln!("{}: {}", s.which, said.trim());
+    assert!(
+        redrive.status.success() && said.contains("redrove"),
+        "{}: {said}",
+        s.which
+    );
+    assert!(
+        dead_lettered(&s, &dlq, &poison).is_empty(),
+        "{}: still in the DLQ",
+        s.which
+    );
+    until_dead_lettered(&s, &dlq, &poison).await;
+}
+
+/// Stores a PENDING order for `sku` and returns it with the body of its `OrderPlaced`, as
+/// EventBridge delivers it to the inventory queue.
+async fn stored_order_placed(s: &Subject, sku: &str, quantity: u32) -> (OrderId, String) {
+    let order = Order::place(
+        OrderId::new(),
+        CustomerId::parse(E2E_CUSTOMER).unwrap(),
+        Email::parse("e2e@example.com").unwrap(),
+        PaymentToken::parse("tok_visa").unwrap(),
+        vec![OrderLine {
+            sku: Sku::parse(sku).unwrap(),
+            quantity: Quantity::new(quantity).unwrap(),
+            unit_price: Money::new(1999, Currency::EUR),
+        }],
+        Utc::now(),
+    )
+    .unwrap();
+    s.cloud.store().create(&order).await.unwrap();
+    let envelope = Envelope::new(
+        DomainEvent::OrderPlaced(OrderPlaced {
+            order_id: order.order_id.clone(),
+            customer_id: order.customer_id.clone(),
+            email: order.email.clone(),
+            lines: order.lines.clone(),
+            total: order.total,
+            payment_token: order.payment_token.clone(),
+        }),
+        None,
+    );
+    let detail: Value = serde_json::from_str(&envelope.to_json().unwrap()).unwrap();
+    let body = json!({
+        "version": "0", "id": uuid::Uuid::new_v4().to_string(), "detail-type": "OrderPlaced",
+        "source": "orderflow", "account": "123456789012", "time": Utc::now().to_rfc3339(),
+        "region": "us-east-1", "resources": [], "detail": detail,
+    });
+    (order.order_id, body.to_string())
+}
+
+/// The same `OrderPlaced` delivered twice: reserved once, charged once, told once.
+pub async fn duplicate_delivery(s: Arc<Subject>) {
+    let before = s.stock("SKU-SOCKS-3P").await;
+    let (id, placed) = stored_order_placed(&s, "SKU-SOCKS-3P", 2).await;
+    s.send("InventoryQueue", &[&placed]).await;
+    s.send("InventoryQueue", &[&placed]).await;
+    s.wait_for_status(id.as_str(), "CONFIRMED", WITHIN).await;
+    let told = s.notifications_for(id.as_str(), 1, WITHIN).await;
+    assert_eq!(
+        s.stock("SKU-SOCKS-3P").await,
+        before - 2,
+        "{}: reserved once",
+        s.which
+    );
+    assert_eq!(told.len(), 1, "{}: told once: {told:?}", s.which);
+}
+
+const BUYERS: usize = 40;
+const FLASH_STOCK: u32 = 10;
+
+/// A small flash sale: 40 buyers at once for 10 units of a SKU seeded for it.
+pub async fn flash_sale(s: Arc<Subject>) {
+    let sku = format!(
+        "SKU-TWO-CLOUDS-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    )
+    .to_uppercase();
+    let product = Product {
+        sku: Sku::parse(&sku).unwrap(),
+        name: "Two-cloud sneaker".into(),
+        price: Money::new(12900, Currency::EUR),
+        stock: FLASH_STOCK,
+    };
+    s.cloud.store().put_product(&product).await.unwrap();
+    let mut posts = tokio::task::JoinSet::new();
+    for i in 0..BUYERS {
+        let s = s.clone();
+        let sku = sku.clone();
+        posts.spawn(async move {
+            let customer = format!("buyer-{i}");
+            let token = s.token_for(&customer);
+            let body = json!({"customerId": customer, "email": format!("buyer{i}@example.com"),
+                              "items": [{"sku": sku, "quantity": 1}], "paymentToken": "tok_visa"});
+            let (status, accepted) = s.place_as(&body, &token).await;
+            assert_eq!(status, 202, "{}: {accepted}", s.which);
+            (accepted["orderId"].as_str().unwrap().to_owned(), token)
+        });
+    }
+    let orders = posts.join_all().await;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let (confirmed, rejected) = loop {
+        let mut counts = (0, 0, 0);
+        for (id, token) in &orders {
+            match s.order_as(id, token).await["status"]
+                .as_str()
+                .unwrap_or("?")
+            {
+                "CONFIRMED" => counts.0 += 1,
+                "REJECTED" => counts.1 += 1,
+                _ => counts.2 += 1,
+            }
+        }
+        if counts.2 == 0 {
+            break (counts.0, counts.1);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{}: {} orders unfinished",
+            s.which,
+            counts.2
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    };
+    assert_eq!(
+        confirmed, FLASH_STOCK as usize,
+        "{}: exactly the stock is sold",
+        s.which
+    );
+    assert_eq!(rejected, BUYERS - FLASH_STOCK as usize, "{}", s.which);
+    assert_eq!(s.stock(&sku).await, 0, "{}", s.which);
+}
