@@ -109,14 +109,20 @@ async fn start_one(
 }
 
 /// With the visibility timeout shortened to `seconds`, an idempotency lock (the template's
-/// `IDEMPOTENCY_LOCK_SECONDS`, ≤ the queue's timeout there: the rule `idempotency-lock`) is
-/// shortened to it too. Otherwise the redelivery of a record whose holder died would meet the
-/// lock on every receive and reach the DLQ before the lock expires, which AWS's ratio prevents.
+/// `IDEMPOTENCY_LOCK_SECONDS`, 90 s, under the queue's 120 s: the rule `idempotency-lock`) is
+/// shortened to [`LOCK_TIMEOUTS`] of them. On AWS a record that meets a dead holder's lock comes
+/// back after the lock has expired; with a 2 s timeout and a 90 s lock it would meet the lock on
+/// every receive and reach the DLQ. Three timeouts: the lock, taken before the record's first
+/// receive, has expired by its fourth (the queues dead-letter at the fifth), while a live holder
+/// keeps its lock for as long as the shortened timeouts allow.
+/// How many shortened visibility timeouts a lock lasts locally.
+const LOCK_TIMEOUTS: i64 = 3;
+
 fn lock_within_visibility(env: &mut BTreeMap<String, String>, seconds: i32) {
     let Some(lock) = env.get(LOCK_SECONDS).and_then(|v| v.parse::<i64>().ok()) else {
         return;
     };
-    let shortened = lock.min(i64::from(seconds.max(1)));
+    let shortened = lock.min(LOCK_TIMEOUTS * i64::from(seconds.max(1)));
     env.insert(LOCK_SECONDS.into(), shortened.to_string());
 }
 
@@ -226,10 +232,10 @@ mod tests {
             ("OTHER".to_owned(), "90".to_owned()),
         ]);
         lock_within_visibility(&mut env, 4);
-        assert_eq!(env[LOCK_SECONDS], "4");
+        assert_eq!(env[LOCK_SECONDS], "12", "three timeouts");
         assert_eq!(env["OTHER"], "90");
         lock_within_visibility(&mut env, 30);
-        assert_eq!(env[LOCK_SECONDS], "4", "a lock already within it stays");
+        assert_eq!(env[LOCK_SECONDS], "12", "a lock already within it stays");
         let mut without = BTreeMap::new();
         lock_within_visibility(&mut without, 4);
         assert!(without.is_empty(), "a function without a lock gets none");
