@@ -11,12 +11,14 @@ use crate::events::{envelope_from_eventbridge_json, Envelope, TraceContext};
 /// The SQS system attribute that carries X-Ray's trace header.
 pub const AWS_TRACE_HEADER: &str = "AWSTraceHeader";
 
-/// The span every line about one record is written in: the message, and once read, the order
-/// (`correlation_id`), the event type and the order's trace (`trace_id`).
-pub(super) fn span(message_id: &str) -> Span {
+/// The span every line about one record is written in: the message and which receive of it
+/// this is, and once read, the order (`correlation_id`), the event type and the order's trace
+/// (`trace_id`).
+pub(super) fn span(message_id: &str, receive_count: &str) -> Span {
     info_span!(
         "record",
         message_id = %message_id,
+        receive_count = %receive_count,
         correlation_id = field::Empty,
         event_type = field::Empty,
         trace_id = field::Empty
