@@ -36,9 +36,9 @@ async fn the_trace_of_an_order_retried_under_faults_shows_each_attempt_in_order_
     let confirmed = wait_for_confirmed(&cloud, &ids).await;
     assert!(!confirmed.is_empty(), "no order was confirmed under faults");
 
-    let retried: Vec<Timeline> = confirmed
-        .iter()
-        .map(|id| trace::timeline(&cloud.state_dir, id).unwrap())
+    let retried: Vec<Timeline> = settled_timelines(&cloud, &confirmed)
+        .await
+        .into_iter()
         .filter(|t| trace::attempts(t).values().any(|a| a.len() > 1))
         .collect();
     assert!(
@@ -51,6 +51,38 @@ async fn the_trace_of_an_order_retried_under_faults_shows_each_attempt_in_order_
         check_the_rest(timeline);
     }
     check_the_command_prints_it(&cloud, &retried[0]);
+}
+
+/// The orders' timelines once every message about them was processed in the end and the
+/// customer told (a confirmed order's notification may still be on its way or its retries).
+async fn settled_timelines(cloud: &Cloud, ids: &[String]) -> Vec<Timeline> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let timelines: Vec<Timeline> = ids
+            .iter()
+            .map(|id| trace::timeline(&cloud.state_dir, id).unwrap())
+            .collect();
+        let settled = timelines.iter().all(|t| {
+            let told = t.entries.iter().any(|e| {
+                e.function == "send-notification"
+                    && matches!(
+                        e.what,
+                        What::Delivery {
+                            outcome: DeliveryOutcome::Processed,
+                            ..
+                        }
+                    )
+            });
+            told && trace::attempts(t).values().all(|a| {
+                a.last()
+                    .is_some_and(|last| last.1 != DeliveryOutcome::Failed)
+            })
+        });
+        if settled || Instant::now() > deadline {
+            return timelines;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 async fn wait_for_confirmed(cloud: &Cloud, ids: &[String]) -> Vec<String> {
@@ -74,6 +106,7 @@ async fn wait_for_confirmed(cloud: &Cloud, ids: &[String]) -> Vec<String> {
 fn check_attempts(timeline: &Timeline) {
     let mut by_message: std::collections::HashMap<&str, Vec<(u32, DeliveryOutcome)>> =
         std::collections::HashMap::new();
+    let mut injected = 0;
     for e in &timeline.entries {
         let What::Delivery {
             message_id,
@@ -89,16 +122,22 @@ fn check_attempts(timeline: &Timeline) {
         if *outcome == DeliveryOutcome::Failed {
             let reason = e.reason.as_deref().unwrap_or_default();
             assert!(
-                reason.contains("injected fault"),
+                !reason.is_empty(),
                 "{}: a failed attempt says why: {e:?}",
                 timeline.order_id
             );
+            injected += usize::from(reason.contains("injected fault"));
         }
         by_message
             .entry(message_id)
             .or_default()
             .push((*receive_count, *outcome));
     }
+    assert!(
+        injected > 0,
+        "{}: a retry names the injected fault that caused it",
+        timeline.order_id
+    );
     for (message, attempts) in by_message {
         let counts: Vec<u32> = attempts.iter().map(|a| a.0).collect();
         let mut sorted = counts.clone();

@@ -55,6 +55,8 @@ impl LogSink {
 
     fn writing_to(out: Box<dyn Write + Send>, state_dir: Option<PathBuf>) -> Self {
         let trace = state_dir.as_ref().and_then(|d| {
+            // The sink may be made before the cloud makes its state dir.
+            std::fs::create_dir_all(d).ok()?;
             std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
