@@ -67,7 +67,8 @@ pub struct UpArgs {
     visibility_timeout: Option<i32>,
     #[arg(long, default_value = super::DEFAULT_STACK, help = "Physical names are \"<stack>-<LogicalId>\".")]
     stack: String,
-    /// Extra environment variable for every function, KEY=VALUE (repeatable).
+    /// Extra environment variable for every function, KEY=VALUE (repeatable). Every function
+    /// logs its AWS calls with their durations unless ORDERFLOW_COUNT_AWS_CALLS=0 is given.
     #[arg(long = "function-env", value_parser = parse_key_value)]
     function_env: Vec<(String, String)>,
     /// Faults a proxy injects into the functions' AWS calls, per mille:
@@ -161,7 +162,7 @@ fn up_options(args: UpArgs) -> Result<UpOptions, UpArgsError> {
         batches_in_flight: args.batches_in_flight,
         visibility_timeout: args.visibility_timeout,
         stack: args.stack,
-        function_env: args.function_env.into_iter().collect::<BTreeMap<_, _>>(),
+        function_env: with_call_timing(args.function_env.into_iter().collect()),
         aws_faults: Faults::parse(&args.aws_faults, &fault_seed)?,
         esm_faults: Faults::parse(&args.esm_faults, &fault_seed)?,
         auth: args.auth,
@@ -205,6 +206,14 @@ async fn up(options: UpOptions) -> ExitCode {
     cloud.shutdown().await;
     logs.line("orderflow", "stopped");
     ExitCode::SUCCESS
+}
+
+/// Every function logs its AWS calls with their durations (`orderflow trace` shows them) unless
+/// the command line says otherwise.
+fn with_call_timing(mut env: BTreeMap<String, String>) -> BTreeMap<String, String> {
+    env.entry(orderflow_shared::aws::COUNT_AWS_CALLS.to_owned())
+        .or_insert_with(|| "1".to_owned());
+    env
 }
 
 #[cfg(test)]

@@ -1,12 +1,16 @@
 //! One log stream for the whole local cloud: every function's lines, prefixed with its name,
 //! interleaved on stdout. Lines that explain why a queue message failed are also remembered
 //! (message id → reason) and appended to `<state dir>/failure-reasons.jsonl`, which
-//! `orderflow dlq list` reads to show why a message ended in a DLQ.
+//! `orderflow dlq list` reads to show why a message ended in a DLQ. Every JSON line a function
+//! writes, and what the runtime and the event source mappings record, go to
+//! `<state dir>/trace.jsonl` for `orderflow trace` ([`crate::trace::record`]).
 
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+
+use crate::trace::record::{TraceRecord, TRACE_FILE};
 
 pub const REASONS_FILE: &str = "failure-reasons.jsonl";
 
@@ -20,6 +24,9 @@ struct Inner {
     out: Mutex<Box<dyn Write + Send>>,
     reasons: Mutex<HashMap<String, String>>,
     reasons_file: Option<PathBuf>,
+    /// `<state dir>/trace.jsonl`, appended to; `None` without a state dir (or if it cannot be
+    /// opened: the trace is an aid, the cloud runs without it).
+    trace: Mutex<Option<std::fs::File>>,
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -47,12 +54,31 @@ impl LogSink {
     }
 
     fn writing_to(out: Box<dyn Write + Send>, state_dir: Option<PathBuf>) -> Self {
+        let trace = state_dir.as_ref().and_then(|d| {
+            // The sink may be made before the cloud makes its state dir.
+            std::fs::create_dir_all(d).ok()?;
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(d.join(TRACE_FILE))
+                .ok()
+        });
         LogSink {
             inner: Arc::new(Inner {
                 out: Mutex::new(out),
                 reasons: Mutex::new(HashMap::new()),
                 reasons_file: state_dir.map(|d| d.join(REASONS_FILE)),
+                trace: Mutex::new(trace),
             }),
+        }
+    }
+
+    /// Appends one record to the trace file (one write per line, so readers never see half).
+    pub fn record(&self, record: &TraceRecord) {
+        let mut trace = self.inner.trace.lock().unwrap_or_else(|p| p.into_inner());
+        if let (Some(file), Ok(mut line)) = (trace.as_mut(), serde_json::to_string(record)) {
+            line.push('\n');
+            let _ = file.write_all(line.as_bytes());
         }
     }
 
@@ -67,6 +93,13 @@ impl LogSink {
     pub fn function_line(&self, function: &str, text: &str) {
         if let Some((message_id, reason)) = failure_reason(text) {
             self.remember(function, &message_id, &reason);
+        }
+        if let Ok(line @ serde_json::Value::Object(_)) = serde_json::from_str(text) {
+            self.record(&TraceRecord::Log {
+                at: chrono::Utc::now(),
+                function: function.base_name().to_owned(),
+                line,
+            });
         }
         self.line(function, text);
     }
@@ -177,6 +210,26 @@ mod tests {
         let read = read_reasons(&dir);
         assert_eq!(read["m-1"].reason, "second");
         assert_eq!(read["m-1"].function, "update-inventory");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_function_s_json_lines_are_recorded_for_the_trace_and_its_text_lines_are_not() {
+        let dir = std::env::temp_dir().join(format!("orderflow-logs-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let sink = LogSink::to_file(&dir.join("log"), Some(dir.clone())).unwrap();
+        sink.function_line(
+            "process-payment#2",
+            r#"{"level":"INFO","message":"record processed"}"#,
+        );
+        sink.function_line("process-payment#2", "plain text");
+        let records = crate::trace::record::read(&dir).unwrap();
+        assert_eq!(records.len(), 1, "{records:?}");
+        let TraceRecord::Log { function, line, .. } = &records[0] else {
+            panic!("{records:?}");
+        };
+        assert_eq!(function, "process-payment");
+        assert_eq!(line["message"], "record processed");
         std::fs::remove_dir_all(dir).unwrap();
     }
 }
