@@ -1,13 +1,23 @@
 //! Counting AWS calls (`orderflow load`): an interceptor on each SDK client that logs one
-//! [`AWS_CALL`] line per completed call. Compiled in only with the `local-cloud` feature, which
-//! deployment builds never enable.
+//! [`AWS_CALL`] line per completed call, with what it used as AWS bills it ([`usage`]): its
+//! entries, its 64 KB chunks and, for DynamoDB, the read and write units the endpoint reports
+//! (the interceptor asks for them with `ReturnConsumedCapacity`: only here, so a deployed
+//! function's answers stay as small as they are). Compiled in only with the `local-cloud`
+//! feature, which deployment builds never enable.
+
+pub mod usage;
 
 use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::context::FinalizerInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeSerializationInterceptorContextMut, BeforeSerializationInterceptorContextRef,
+    FinalizerInterceptorContextRef,
+};
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
+
+use usage::Carried;
 
 use crate::config::{switch, Lookup};
 use crate::telemetry::messages::AWS_CALL;
@@ -22,7 +32,9 @@ pub fn enabled(lookup: Lookup<'_>) -> bool {
 
 /// Logs `aws call` with `aws_service` and `aws_operation` once per completed operation (after
 /// its retries, whatever its outcome): the SDK's `read_after_execution` hook runs once per call
-/// of `send()`.
+/// of `send()`. Its fields `aws_ok`, `aws_entries`, `aws_chunks`, `aws_read_units` and
+/// `aws_write_units` say what the call used (units 0 when the call failed: an error carries
+/// none).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CountCalls;
 
@@ -34,20 +46,61 @@ impl CountCalls {
     }
 }
 
+impl Storable for Carried {
+    type Storer = StoreReplace<Self>;
+}
+
 impl Intercept for CountCalls {
     fn name(&self) -> &'static str {
         "CountCalls"
     }
 
+    fn read_before_execution(
+        &self,
+        context: &BeforeSerializationInterceptorContextRef<'_>,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        // The input is gone once serialized: what it carries is noted now.
+        cfg.interceptor_state()
+            .store_put(usage::carried(context.input()));
+        Ok(())
+    }
+
+    fn modify_before_serialization(
+        &self,
+        context: &mut BeforeSerializationInterceptorContextMut<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        usage::ask_for_units(context.input_mut());
+        Ok(())
+    }
+
     fn read_after_execution(
         &self,
-        _context: &FinalizerInterceptorContextRef<'_>,
+        context: &FinalizerInterceptorContextRef<'_>,
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        if let Some((service, operation)) = CountCalls::call_of(cfg) {
-            tracing::info!(aws_service = %service, aws_operation = %operation, "{AWS_CALL}");
-        }
+        let Some((service, operation)) = CountCalls::call_of(cfg) else {
+            return Ok(());
+        };
+        let carried = cfg.load::<Carried>().copied().unwrap_or(Carried {
+            entries: 1,
+            chunks: 1,
+        });
+        let output = context.output_or_error().and_then(Result::ok);
+        let units = output.map(usage::units).unwrap_or_default();
+        tracing::info!(
+            aws_service = %service,
+            aws_operation = %operation,
+            aws_ok = output.is_some(),
+            aws_entries = carried.entries,
+            aws_chunks = carried.chunks,
+            aws_read_units = units.read,
+            aws_write_units = units.write,
+            "{AWS_CALL}"
+        );
         Ok(())
     }
 }
