@@ -67,7 +67,7 @@ where
     /// The order's lines at the catalog's prices; `422` naming every SKU the catalog lacks.
     async fn price(&self, items: &[RequestedLine]) -> Result<Vec<OrderLine>, Problem> {
         let skus: Vec<_> = items.iter().map(|l| l.sku.clone()).collect();
-        let products = self.catalog.products(&skus).await.map_err(unavailable)?;
+        let products = self.catalog.listings(&skus).await.map_err(unavailable)?;
         let mut lines = Vec::with_capacity(items.len());
         let mut unknown = Vec::new();
         for (i, item) in items.iter().enumerate() {

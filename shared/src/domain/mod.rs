@@ -1,9 +1,12 @@
-//! The order domain: values parsed at the boundary and the order state machine.
+//! The order domain: values parsed at the boundary, the order state machine, and the rules of
+//! sharded stock.
 
 mod order;
+pub mod shards;
 mod values;
 
 pub use order::{Order, OrderLine, OrderStatus, StatusChange};
+pub use shards::ShardCount;
 pub use values::{Currency, CustomerId, Email, Money, OrderId, PaymentToken, Quantity, Sku};
 
 /// What can be wrong with a domain value or transition.

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Money, Order, OrderId, OrderLine, OrderStatus, PaymentToken, Sku};
+use crate::domain::{Money, Order, OrderId, OrderLine, OrderStatus, PaymentToken, ShardCount, Sku};
 use crate::events::{Envelope, Notification, Shortage};
 
 mod open_orders;
@@ -58,7 +58,7 @@ pub trait OrderRepository: Send + Sync {
     ) -> Result<(), OrderWriteError>;
 }
 
-/// A catalog entry with its live stock.
+/// A catalog entry with its live stock (the sum over its shards).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Product {
     pub sku: Sku,
@@ -67,12 +67,64 @@ pub struct Product {
     pub stock: u32,
 }
 
+/// A product as the catalog stores it: its stock (`product.stock`, the total) spread over
+/// `shards` items (`domain::shards`). What a catalog seed lists; one shard unless it says more.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogEntry {
+    pub product: Product,
+    pub shards: ShardCount,
+}
+
+impl From<Product> for CatalogEntry {
+    fn from(product: Product) -> Self {
+        CatalogEntry {
+            product,
+            shards: ShardCount::ONE,
+        }
+    }
+}
+
+impl From<&Product> for CatalogEntry {
+    fn from(product: &Product) -> Self {
+        product.clone().into()
+    }
+}
+
+impl From<&CatalogEntry> for CatalogEntry {
+    fn from(entry: &CatalogEntry) -> Self {
+        entry.clone()
+    }
+}
+
+/// What pricing an order needs of a catalog entry: not its stock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listing {
+    pub sku: Sku,
+    pub name: String,
+    pub price: Money,
+}
+
 #[async_trait]
 pub trait Catalog: Send + Sync {
     /// The products for these SKUs; unknown SKUs are simply absent from the answer.
     async fn products(&self, skus: &[Sku]) -> Result<Vec<Product>, StoreError>;
     /// The whole catalog, sorted by SKU.
     async fn all_products(&self) -> Result<Vec<Product>, StoreError>;
+    /// The listings for these SKUs, without their stock (which a sharded SKU spreads over
+    /// several items, so that every order of a hot SKU need not read them all); unknown SKUs
+    /// are absent. The default reads the products.
+    async fn listings(&self, skus: &[Sku]) -> Result<Vec<Listing>, StoreError> {
+        Ok(self
+            .products(skus)
+            .await?
+            .into_iter()
+            .map(|p| Listing {
+                sku: p.sku,
+                name: p.name,
+                price: p.price,
+            })
+            .collect())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -97,17 +149,33 @@ pub enum ReleaseError {
     Store(#[from] StoreError),
 }
 
+/// One line of a reservation: its units came from (and go back to) one shard of its SKU.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReservedLine {
+    pub line: OrderLine,
+    pub shard: u16,
+}
+
 /// The stock an order holds: the lines taken from stock, and whether they were put back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reservation {
-    pub lines: Vec<OrderLine>,
+    pub lines: Vec<ReservedLine>,
     pub released: bool,
+}
+
+impl Reservation {
+    /// The order lines, without their shards.
+    pub fn order_lines(&self) -> Vec<OrderLine> {
+        self.lines.iter().map(|r| r.line.clone()).collect()
+    }
 }
 
 #[async_trait]
 pub trait Inventory: Send + Sync {
-    /// Atomically: takes every line's quantity from stock (never below zero), records the
-    /// reservation, and moves the order `PENDING → RESERVED`. All or nothing.
+    /// Atomically: takes every line's quantity from stock (never below zero), each line whole
+    /// from one shard of its SKU, records the reservation with each line's shard, and moves the
+    /// order `PENDING → RESERVED`. All or nothing. Refused for stock only when a line's SKU
+    /// has less than the line in all its shards together (`domain::shards::pick`).
     async fn reserve_stock(
         &self,
         order_id: &OrderId,
@@ -115,8 +183,9 @@ pub trait Inventory: Send + Sync {
         at: DateTime<Utc>,
     ) -> Result<(), ReserveError>;
 
-    /// Atomically: puts a held reservation's quantities back, marks it released, and moves the
-    /// order `PAYMENT_FAILED → CANCELLED`. Returns the released lines.
+    /// Atomically: puts a held reservation's quantities back, each into the shard it came
+    /// from, marks it released, and moves the order `PAYMENT_FAILED → CANCELLED`. Returns the
+    /// released lines.
     async fn release_stock(
         &self,
         order_id: &OrderId,

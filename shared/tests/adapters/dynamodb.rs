@@ -14,8 +14,8 @@ use orderflow_shared::events::Shortage;
 use orderflow_shared::idempotency::{Claim, ClaimTimes, IdempotencyStore};
 use orderflow_shared::ports::{
     Catalog, ChargeOutcome, ChargeRecord, Inventory, OrderRepository, OrderWriteError,
-    PaymentLedger, Product, Recorded, ReleaseError, Reservation, ReserveError, SettleError,
-    Settlement, StoreError,
+    PaymentLedger, Product, Recorded, ReleaseError, Reservation, ReserveError, ReservedLine,
+    SettleError, Settlement, StoreError,
 };
 
 use crate::support::{self, Moto};
@@ -230,7 +230,14 @@ async fn a_reservation_takes_the_stock_records_it_and_moves_the_order_to_reserve
     assert_eq!(
         f.store.reservation(&order.order_id).await.unwrap(),
         Some(Reservation {
-            lines: order.lines.clone(),
+            lines: order
+                .lines
+                .iter()
+                .map(|line| ReservedLine {
+                    line: line.clone(),
+                    shard: 0
+                })
+                .collect(),
             released: false
         })
     );

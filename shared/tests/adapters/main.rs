@@ -10,6 +10,8 @@ mod support;
 #[cfg(all(feature = "dynamodb", feature = "testing"))]
 mod attempts;
 #[cfg(all(feature = "dynamodb", feature = "testing"))]
+mod catalog_cost;
+#[cfg(all(feature = "dynamodb", feature = "testing"))]
 mod contention;
 #[cfg(all(feature = "dynamodb", feature = "testing"))]
 mod dynamodb;
@@ -23,6 +25,8 @@ mod lost_responses;
 mod open_orders;
 #[cfg(all(feature = "dynamodb", feature = "testing"))]
 mod provider;
+#[cfg(all(feature = "dynamodb", feature = "testing"))]
+mod shards;
 #[cfg(all(feature = "sns", feature = "sqs", feature = "testing"))]
 mod sns;
 #[cfg(all(feature = "sqs", feature = "testing"))]

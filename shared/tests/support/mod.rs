@@ -258,10 +258,7 @@ pub mod dynamodb {
         Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
     };
     use aws_sdk_dynamodb::Client;
-    use orderflow_shared::adapters::dynamodb::TableNames;
-
-    /// The Orders table's open-orders index, as infra/template.yaml declares it.
-    pub const OPEN_ORDERS_INDEX: &str = "OpenOrders";
+    use orderflow_shared::adapters::dynamodb::{TableNames, CATALOG_INDEX};
 
     fn string_key(name: &str, key_type: KeyType) -> (AttributeDefinition, KeySchemaElement) {
         (
@@ -278,9 +275,32 @@ pub mod dynamodb {
         )
     }
 
+    /// The Inventory table's sparse catalog index, as infra/template.yaml declares it.
+    fn catalog_index() -> (AttributeDefinition, GlobalSecondaryIndex) {
+        let (definition, key) = string_key("sku", KeyType::Hash);
+        let index = GlobalSecondaryIndex::builder()
+            .index_name(CATALOG_INDEX)
+            .key_schema(key)
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::Include)
+                    .non_key_attributes("name")
+                    .non_key_attributes("price")
+                    .non_key_attributes("shards")
+                    .build(),
+            )
+            .build()
+            .unwrap();
+        (definition, index)
+    }
+
+    /// The Orders table's open-orders index, as infra/template.yaml declares it.
+    pub const OPEN_ORDERS_INDEX: &str = "OpenOrders";
+
     /// Creates the four tables of the data model (each a single string hash key), named
-    /// uniquely for one test, the Idempotency table with its TTL on `expiresAt` and the Orders
-    /// table with its open-orders index (`openShard`, `updatedAt`, every attribute projected).
+    /// uniquely for one test, the Inventory table with its catalog index, the Idempotency
+    /// table with its TTL on `expiresAt` and the Orders table with its open-orders index
+    /// (`openShard`, `updatedAt`, every attribute projected).
     pub async fn create_tables(client: &Client) -> TableNames {
         let tables = TableNames {
             orders: super::unique("Orders"),
@@ -320,6 +340,12 @@ pub mod dynamodb {
                             .build()
                             .unwrap(),
                     );
+            }
+            if table == &tables.inventory {
+                let (definition, index) = catalog_index();
+                request = request
+                    .attribute_definitions(definition)
+                    .global_secondary_indexes(index);
             }
             request.send().await.unwrap();
         }

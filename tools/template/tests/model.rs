@@ -290,6 +290,27 @@ fn tables_have_their_keys_and_the_idempotency_ttl() {
 }
 
 #[test]
+fn the_inventory_table_has_a_sparse_catalog_index_that_holds_no_stock() {
+    let t = template();
+    let tables = t.tables().unwrap();
+    let inventory = tables
+        .iter()
+        .find(|table| table.logical_id == "InventoryTable")
+        .unwrap();
+    let [index] = inventory.global_secondary_indexes.as_slice() else {
+        panic!("one index: {:?}", inventory.global_secondary_indexes)
+    };
+    assert_eq!(
+        (index.name.as_str(), index.hash_key.name.as_str()),
+        ("catalog", "sku")
+    );
+    assert_eq!(index.hash_key.kind, "S");
+    assert!(index.range_key.is_none());
+    assert_eq!(index.projection, "INCLUDE");
+    assert_eq!(index.non_key_attributes, ["name", "price", "shards"]);
+}
+
+#[test]
 fn event_rules_route_detail_types_from_the_bus_to_their_queue() {
     let t = template();
     let routes: BTreeMap<String, (Vec<String>, Vec<String>)> = t

@@ -15,8 +15,9 @@ use crate::idempotency::{
     AttemptClaim, AttemptStore, Claim, ClaimTimes, IdempotencyError, IdempotencyStore, Intent,
 };
 use crate::ports::{
-    Catalog, ChargeRecord, Inventory, OrderRepository, OrderWriteError, PaymentLedger, Product,
-    Recorded, ReleaseError, Reservation, ReserveError, SettleError, Settlement, StoreError,
+    Catalog, CatalogEntry, ChargeRecord, Inventory, Listing, OrderRepository, OrderWriteError,
+    PaymentLedger, Product, Recorded, ReleaseError, Reservation, ReserveError, SettleError,
+    Settlement, StoreError,
 };
 
 /// The physical names of the four tables.
@@ -68,9 +69,15 @@ impl DynamoStore {
         &self.tables
     }
 
-    /// Writes a catalog entry, replacing any entry for the same SKU (seeding, tests).
+    /// Writes a catalog entry with its stock in one shard, replacing any entry for the same SKU
+    /// (seeding, tests).
     pub async fn put_product(&self, product: &Product) -> Result<(), StoreError> {
         self.catalog.put_product(product).await
+    }
+
+    /// Writes a catalog entry, its stock split over its shards (seeding, tests).
+    pub async fn put_entry(&self, entry: &CatalogEntry) -> Result<(), StoreError> {
+        self.catalog.put_entry(entry).await
     }
 
     /// The reservation recorded for an order, if any (consistent read).
@@ -108,6 +115,10 @@ impl Catalog for DynamoStore {
 
     async fn all_products(&self) -> Result<Vec<Product>, StoreError> {
         self.catalog.all_products().await
+    }
+
+    async fn listings(&self, skus: &[Sku]) -> Result<Vec<Listing>, StoreError> {
+        self.catalog.listings(skus).await
     }
 }
 

@@ -7,12 +7,14 @@ use std::str::FromStr;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, SecondsFormat, Utc};
 
+use crate::domain::shards::split;
 use crate::domain::{
     Currency, CustomerId, Email, Money, Order, OrderId, OrderLine, OrderStatus, PaymentToken,
-    Quantity, Sku, StatusChange,
+    Quantity, ShardCount, Sku, StatusChange,
 };
 use crate::ports::{
-    index_time, ChargeOutcome, ChargeRecord, OpenShard, Product, Reservation, StoreError,
+    index_time, CatalogEntry, ChargeOutcome, ChargeRecord, OpenShard, Product, Reservation,
+    ReservedLine, StoreError,
 };
 
 pub(super) type Item = HashMap<String, AttributeValue>;
@@ -63,6 +65,16 @@ pub(super) fn product_key(sku: &Sku) -> String {
     format!("{PRODUCT_PREFIX}{sku}")
 }
 
+/// The item holding shard `shard` of a SKU's stock: shard 0 is the product item itself (so a
+/// SKU of one shard is stored as before shards existed), shard i > 0 is `SKU#<sku>#<i>` (a SKU
+/// has no `#`). Each shard is its own partition key, so their writes spread over partitions.
+pub(super) fn shard_key(sku: &Sku, shard: u16) -> String {
+    match shard {
+        0 => product_key(sku),
+        i => format!("{PRODUCT_PREFIX}{sku}#{i}"),
+    }
+}
+
 pub(super) fn reservation_key(order_id: &OrderId) -> String {
     format!("{RESERVATION_PREFIX}{order_id}")
 }
@@ -95,6 +107,14 @@ impl<'a> Fields<'a> {
         match self.get(name)? {
             AttributeValue::S(v) => Ok(v),
             _ => Err(self.corrupt(name, "is not a string (S)")),
+        }
+    }
+
+    /// A number that may be absent.
+    fn n_or<T: FromStr>(&self, name: &str, absent: T) -> Result<T, StoreError> {
+        match self.map.get(name) {
+            None => Ok(absent),
+            Some(_) => self.n(name),
         }
     }
 
@@ -165,35 +185,35 @@ fn money_from(fields: &Fields<'_>, name: &str) -> Result<Money, StoreError> {
     ))
 }
 
+fn line_to_map(line: &OrderLine) -> Item {
+    HashMap::from([
+        ("sku".to_owned(), s(line.sku.as_str())),
+        ("quantity".to_owned(), n(line.quantity.get())),
+        ("unitPrice".to_owned(), money_to_av(line.unit_price)),
+    ])
+}
+
 fn lines_to_av(lines: &[OrderLine]) -> AttributeValue {
     AttributeValue::L(
         lines
             .iter()
-            .map(|line| {
-                AttributeValue::M(HashMap::from([
-                    ("sku".to_owned(), s(line.sku.as_str())),
-                    ("quantity".to_owned(), n(line.quantity.get())),
-                    ("unitPrice".to_owned(), money_to_av(line.unit_price)),
-                ]))
-            })
+            .map(|line| AttributeValue::M(line_to_map(line)))
             .collect(),
     )
 }
 
+fn line_from(line: &Fields<'_>) -> Result<OrderLine, StoreError> {
+    let quantity: u32 = line.n("quantity")?;
+    Ok(OrderLine {
+        sku: line.parse("sku", Sku::parse)?,
+        quantity: Quantity::new(quantity)
+            .map_err(|e| line.corrupt("quantity", format!("is invalid: {e}")))?,
+        unit_price: money_from(line, "unitPrice")?,
+    })
+}
+
 fn lines_from(fields: &Fields<'_>, name: &str) -> Result<Vec<OrderLine>, StoreError> {
-    fields
-        .l(name)?
-        .iter()
-        .map(|line| {
-            let quantity: u32 = line.n("quantity")?;
-            Ok(OrderLine {
-                sku: line.parse("sku", Sku::parse)?,
-                quantity: Quantity::new(quantity)
-                    .map_err(|e| line.corrupt("quantity", format!("is invalid: {e}")))?,
-                unit_price: money_from(line, "unitPrice")?,
-            })
-        })
-        .collect()
+    fields.l(name)?.iter().map(line_from).collect()
 }
 
 pub(super) fn status_change_to_av(status: OrderStatus, at: DateTime<Utc>) -> AttributeValue {
@@ -286,46 +306,116 @@ fn pk_label(item: &Item) -> String {
     }
 }
 
-pub(super) fn product_to_item(product: &Product) -> Item {
-    HashMap::from([
-        ("pk".to_owned(), s(product_key(&product.sku))),
-        ("sku".to_owned(), s(product.sku.as_str())),
-        ("name".to_owned(), s(&product.name)),
-        ("price".to_owned(), money_to_av(product.price)),
-        ("stock".to_owned(), n(product.stock)),
-    ])
+/// A product's items: the product item (name, price, the `sku` the catalog index is keyed on,
+/// shard 0's stock and, when there are several, the shard count) and one item per further
+/// shard (`pk` and `stock` only, so the catalog index leaves them out), the total split evenly.
+pub(super) fn entry_to_items(entry: &CatalogEntry) -> Vec<Item> {
+    let product = &entry.product;
+    let stocks = split(product.stock, entry.shards);
+    let mut items = Vec::with_capacity(stocks.len());
+    for (shard, stock) in entry.shards.indexes().zip(stocks) {
+        let mut item = HashMap::from([
+            ("pk".to_owned(), s(shard_key(&product.sku, shard))),
+            ("stock".to_owned(), n(stock)),
+        ]);
+        if shard == 0 {
+            item.insert("sku".to_owned(), s(product.sku.as_str()));
+            item.insert("name".to_owned(), s(&product.name));
+            item.insert("price".to_owned(), money_to_av(product.price));
+            if entry.shards != ShardCount::ONE {
+                item.insert(SHARDS.to_owned(), n(entry.shards));
+            }
+        }
+        items.push(item);
+    }
+    items
 }
 
-/// The stock of a product item.
+/// The attribute of a product item that counts its shards; absent means one.
+pub(super) const SHARDS: &str = "shards";
+
+/// The stock of a product or shard item.
 pub(super) fn stock_from_item(item: &Item) -> Result<u32, StoreError> {
     Fields::top(item)
         .n("stock")
         .map_err(|e| context(e, &pk_label(item)))
 }
 
-pub(super) fn product_from_item(item: &Item) -> Result<Product, StoreError> {
+/// How many shards a product item says its stock is spread over.
+pub(super) fn shards_from_item(item: &Item) -> Result<ShardCount, StoreError> {
+    let f = Fields::top(item);
+    let count: u32 = f.n_or(SHARDS, 1).map_err(|e| context(e, &pk_label(item)))?;
+    ShardCount::new(count).map_err(|e| context(f.corrupt(SHARDS, e), &pk_label(item)))
+}
+
+/// What the catalog index holds of a product item (no stock): the product with `stock` 0, and
+/// its shard count.
+pub(super) fn listing_from_item(item: &Item) -> Result<(Product, ShardCount), StoreError> {
     let f = Fields::top(item);
     let parse = || -> Result<Product, StoreError> {
         Ok(Product {
             sku: f.parse("sku", Sku::parse)?,
             name: f.s("name")?.to_owned(),
             price: money_from(&f, "price")?,
-            stock: f.n("stock")?,
+            stock: 0,
         })
     };
-    parse().map_err(|e| context(e, &pk_label(item)))
+    let product = parse().map_err(|e| context(e, &pk_label(item)))?;
+    Ok((product, shards_from_item(item)?))
+}
+
+/// A product item read whole: the product with `stock` set to shard 0's, and its shard count.
+pub(super) fn product_from_item(item: &Item) -> Result<(Product, ShardCount), StoreError> {
+    let (product, shards) = listing_from_item(item)?;
+    Ok((
+        Product {
+            stock: stock_from_item(item)?,
+            ..product
+        },
+        shards,
+    ))
+}
+
+/// A reservation's lines: an order's lines, each with the shard it came from when not shard 0
+/// (so a reservation of one-shard SKUs is stored as before shards existed).
+fn reserved_lines_to_av(lines: &[ReservedLine]) -> AttributeValue {
+    AttributeValue::L(
+        lines
+            .iter()
+            .map(|reserved| {
+                let mut map = line_to_map(&reserved.line);
+                if reserved.shard != 0 {
+                    map.insert("shard".to_owned(), n(reserved.shard));
+                }
+                AttributeValue::M(map)
+            })
+            .collect(),
+    )
+}
+
+fn reserved_lines_from(fields: &Fields<'_>, name: &str) -> Result<Vec<ReservedLine>, StoreError> {
+    fields
+        .l(name)?
+        .iter()
+        .map(|line| {
+            Ok(ReservedLine {
+                line: line_from(line)?,
+                shard: line.n_or("shard", 0)?,
+            })
+        })
+        .collect()
 }
 
 pub(super) fn reservation_to_item(
     order_id: &OrderId,
-    lines: &[OrderLine],
+    lines: &[ReservedLine],
     status: &str,
     at: DateTime<Utc>,
 ) -> Item {
     HashMap::from([
         ("pk".to_owned(), s(reservation_key(order_id))),
         ("orderId".to_owned(), s(order_id.as_str())),
-        ("lines".to_owned(), lines_to_av(lines)),
+        ("lines".to_owned(), reserved_lines_to_av(lines)),
         ("status".to_owned(), s(status)),
         ("at".to_owned(), time_to_av(at)),
     ])
@@ -342,7 +432,7 @@ pub(super) fn reservation_from_item(item: &Item) -> Result<Reservation, StoreErr
             }
         };
         Ok(Reservation {
-            lines: lines_from(&f, "lines")?,
+            lines: reserved_lines_from(&f, "lines")?,
             released,
         })
     };

@@ -4,7 +4,8 @@
 //! - [`DynamoOrders`] ([`OrderRepository`](crate::ports::OrderRepository)): Orders;
 //! - [`DynamoOpenOrders`] ([`OpenOrders`](crate::ports::OpenOrders)): the Orders table's
 //!   open-orders index;
-//! - [`DynamoCatalog`] ([`Catalog`](crate::ports::Catalog)): Inventory;
+//! - [`DynamoCatalog`] ([`Catalog`](crate::ports::Catalog)): Inventory, the whole catalog
+//!   through its sparse index [`CATALOG_INDEX`];
 //! - [`DynamoStock`] ([`Inventory`](crate::ports::Inventory) and `Catalog`): Inventory, and
 //!   Orders for the order's move inside the reservation transaction;
 //! - [`DynamoLedger`] ([`PaymentLedger`](crate::ports::PaymentLedger)): Payments, and
@@ -37,11 +38,12 @@ mod orders;
 mod provider;
 mod request_token;
 mod retry;
+mod shards;
 mod stock;
 mod table;
 mod transaction;
 
-pub use catalog::DynamoCatalog;
+pub use catalog::{DynamoCatalog, CATALOG_INDEX};
 #[cfg(feature = "testing")]
 pub use facade::{DynamoStore, TableNames};
 pub use idempotency::DynamoIdempotency;

@@ -9,15 +9,16 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::domain::{Order, OrderId, OrderLine, OrderStatus, Sku};
+use crate::domain::shards::{first_shard, pick, split, Pick};
+use crate::domain::{Order, OrderId, OrderLine, OrderStatus, ShardCount, Sku};
 use crate::events::{Envelope, Notification, Shortage};
 use crate::idempotency::{
     AttemptClaim, AttemptStore, Claim, ClaimTimes, IdempotencyError, IdempotencyStore, Intent,
 };
 use crate::ports::{
-    Catalog, ChargeRecord, Inventory, Notifier, NotifyError, OrderRepository, OrderWriteError,
-    PaymentLedger, Product, PublishError, Recorded, ReleaseError, Reservation, ReserveError,
-    SettleError, Settlement, StoreError,
+    Catalog, CatalogEntry, ChargeRecord, Inventory, Notifier, NotifyError, OrderRepository,
+    OrderWriteError, PaymentLedger, Product, PublishError, Recorded, ReleaseError, Reservation,
+    ReserveError, ReservedLine, SettleError, Settlement, StoreError,
 };
 
 #[derive(Debug, Clone)]
@@ -30,10 +31,37 @@ struct IdempotencyRecord {
     attempted_at: Option<DateTime<Utc>>,
 }
 
+/// A catalog entry and its stock, one count per shard (`domain::shards`).
+struct Stocked {
+    product: Product,
+    shards: Vec<u32>,
+}
+
+impl Stocked {
+    fn total(&self) -> u32 {
+        self.shards.iter().sum()
+    }
+
+    /// The product as the catalog shows it: its stock is the sum over the shards.
+    fn view(&self) -> Product {
+        Product {
+            stock: self.total(),
+            ..self.product.clone()
+        }
+    }
+
+    fn count(&self) -> ShardCount {
+        u32::try_from(self.shards.len())
+            .ok()
+            .and_then(|n| ShardCount::new(n).ok())
+            .unwrap_or_default()
+    }
+}
+
 #[derive(Default)]
 struct State {
     orders: HashMap<OrderId, Order>,
-    products: BTreeMap<Sku, Product>,
+    products: BTreeMap<Sku, Stocked>,
     reservations: HashMap<OrderId, Reservation>,
     ledger: HashMap<OrderId, ChargeRecord>,
     idempotency: HashMap<String, IdempotencyRecord>,
@@ -64,10 +92,23 @@ impl MemoryStore {
         store
     }
 
+    /// Puts products with their stock in one shard each.
     pub fn put_products(&self, products: impl IntoIterator<Item = Product>) {
+        self.put_entries(products.into_iter().map(CatalogEntry::from));
+    }
+
+    /// Puts catalog entries, each product's stock split evenly over its shards.
+    pub fn put_entries(&self, entries: impl IntoIterator<Item = CatalogEntry>) {
         let mut state = self.lock();
-        for p in products {
-            state.products.insert(p.sku.clone(), p);
+        for e in entries {
+            let shards = split(e.product.stock, e.shards);
+            state.products.insert(
+                e.product.sku.clone(),
+                Stocked {
+                    product: e.product,
+                    shards,
+                },
+            );
         }
     }
 
@@ -76,8 +117,14 @@ impl MemoryStore {
         self.inner.failures.store(n, Ordering::SeqCst);
     }
 
+    /// A SKU's stock, summed over its shards.
     pub fn stock_of(&self, sku: &Sku) -> Option<u32> {
-        self.lock().products.get(sku).map(|p| p.stock)
+        self.lock().products.get(sku).map(Stocked::total)
+    }
+
+    /// A SKU's stock shard by shard.
+    pub fn shard_stocks(&self, sku: &Sku) -> Option<Vec<u32>> {
+        self.lock().products.get(sku).map(|p| p.shards.clone())
     }
 
     pub fn order(&self, id: &OrderId) -> Option<Order> {
@@ -160,12 +207,12 @@ impl Catalog for MemoryStore {
         let state = self.begin()?;
         Ok(skus
             .iter()
-            .filter_map(|s| state.products.get(s).cloned())
+            .filter_map(|s| state.products.get(s).map(Stocked::view))
             .collect())
     }
 
     async fn all_products(&self) -> Result<Vec<Product>, StoreError> {
-        Ok(self.begin()?.products.values().cloned().collect())
+        Ok(self.begin()?.products.values().map(Stocked::view).collect())
     }
 }
 
@@ -187,19 +234,50 @@ impl Inventory for MemoryStore {
         if actual != Some(OrderStatus::Pending) {
             return Err(ReserveError::OrderNotPending { actual });
         }
-        let shortages = Shortage::of(lines, |sku| state.products.get(sku).map(|p| p.stock));
+        // The rules of `domain::shards`, over the shards as they are under the lock.
+        let mut picks = Vec::with_capacity(lines.len());
+        let mut shortages = Vec::new();
+        for line in lines {
+            let found = state.products.get(&line.sku).map(|p| {
+                let start = first_shard(order_id, &line.sku, p.count());
+                pick(&p.shards, start, line.quantity.get())
+            });
+            match found.unwrap_or(Pick::Short { available: 0 }) {
+                Pick::Short { available } => shortages.push(Shortage {
+                    sku: line.sku.clone(),
+                    requested: line.quantity,
+                    available,
+                }),
+                Pick::Take(shard) => picks.push((shard, None)),
+                Pick::Rebalance(r) => picks.push((r.target, Some(r))),
+            }
+        }
         if !shortages.is_empty() {
             return Err(ReserveError::InsufficientStock(shortages));
         }
-        for line in lines {
-            if let Some(p) = state.products.get_mut(&line.sku) {
-                p.stock -= line.quantity.get();
+        let mut reserved = Vec::with_capacity(lines.len());
+        for (line, (shard, moves)) in lines.iter().zip(picks) {
+            let Some(stocked) = state.products.get_mut(&line.sku) else {
+                return Err(StoreError::Corrupt(format!("SKU {} vanished", line.sku)).into());
+            };
+            // Under one lock, so the move and the take are one step, as DynamoDB's rebalance
+            // transaction and the reservation after it are each atomic.
+            if let Some(moves) = moves {
+                for (donor, units) in &moves.donors {
+                    stocked.shards[usize::from(*donor)] -= units;
+                }
+                stocked.shards[usize::from(shard)] += moves.units();
             }
+            stocked.shards[usize::from(shard)] -= line.quantity.get();
+            reserved.push(ReservedLine {
+                line: line.clone(),
+                shard,
+            });
         }
         state.reservations.insert(
             order_id.clone(),
             Reservation {
-                lines: lines.to_vec(),
+                lines: reserved,
                 released: false,
             },
         );
@@ -225,9 +303,13 @@ impl Inventory for MemoryStore {
         if actual != Some(OrderStatus::PaymentFailed) {
             return Err(ReleaseError::OrderNotPaymentFailed { actual });
         }
-        for line in &lines {
-            if let Some(p) = state.products.get_mut(&line.sku) {
-                p.stock += line.quantity.get();
+        for reserved in &lines {
+            let shard = state
+                .products
+                .get_mut(&reserved.line.sku)
+                .and_then(|p| p.shards.get_mut(usize::from(reserved.shard)));
+            if let Some(stock) = shard {
+                *stock += reserved.line.quantity.get();
             }
         }
         if let Some(r) = state.reservations.get_mut(order_id) {
@@ -238,7 +320,7 @@ impl Inventory for MemoryStore {
                 .apply(OrderStatus::Cancelled, at)
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         }
-        Ok(lines)
+        Ok(lines.into_iter().map(|r| r.line).collect())
     }
 }
 

@@ -189,6 +189,127 @@ async fn a_release_returns_the_stock_once_and_cancels_the_order() {
     assert_eq!(store.stock_of(&sku("SKU-A")), Some(3));
 }
 
+fn sharded(s: &str, stock: u32, shards: u32) -> CatalogEntry {
+    CatalogEntry {
+        product: product(s, stock),
+        shards: ShardCount::new(shards).unwrap(),
+    }
+}
+
+async fn reserve(
+    store: &MemoryStore,
+    lines: Vec<OrderLine>,
+) -> (OrderId, Result<(), ReserveError>) {
+    let id = pending_order(store, lines.clone()).await;
+    let answer = store.reserve_stock(&id, &lines, Utc::now()).await;
+    (id, answer)
+}
+
+#[tokio::test]
+async fn a_sharded_sku_is_spread_evenly_and_listed_with_its_total() {
+    let store = MemoryStore::new();
+    store.put_entries([sharded("SKU-HOT", 20, 8)]);
+    assert_eq!(
+        store.shard_stocks(&sku("SKU-HOT")),
+        Some(vec![3, 3, 3, 3, 2, 2, 2, 2])
+    );
+    assert_eq!(store.stock_of(&sku("SKU-HOT")), Some(20));
+    assert_eq!(store.all_products().await.unwrap()[0].stock, 20);
+    assert_eq!(
+        store.products(&[sku("SKU-HOT")]).await.unwrap()[0].stock,
+        20
+    );
+}
+
+#[tokio::test]
+async fn a_line_is_taken_whole_from_one_shard_and_released_back_into_it() {
+    let store = MemoryStore::new();
+    store.put_entries([sharded("SKU-HOT", 40, 4)]);
+    let (id, answer) = reserve(&store, vec![line("SKU-HOT", 3)]).await;
+    answer.unwrap();
+    let held = store.reservation(&id).unwrap();
+    let shard = usize::from(held.lines[0].shard);
+    let mut expected = vec![10; 4];
+    expected[shard] = 7;
+    assert_eq!(store.shard_stocks(&sku("SKU-HOT")), Some(expected));
+    store
+        .transition(
+            &id,
+            OrderStatus::Reserved,
+            OrderStatus::PaymentFailed,
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.release_stock(&id, Utc::now()).await.unwrap(),
+        vec![line("SKU-HOT", 3)]
+    );
+    assert_eq!(store.shard_stocks(&sku("SKU-HOT")), Some(vec![10; 4]));
+}
+
+#[tokio::test]
+async fn buyers_of_a_sharded_sku_sell_it_out_exactly_and_only_then_are_refused() {
+    let store = MemoryStore::new();
+    store.put_entries([sharded("SKU-HOT", 20, 8)]);
+    let mut reserved = 0;
+    for buyer in 0..50 {
+        match reserve(&store, vec![line("SKU-HOT", 1)]).await.1 {
+            Ok(()) => reserved += 1,
+            Err(ReserveError::InsufficientStock(short)) => {
+                assert_eq!(
+                    short[0].available, 0,
+                    "buyer {buyer} refused while units remained"
+                );
+            }
+            Err(other) => panic!("buyer {buyer}: {other:?}"),
+        }
+    }
+    assert_eq!(reserved, 20);
+    assert_eq!(store.shard_stocks(&sku("SKU-HOT")), Some(vec![0; 8]));
+}
+
+#[tokio::test]
+async fn a_line_no_shard_serves_alone_is_served_after_units_move_into_one_shard() {
+    let store = MemoryStore::new();
+    store.put_entries([sharded("SKU-HOT", 6, 4)]);
+    // [2, 2, 1, 1]: no shard holds 5, the total does.
+    let (id, answer) = reserve(&store, vec![line("SKU-HOT", 5)]).await;
+    answer.unwrap();
+    let stocks = store.shard_stocks(&sku("SKU-HOT")).unwrap();
+    assert_eq!(stocks.iter().sum::<u32>(), 1);
+    assert_eq!(
+        stocks[usize::from(store.reservation(&id).unwrap().lines[0].shard)],
+        0
+    );
+    // One unit left somewhere: a line of 2 is short by the total, a line of 1 is served.
+    let (_, short) = reserve(&store, vec![line("SKU-HOT", 2)]).await;
+    assert_eq!(
+        short,
+        Err(ReserveError::InsufficientStock(vec![Shortage {
+            sku: sku("SKU-HOT"),
+            requested: Quantity::new(2).unwrap(),
+            available: 1
+        }]))
+    );
+    reserve(&store, vec![line("SKU-HOT", 1)]).await.1.unwrap();
+    assert_eq!(store.stock_of(&sku("SKU-HOT")), Some(0));
+}
+
+#[tokio::test]
+async fn an_order_with_one_short_line_moves_and_takes_nothing_from_any_shard() {
+    let store = MemoryStore::new();
+    store.put_entries([sharded("SKU-HOT", 6, 4), sharded("SKU-B", 1, 1)]);
+    let (id, answer) = reserve(&store, vec![line("SKU-HOT", 5), line("SKU-B", 2)]).await;
+    assert!(matches!(answer, Err(ReserveError::InsufficientStock(s)) if s.len() == 1));
+    assert_eq!(
+        store.shard_stocks(&sku("SKU-HOT")),
+        Some(vec![2, 2, 1, 1]),
+        "no rebalance for an order refused"
+    );
+    assert_eq!(store.reservation(&id), None);
+}
+
 #[tokio::test]
 async fn the_ledger_keeps_the_first_entry_per_order() {
     let store = MemoryStore::new();

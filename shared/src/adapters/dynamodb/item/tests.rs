@@ -120,17 +120,30 @@ fn an_order_item_that_does_not_parse_names_the_attribute() {
     assert!(msg.contains("`status` is invalid"), "{msg}");
 }
 
-#[test]
-fn a_product_round_trips_and_is_keyed_by_its_sku() {
-    let product = Product {
+fn mug(stock: u32) -> Product {
+    Product {
         sku: Sku::parse("SKU-MUG").unwrap(),
         name: "Mug".into(),
         price: Money::new(1250, Currency::EUR),
-        stock: 7,
-    };
-    let item = product_to_item(&product);
+        stock,
+    }
+}
+
+#[test]
+fn a_product_round_trips_and_is_keyed_by_its_sku() {
+    let product = mug(7);
+    let items = entry_to_items(&CatalogEntry::from(&product));
+    assert_eq!(items.len(), 1, "one shard: the product item alone");
+    let item = items[0].clone();
     assert_eq!(item["pk"], s("SKU#SKU-MUG"));
-    assert_eq!(product_from_item(&item).unwrap(), product);
+    assert!(
+        !item.contains_key(SHARDS),
+        "a one-shard product item is stored as before shards"
+    );
+    assert_eq!(
+        product_from_item(&item).unwrap(),
+        (product, ShardCount::ONE)
+    );
     let mut negative = item.clone();
     negative.insert("stock".into(), n(-1));
     let StoreError::Corrupt(msg) = product_from_item(&negative).unwrap_err() else {
@@ -155,12 +168,63 @@ fn a_product_round_trips_and_is_keyed_by_its_sku() {
 }
 
 #[test]
-fn a_reservation_round_trips_held_and_released() {
+fn a_sharded_product_is_its_product_item_and_one_stock_item_per_further_shard() {
+    let entry = CatalogEntry {
+        product: mug(10),
+        shards: ShardCount::new(4).unwrap(),
+    };
+    let items = entry_to_items(&entry);
+    let keys: Vec<&AttributeValue> = items.iter().map(|i| &i["pk"]).collect();
+    assert_eq!(
+        keys,
+        [
+            &s("SKU#SKU-MUG"),
+            &s("SKU#SKU-MUG#1"),
+            &s("SKU#SKU-MUG#2"),
+            &s("SKU#SKU-MUG#3")
+        ]
+    );
+    let stocks: Vec<u32> = items.iter().map(|i| stock_from_item(i).unwrap()).collect();
+    assert_eq!(stocks, [3, 3, 2, 2]);
+    // Only the product item carries `sku`, the catalog index's key: shard items stay out of it.
+    assert!(items[1..]
+        .iter()
+        .all(|i| i.len() == 2 && !i.contains_key("sku")));
+    let (product, shards) = product_from_item(&items[0]).unwrap();
+    assert_eq!((product.stock, shards), (3, entry.shards));
+    // The index holds no stock: a listing reads without it.
+    let mut listed = items[0].clone();
+    listed.remove("stock");
+    assert_eq!(listing_from_item(&listed).unwrap().1, entry.shards);
+    listed.insert(SHARDS.into(), n(0));
+    assert!(listing_from_item(&listed).is_err(), "0 shards is corrupt");
+}
+
+#[test]
+fn a_reservation_round_trips_held_and_released_with_each_lines_shard() {
     let id = OrderId::new();
-    let lines = vec![line("SKU-A", 3, 100)];
+    let lines = vec![
+        ReservedLine {
+            line: line("SKU-A", 3, 100),
+            shard: 0,
+        },
+        ReservedLine {
+            line: line("SKU-B", 1, 100),
+            shard: 5,
+        },
+    ];
     let at = Utc::now();
     let held = reservation_to_item(&id, &lines, HELD, at);
     assert_eq!(held["pk"], s(format!("RESERVATION#{id}")));
+    let AttributeValue::L(stored) = &held["lines"] else {
+        panic!("a list")
+    };
+    let shard_of = |i: usize| match &stored[i] {
+        AttributeValue::M(m) => m.get("shard").cloned(),
+        _ => panic!("a map"),
+    };
+    assert_eq!(shard_of(0), None, "shard 0 is stored as before shards");
+    assert_eq!(shard_of(1), Some(n(5)));
     assert_eq!(
         reservation_from_item(&held).unwrap(),
         Reservation {
