@@ -6,7 +6,10 @@ use std::path::PathBuf;
 use serde::Serialize;
 use serde_json::json;
 
+use super::cost::Cost;
+use super::history::Stages;
 use super::stats;
+use super::usage::Usage;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct LoadReport {
@@ -21,20 +24,30 @@ pub struct LoadReport {
     /// SKUs whose final stock in the inventory table is not the seeded stock minus what the
     /// confirmed orders took.
     pub stock_mismatch: usize,
+    /// The first placement to the last final transition, on the pipeline's own clock.
     pub duration_s: f64,
     pub throughput_orders_per_s: f64,
+    /// Placement to the last transition, from each order's recorded history.
     pub latency_ms: stats::Latency,
+    /// Each stage's percentiles (placed → reserved → paid → told, and placed → rejected).
+    pub stages_ms: Stages,
+    /// Each final order: (its end in ms after the first placement, its latency in ms).
+    pub ends_ms: Vec<(u64, u64)>,
     /// Functions' AWS calls per confirmed order; `null` against an `--api-url` cloud.
     pub aws_calls_per_order: Option<f64>,
     pub aws_calls: BTreeMap<String, u64>,
-    /// AWS calls of query-api, answering this run's polling (not in `aws_calls`).
-    pub poll_aws_calls: u64,
+    /// What the order flow's functions used (calls, entries, units, invocations, log bytes).
+    pub usage: Option<Usage>,
+    /// US dollars per million confirmed orders on AWS, per service.
+    pub cost: Option<Cost>,
     /// Orders' worth of the same AWS calls per second, replayed straight against the endpoint.
     pub backend_throughput_orders_per_s: Option<f64>,
     /// Pipeline throughput / backend throughput.
     pub backend_share: Option<f64>,
     pub replay: Option<ReplaySummary>,
+    /// The HTML report, and this report as JSON beside it.
     pub report: String,
+    pub json: String,
     pub log: Option<String>,
 }
 

@@ -129,11 +129,27 @@ impl FunctionHandle {
 struct InFlight {
     request_id: String,
     reply: oneshot::Sender<Result<Bytes, InvokeError>>,
+    started: std::time::Instant,
+}
+
+/// The start of Lambda's `REPORT` line, which the local runtime logs after every invocation as
+/// Lambda does (what `orderflow load` bills: invocations, billed duration, memory).
+pub const REPORT: &str = "REPORT RequestId: ";
+
+/// Lambda's `REPORT` line: the duration, billed rounded up to the millisecond, at the memory size.
+#[allow(clippy::float_arithmetic)] // milliseconds from seconds
+pub fn report_line(request_id: &str, took: Duration, memory_mb: u64) -> String {
+    let ms = took.as_secs_f64() * 1000.0;
+    format!(
+        "{REPORT}{request_id}\tDuration: {ms:.2} ms\tBilled Duration: {} ms\tMemory Size: {memory_mb} MB",
+        took.as_micros().div_ceil(1000).max(1)
+    )
 }
 
 struct InstanceState {
     function: String,
     timeout: Duration,
+    memory_mb: u64,
     queue: Arc<Mutex<mpsc::Receiver<Invocation>>>,
     in_flight: Mutex<Option<InFlight>>,
     /// Told the deadline of the invocation handed out, so the supervisor can enforce it.
@@ -152,6 +168,7 @@ impl InstanceState {
         let mut slot = self.in_flight.lock().await;
         match slot.take() {
             Some(f) if f.request_id == request_id => {
+                self.report(&f);
                 let _ = f.reply.send(outcome);
                 let _ = self.deadline_tx.send(None);
                 true
@@ -163,8 +180,16 @@ impl InstanceState {
         }
     }
 
+    fn report(&self, f: &InFlight) {
+        self.logs.line(
+            &self.function,
+            &report_line(&f.request_id, f.started.elapsed(), self.memory_mb),
+        );
+    }
+
     async fn fail_in_flight(&self, error: InvokeError) {
         if let Some(f) = self.in_flight.lock().await.take() {
+            self.report(&f);
             let _ = f.reply.send(Err(error));
         }
         let _ = self.deadline_tx.send(None);
@@ -177,6 +202,7 @@ impl InstanceState {
         let mut slot = self.in_flight.lock().await;
         self.retired.send_modify(|n| *n = n.wrapping_add(1));
         if let Some(f) = slot.take() {
+            self.report(&f);
             let _ = f.reply.send(Err(error));
         }
         let _ = self.deadline_tx.send(None);
@@ -213,6 +239,7 @@ async fn next(State(s): State<Arc<InstanceState>>) -> Response {
         *slot = Some(InFlight {
             request_id: request_id.clone(),
             reply: invocation.reply,
+            started: std::time::Instant::now(),
         });
         // Under the lock too: a deadline told after `retire` would time out the next process.
         let _ = s.deadline_tx.send(Some(deadline));
@@ -319,6 +346,7 @@ pub async fn start_function(
         let state = Arc::new(InstanceState {
             function: spec.name.clone(),
             timeout: spec.timeout,
+            memory_mb: spec.memory_mb,
             queue: queue.clone(),
             in_flight: Mutex::new(None),
             deadline_tx,
@@ -636,6 +664,16 @@ mod tests {
   ID=$(grep -i lambda-runtime-aws-request-id /tmp/$$.h | cut -d' ' -f2 | tr -d '\r')
   curl -s -X POST --data-binary @/tmp/$$.b "$API/invocation/$ID/response" >/dev/null
 done"#;
+
+    #[test]
+    fn the_report_line_bills_whole_milliseconds_at_the_memory_size() {
+        let line = report_line("r-1", Duration::from_micros(12_340), 128);
+        assert_eq!(
+            line,
+            "REPORT RequestId: r-1\tDuration: 12.34 ms\tBilled Duration: 13 ms\tMemory Size: 128 MB"
+        );
+        assert!(report_line("r", Duration::ZERO, 128).contains("Billed Duration: 1 ms"));
+    }
 
     #[tokio::test]
     async fn an_invocation_returns_what_the_function_responds() {
