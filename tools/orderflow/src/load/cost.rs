@@ -187,7 +187,7 @@ pub fn price(usage: &Usage, run: Run, prices: &PriceFile, price_file: &str) -> C
     // Already per million orders: undo the scaling `add` applies.
     add(
         "SQS",
-        "empty receives (pollers, modelled)",
+        "empty receives (pollers, modelled; the run's share)",
         empty / per_million,
         p("sqs_standard_request"),
     );

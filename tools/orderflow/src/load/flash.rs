@@ -149,6 +149,7 @@ pub async fn run(args: &LoadArgs, state_dir: &Path) -> Result<FlashReport, LoadE
         serde_json::to_vec_pretty(&report).unwrap_or_default(),
     )?;
     std::fs::write(&html, super::html::flash_page(&report, "flash.json"))?;
+    super::report::write_bench_report("flash", &report)?;
     SAY.line(&format!("report: {}", html.display()));
     Ok(report)
 }

@@ -509,7 +509,10 @@ mod tests {
         assert_eq!(check_axes(&html), 3);
         assert!(html.contains("href=\"report.json\""));
         assert!(!html.contains("<script"), "no script");
-        assert!(!html.contains("src=") && !html.contains("https://"), "nothing fetched");
+        assert!(
+            !html.contains("src=") && !html.contains("https://"),
+            "nothing fetched"
+        );
         assert!(!html.contains("\"p50\""), "the JSON is linked, not dumped");
     }
 

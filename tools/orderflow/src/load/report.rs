@@ -65,8 +65,47 @@ impl LoadReport {
     }
 }
 
+/// The command line that made a run, as PERFORMANCE.md quotes it.
+pub fn command_line() -> String {
+    let mut args = std::env::args();
+    let program = args.next().unwrap_or_default();
+    std::iter::once(program)
+        .chain(args)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `target/bench/<name>.json`: a run's report with the command and time that made it, which
+/// `orderflow-bench` writes into docs/PERFORMANCE.md.
+pub fn write_bench_report<T: Serialize>(name: &str, report: &T) -> std::io::Result<()> {
+    let dir = PathBuf::from("target/bench");
+    std::fs::create_dir_all(&dir)?;
+    let body = json!({
+        "command": command_line(),
+        "generated_at": chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
+        "source": source_commit(),
+        "report": report,
+    });
+    std::fs::write(
+        dir.join(format!("{name}.json")),
+        serde_json::to_vec_pretty(&body)?,
+    )
+}
+
+/// The commit the run was built from (`git rev-parse --short HEAD`), when git can say.
+fn source_commit() -> Option<String> {
+    let out = std::process::Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
 /// `target/bench/aws-calls.json`, which `make bench` reads when it is there.
 pub fn write_bench(report: &LoadReport, per_order: f64) -> std::io::Result<()> {
+    write_bench_report("load", report)?;
     let dir = PathBuf::from("target/bench");
     std::fs::create_dir_all(&dir)?;
     let body = json!({
