@@ -97,16 +97,23 @@ pub async fn place_all(
     .await
     .map_err(LoadError::Setup)?;
     bar.finish_and_clear();
+    SAY.line("reading the orders' histories and the customer inbox");
     let recorded = follow::recorded(&dynamodb, &table)
         .await
         .map_err(LoadError::Setup)?;
     let told = match cloud.inbox().await {
-        Ok(inbox) => follow::told(&cloud.sqs(), inbox.url()).await,
+        // Ten notifications a receive, and some room for duplicates.
+        Ok(inbox) => follow::told(&cloud.sqs(), inbox.url(), ids.len() / 5 + 10).await,
         Err(e) => {
             SAY.line(&format!("no inbox, stage 'told' left out: {e}"));
             HashMap::new()
         }
     };
+    SAY.line(&format!(
+        "{} orders recorded, {} customers told",
+        recorded.len(),
+        told.len()
+    ));
     let mut recorded = history::join_told(recorded, &told);
     recorded.retain(|id, _| ids.contains(id));
     Ok((placements, recorded))
@@ -137,6 +144,7 @@ async fn drive(
             *sold.entry(p.sku.as_str()).or_default() += u64::from(p.quantity);
         }
     }
+    SAY.line("checking the stock");
     for sku in stock::check(&cloud.store(), catalog, &sold, |line| SAY.line(line)).await {
         report.oversold += sku.oversold();
         report.stock_mismatch += usize::from(!sku.adds_up());
