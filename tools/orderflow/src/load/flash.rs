@@ -149,7 +149,9 @@ pub async fn run(args: &LoadArgs, state_dir: &Path) -> Result<FlashReport, LoadE
         serde_json::to_vec_pretty(&report).unwrap_or_default(),
     )?;
     std::fs::write(&html, super::html::flash_page(&report, "flash.json"))?;
-    super::report::write_bench_report("flash", &report)?;
+    if args.cloud.state_dir.is_none() {
+        super::report::write_bench_report("flash", &report)?;
+    }
     SAY.line(&format!("report: {}", html.display()));
     Ok(report)
 }

@@ -60,21 +60,26 @@ fn time(raw: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
-/// Waits until every order of `ids` is final (or `timeout` passes), looking every [`EVERY`];
-/// `progress` is told how many are final after each look.
+/// Waits until every stored order of `ids` is final and at least `accepted` of them are
+/// stored (or `timeout` passes), looking every [`EVERY`]; `progress` is told how many are final
+/// after each look.
 pub async fn until_final(
     dynamodb: &aws_sdk_dynamodb::Client,
     table: &str,
     ids: &HashSet<String>,
+    accepted: usize,
     timeout: Duration,
     progress: impl Fn(usize),
 ) -> Result<(), String> {
     let deadline = Instant::now() + timeout;
     loop {
         let items = scan(dynamodb, table, "orderId, #s").await?;
-        let done = items
+        let ours: Vec<&Item> = items
             .iter()
             .filter(|i| text(i, "orderId").is_some_and(|id| ids.contains(id)))
+            .collect();
+        let done = ours
+            .iter()
             .filter(|i| {
                 text(i, "status")
                     .and_then(|s| s.parse::<OrderStatus>().ok())
@@ -82,7 +87,7 @@ pub async fn until_final(
             })
             .count();
         progress(done);
-        if done >= ids.len() || Instant::now() >= deadline {
+        if (done == ours.len() && ours.len() >= accepted) || Instant::now() >= deadline {
             return Ok(());
         }
         tokio::time::sleep(EVERY).await;
