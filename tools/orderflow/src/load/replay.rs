@@ -161,7 +161,8 @@ async fn call(c: &Clients, one: &Call, order: usize, j: usize) -> (bool, bool) {
             .update_expression("SET #s = :s, updatedAt = :t")
             .expression_attribute_names("#s", "status")
             .expression_attribute_values(":s", s("PENDING"))
-            .expression_attribute_values(":t", n(expires))
+            // A string, as the OpenOrders index's sort key `updatedAt` is declared.
+            .expression_attribute_values(":t", s(chrono::Utc::now().to_rfc3339()))
             .send()
             .await
             .is_ok(),
