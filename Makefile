@@ -116,12 +116,24 @@ flash-sale: $(VENV_STAMP) ## 200 buyers of 20 units under the harsh cloud's cont
 	cargo build --workspace --bins --all-features
 	cargo nextest run -p orderflow-tests --all-features -E 'test(/^flash_sale::/)'
 
-.PHONY: load
+.PHONY: load load-flash
 LOAD_ORDERS ?= 2000
 LOAD_CONCURRENCY ?= 64
-load: $(VENV_STAMP) ## flash-sale load on the local cloud: latency, throughput, AWS calls per order, HTML report (JSON on stdout)
+load: $(VENV_STAMP) ## mixed load on the local cloud: throughput, latency per stage, backend_share, cost per million orders; HTML report; writes its section of docs/PERFORMANCE.md
 	cargo build --workspace --bins --all-features
 	target/debug/orderflow load --orders $(LOAD_ORDERS) --concurrency $(LOAD_CONCURRENCY) --json
+	cargo run --quiet -p orderflow-bench -- --load-only
+# One item allows FLASH_ITEM_WCU / 2 reservations a second; three fresh clouds in a row.
+FLASH_SKU ?= SKU-FLASH-1
+FLASH_STOCK ?= 120
+FLASH_SHARDS ?= 8
+FLASH_ITEM_WCU ?= 4
+# Few buyers in flight: a batch of ten waiting on one item outlives the function's timeout.
+FLASH_CONCURRENCY ?= 8
+load-flash: $(VENV_STAMP) ## one hot SKU on 1 shard, on N shards and without the per-item limit, side by side; writes its section of docs/PERFORMANCE.md
+	cargo build --workspace --bins --all-features
+	target/debug/orderflow load --flash $(FLASH_SKU) --stock $(FLASH_STOCK) --shards $(FLASH_SHARDS) --item-wcu $(FLASH_ITEM_WCU) --concurrency $(FLASH_CONCURRENCY) --json
+	cargo run --quiet -p orderflow-bench -- --load-only
 
 API_PORT ?= 3000
 # e.g. DEV_FLAGS=--auth (the JWT authorizer, as deployed), or fault flags (see README).

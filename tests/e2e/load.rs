@@ -1,6 +1,7 @@
-//! `orderflow load` end to end: a small flash sale against its own local cloud; nothing
-//! oversold, every order final, the AWS calls counted, the HTML report written. The large run
-//! is `make load`.
+//! `orderflow load` end to end: a small mixed sale against its own local cloud (nothing
+//! oversold, every order final, its latency and stages from the orders' histories, the AWS
+//! calls counted and priced, the HTML report and its JSON written), and a small `--flash` run's
+//! three rows. The large runs are `make load` and `make load-flash`.
 
 use std::process::Command;
 
@@ -45,7 +46,100 @@ fn a_small_flash_sale_oversells_nothing_finishes_every_order_and_counts_its_aws_
     );
     assert!(calls.contains_key("EventBridge.PutEvents"), "{calls:?}");
     assert!(report["backend_share"].as_f64().unwrap() > 0.0);
+    assert_eq!(
+        report["replay"]["substituted"], 0,
+        "every call replayed as itself"
+    );
+    // Latencies come from the histories: a confirmed order went through every stage.
+    for stage in ["reserved", "paid", "told"] {
+        assert!(
+            report["stages_ms"][stage]["p50"].as_u64().unwrap() > 0,
+            "{stage}: {report}"
+        );
+    }
+    let p99 = report["latency_ms"]["p99"].as_u64().unwrap();
+    assert!(p99 >= report["stages_ms"]["reserved"]["p99"].as_u64().unwrap());
+    // The cost: DynamoDB units as the endpoint reported them, every line priced.
+    let cost = &report["cost"];
+    assert!(cost["usd_per_million_confirmed"].as_f64().unwrap() > 0.0);
+    let writes = cost["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["what"] == "write request units")
+        .unwrap();
+    assert!(writes["units"].as_f64().unwrap() > 0.0, "{cost}");
+    let lambda = report["usage"]["lambda"].as_object().unwrap();
+    assert!(lambda["update-inventory"]["invocations"].as_u64().unwrap() > 0);
     let html = std::fs::read_to_string(report["report"].as_str().unwrap()).unwrap();
     assert!(html.contains("<svg"), "the report has its charts");
+    assert!(html.contains("href=\"report.json\""));
+    let json: Value =
+        serde_json::from_str(&std::fs::read_to_string(report["json"].as_str().unwrap()).unwrap())
+            .unwrap();
+    assert_eq!(json["orders"], 60);
+    let _ = std::fs::remove_dir_all(&state);
+}
+
+#[test]
+fn a_small_flash_sale_on_one_shard_on_four_and_uncapped_sells_exactly_its_stock_in_each_row() {
+    let root = repo_root();
+    let state = std::env::temp_dir().join(format!("orderflow-flash-{}", std::process::id()));
+    let out = Command::new(root.join("target/debug/orderflow"))
+        .current_dir(&root)
+        .args([
+            "load",
+            "--flash",
+            "SKU-FLASH-E2E",
+            "--stock",
+            "12",
+            "--buyers",
+            "16",
+        ])
+        .args([
+            "--shards",
+            "4",
+            "--item-wcu",
+            "4",
+            "--concurrency",
+            "8",
+            "--json",
+        ])
+        .arg("--state-dir")
+        .arg(&state)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let report: Value = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("one JSON object on stdout ({e}):\n{stdout}\n{stderr}"));
+    eprintln!("{report:#}");
+    let rows = report["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 3);
+    assert_eq!(
+        rows.iter()
+            .map(|r| r["shards"].as_u64().unwrap())
+            .collect::<Vec<_>>(),
+        [1, 4, 4]
+    );
+    assert_eq!(rows[2]["item_wcu"], 0, "the ceiling has no per-item limit");
+    for r in rows {
+        assert_eq!(r["sold_out_exactly"], true, "{r}\n{stderr}");
+        assert_eq!(r["confirmed"], 12);
+        assert_eq!(r["rejected"], 4);
+        assert_eq!(r["dead_lettered"], 0);
+        assert!(r["confirmed_per_s"].as_f64().unwrap() > 0.0);
+    }
+    assert!(
+        rows[0]["throttles"].as_u64().unwrap() > 0,
+        "one item at 2 reservations/s is throttled: {}",
+        rows[0]
+    );
+    let html = std::fs::read_to_string(report["report"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        html.matches("<th>").count(),
+        4,
+        "the three rows side by side"
+    );
     let _ = std::fs::remove_dir_all(&state);
 }

@@ -3,6 +3,7 @@
 Switched on by `ORDERFLOW_HARSH_FILE`, the path of a spec file (`spec.py` says what it holds);
 without the variable nothing here is installed and moto behaves exactly as before.
 - `contention.py`, `dynamodb.py`: transaction conflicts and the per-item write rate;
+- `capacity.py`: the read and write units a request consumed, when it asks for them;
 - `eventbridge.py`: duplicate and late deliveries to SQS targets;
 - `spec_file.py`: the spec, read again when the file changes;
 - `log.py`: one line per injected event in the moto log.
@@ -22,7 +23,9 @@ def install() -> None:
     spec = spec_file.current()
     log.config(f"installed, spec file {path}" + ("" if spec is not None else " (absent: off)"))
 
-    from . import dynamodb, eventbridge
+    from . import capacity, dynamodb, eventbridge
 
     dynamodb.install(spec_file)
+    # Outside the contention model: a refused write consumed nothing it would report.
+    capacity.install()
     eventbridge.install(spec_file)

@@ -1,19 +1,27 @@
 //! Counting AWS calls (`orderflow load`) and timing them (`orderflow trace`): an interceptor on
 //! each SDK client that logs one [`AWS_CALL`] line per completed call, with its duration, its
-//! attempts and its error. Compiled in only with the `local-cloud` feature, which deployment
-//! builds never enable.
+//! attempts, its error, and what it used as AWS bills it ([`usage`]): its
+//! entries, its 64 KB chunks and, for DynamoDB, the read and write units the endpoint reports
+//! (the interceptor asks for them with `ReturnConsumedCapacity`: only here, so a deployed
+//! function's answers stay as small as they are). Compiled in only with the `local-cloud`
+//! feature, which deployment builds never enable.
+
+pub mod usage;
 
 use std::time::Instant;
 
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::{
-    BeforeSerializationInterceptorContextRef, FinalizerInterceptorContextRef,
+    BeforeSerializationInterceptorContextMut, BeforeSerializationInterceptorContextRef,
+    FinalizerInterceptorContextRef,
 };
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::retries::RequestAttempts;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
+
+use usage::Carried;
 
 use crate::config::{switch, Lookup};
 use crate::telemetry::messages::AWS_CALL;
@@ -29,7 +37,10 @@ pub fn enabled(lookup: Lookup<'_>) -> bool {
 /// Logs `aws call` with `aws_service`, `aws_operation`, `duration_ms` (from before the request
 /// was serialised to the end of its last attempt), `attempts` and, when it failed, `error` once
 /// per completed operation (after its retries, whatever its outcome): the SDK's
-/// `read_before_execution` and `read_after_execution` hooks run once per call of `send()`.
+/// `read_before_execution` and `read_after_execution` hooks run once per call of `send()`. Its
+/// fields `aws_ok`, `aws_entries`, `aws_chunks`, `aws_read_units` and
+/// `aws_write_units` say what the call used (units 0 when the call failed: an error carries
+/// none).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CountCalls;
 
@@ -39,6 +50,10 @@ impl CountCalls {
         cfg.load::<Metadata>()
             .map(|m| (m.service().to_owned(), m.name().to_owned()))
     }
+}
+
+impl Storable for Carried {
+    type Storer = StoreReplace<Self>;
 }
 
 /// When the call started (kept in the call's config bag between the two hooks).
@@ -56,11 +71,24 @@ impl Intercept for CountCalls {
 
     fn read_before_execution(
         &self,
-        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        context: &BeforeSerializationInterceptorContextRef<'_>,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         cfg.interceptor_state()
             .store_put(CallStarted(Instant::now()));
+        // The input is gone once serialized: what it carries is noted now.
+        cfg.interceptor_state()
+            .store_put(usage::carried(context.input()));
+        Ok(())
+    }
+
+    fn modify_before_serialization(
+        &self,
+        context: &mut BeforeSerializationInterceptorContextMut<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        usage::ask_for_units(context.input_mut());
         Ok(())
     }
 
@@ -73,20 +101,34 @@ impl Intercept for CountCalls {
         let Some((service, operation)) = CountCalls::call_of(cfg) else {
             return Ok(());
         };
+        let carried = cfg.load::<Carried>().copied().unwrap_or(Carried {
+            entries: 1,
+            chunks: 1,
+        });
         let duration_ms = cfg.load::<CallStarted>().map_or(0, |s| {
             u64::try_from(s.0.elapsed().as_millis()).unwrap_or(u64::MAX)
         });
         let attempts = cfg.load::<RequestAttempts>().map_or(1, |a| a.attempts());
-        match context.output_or_error() {
-            Some(Err(e)) => tracing::info!(
-                aws_service = %service, aws_operation = %operation, duration_ms, attempts,
-                error = %e, "{AWS_CALL}"
-            ),
-            _ => tracing::info!(
-                aws_service = %service, aws_operation = %operation, duration_ms, attempts,
-                "{AWS_CALL}"
-            ),
-        }
+        let result = context.output_or_error();
+        let error = match result {
+            Some(Err(e)) => Some(e.to_string()),
+            _ => None,
+        };
+        let output = result.and_then(Result::ok);
+        let units = output.map(usage::units).unwrap_or_default();
+        tracing::info!(
+            aws_service = %service,
+            aws_operation = %operation,
+            duration_ms,
+            attempts,
+            error = error.as_deref(),
+            aws_ok = output.is_some(),
+            aws_entries = carried.entries,
+            aws_chunks = carried.chunks,
+            aws_read_units = units.read,
+            aws_write_units = units.write,
+            "{AWS_CALL}"
+        );
         Ok(())
     }
 }
@@ -171,6 +213,13 @@ mod tests {
             .await;
         assert!(get.is_ok(), "{get:?}");
         let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let timed = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v["fields"]["message"] == AWS_CALL)
+            .filter(|v| v["fields"]["duration_ms"].is_u64() && v["fields"]["attempts"] == 1)
+            .count();
+        assert_eq!(timed, 2, "each line has its duration and attempts: {text}");
         let calls: Vec<(String, String)> = text
             .lines()
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
@@ -192,12 +241,5 @@ mod tests {
                 ("DynamoDB".to_owned(), "GetItem".to_owned()),
             ]
         );
-        let timed = text
-            .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter(|v| v["fields"]["message"] == AWS_CALL)
-            .filter(|v| v["fields"]["duration_ms"].is_u64() && v["fields"]["attempts"] == 1)
-            .count();
-        assert_eq!(timed, 2, "each line has its duration and attempts: {text}");
     }
 }

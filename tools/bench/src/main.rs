@@ -8,6 +8,7 @@
 mod aws_calls;
 mod cold_start;
 mod handler_cost;
+mod load;
 mod report;
 mod size;
 
@@ -56,6 +57,16 @@ struct Args {
     /// The counts `make load` leaves.
     #[arg(long, default_value = "target/bench/aws-calls.json")]
     aws_calls: PathBuf,
+    /// What `orderflow load` left (`target/bench/load.json`).
+    #[arg(long, default_value = "target/bench/load.json")]
+    load: PathBuf,
+    /// What `orderflow load --flash` left (`target/bench/flash.json`).
+    #[arg(long, default_value = "target/bench/flash.json")]
+    flash: PathBuf,
+    /// Rewrite only the load section of --out from --load and --flash (what `make load` does),
+    /// measuring nothing.
+    #[arg(long)]
+    load_only: bool,
     /// Scratch space (an empty HOME for the functions).
     #[arg(long, default_value = "target/bench")]
     scratch: PathBuf,
@@ -80,7 +91,23 @@ fn main() -> ExitCode {
     }
 }
 
+/// The load section, from the files the load runs left.
+fn load_section(args: &Args) -> Result<String, Error> {
+    let load = load::read(&args.load)?;
+    let flash = load::read(&args.flash)?;
+    Ok(load::section(load.as_ref(), flash.as_ref()))
+}
+
 fn run(args: Args) -> Result<(), Error> {
+    if args.load_only {
+        let section = load_section(&args)?;
+        let page = std::fs::read_to_string(&args.out).unwrap_or_default();
+        print!("{section}");
+        std::fs::write(&args.out, load::replace_section(&page, &section))
+            .map_err(|e| format!("cannot write {}: {e}", args.out.display()))?;
+        eprintln!("wrote the load section of {}", args.out.display());
+        return Ok(());
+    }
     if args.runs < 21 {
         return Err(format!(
             "--runs {} is too few for a median: use at least 21",
@@ -146,7 +173,8 @@ fn run(args: Args) -> Result<(), Error> {
     if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
-    std::fs::write(&args.out, report::markdown(&run))
+    let page = load::replace_section(&report::markdown(&run), &load_section(&args)?);
+    std::fs::write(&args.out, page)
         .map_err(|e| format!("cannot write {}: {e}", args.out.display()))?;
     eprintln!("wrote {}", args.out.display());
     Ok(())

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use orderflow_shared::domain::{Order, OrderId};
 use orderflow_shared::faults::Faults;
-use orderflow_shared::ports::Product;
+use orderflow_shared::ports::{CatalogEntry, Product};
 
 use super::count::{count, provider_table_charges, Evidence};
 use super::dead_letters::{DeadLetters, PERMANENT_FAILURE_TOKEN};
@@ -33,7 +33,8 @@ const QUIET: Duration = Duration::from_secs(30);
 pub async fn run(args: &ChaosArgs, state_dir: &Path) -> Result<Report, ChaosError> {
     let started = Instant::now();
     let (planned, catalog) = plan(args.orders, args.seed)?;
-    let own = own_cloud(args, &catalog)?;
+    let entries: Vec<CatalogEntry> = catalog.iter().map(CatalogEntry::from).collect();
+    let own = own_cloud(args, &entries)?;
     let cloud = Cloud::start(&args.cloud, state_dir, own, SAY).await?;
     let result = drive(args, &cloud, &planned, &catalog).await;
     let table_charges = provider_table_charges(cloud.sdk(), &cloud.stack).await;
@@ -60,7 +61,10 @@ pub async fn run(args: &ChaosArgs, state_dir: &Path) -> Result<Report, ChaosErro
 /// The cloud this run starts: its catalog, every kind of fault seeded by the run's seed, and
 /// `--auth` as in AWS (every order call carries its customer's token). A cloud at `--api-url`
 /// keeps the faults it was started with.
-fn own_cloud<'a>(args: &ChaosArgs, catalog: &'a [Product]) -> Result<OwnCloud<'a>, ChaosError> {
+fn own_cloud<'a>(
+    args: &ChaosArgs,
+    catalog: &'a [CatalogEntry],
+) -> Result<OwnCloud<'a>, ChaosError> {
     let fault_seed = args.seed.to_string();
     let remote = args.cloud.api_url.is_some();
     let parse = |spec: &str| -> Result<Faults, ChaosError> {

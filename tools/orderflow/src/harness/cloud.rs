@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use orderflow_shared::adapters::dynamodb::DynamoStore;
 use orderflow_shared::faults::Faults;
-use orderflow_shared::ports::Product;
+use orderflow_shared::ports::CatalogEntry;
 
 use super::args::CloudArgs;
 use super::child::{ChildError, ChildOptions, ChildProcess};
@@ -37,8 +37,8 @@ pub enum Target {
 pub struct OwnCloud<'a> {
     /// The run's name: its catalog is written to `<state dir>/<name>-catalog.json`.
     pub name: &'static str,
-    /// Seeded instead of `infra/seed/catalog.json`.
-    pub catalog: &'a [Product],
+    /// Seeded instead of `infra/seed/catalog.json` (each SKU with its shards).
+    pub catalog: &'a [CatalogEntry],
     pub function_env: BTreeMap<String, String>,
     pub aws_faults: Faults,
     pub esm_faults: Faults,
@@ -379,10 +379,10 @@ impl Cloud {
     }
 
     /// Seeds a cloud this run did not start with the run's products.
-    async fn seed(&self, run: &'static str, catalog: &[Product]) -> Result<(), HarnessError> {
+    async fn seed(&self, run: &'static str, catalog: &[CatalogEntry]) -> Result<(), HarnessError> {
         let store = self.store();
-        for p in catalog {
-            store.put_product(p).await.map_err(|e| HarnessError::Seed {
+        for e in catalog {
+            store.put_entry(e).await.map_err(|e| HarnessError::Seed {
                 run,
                 message: e.to_string(),
             })?;

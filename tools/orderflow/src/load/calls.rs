@@ -2,24 +2,22 @@
 //! `ORDERFLOW_COUNT_AWS_CALLS=1`), and the same calls replayed straight against the endpoint to
 //! measure the backend's own capacity (see [`super::replay`]).
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::replay::{self, Replayed};
-use super::{stats, SAY};
+use super::usage::{self, Usage};
+use super::{stats, LoadArgs, SAY};
 use crate::harness::Cloud;
 use crate::local::resources::Physical;
 
-/// The function that answers `GET /orders/{id}`: its calls are this run's polling.
-const POLLED_FUNCTION: &str = "query-api";
+/// The function that answers `GET /orders/{id}` and `GET /products`: not part of the order flow.
+const QUERY_FUNCTION: &str = "query-api";
 
 /// What the calls came to.
 pub struct Calls {
-    /// Operation → count, of every function but the polled one.
-    pub calls: BTreeMap<String, u64>,
-    /// Calls of the polled function (this run's polling, not the order flow).
-    pub poll_calls: u64,
+    /// What the order flow's functions used.
+    pub usage: Usage,
     /// Calls per confirmed order.
     pub per_order: f64,
     /// Orders' worth of the same calls per second, replayed straight against the endpoint.
@@ -34,30 +32,31 @@ pub async fn measure(
     log_path: &Path,
     orders: usize,
     confirmed: usize,
-    concurrency: usize,
+    args: &LoadArgs,
 ) -> Calls {
-    settled_calls(log_path).await;
-    let log = std::fs::read_to_string(log_path).unwrap_or_default();
-    let calls = stats::count_aws_calls(&log, |f| f != POLLED_FUNCTION);
-    let poll_calls = stats::count_aws_calls(&log, |f| f == POLLED_FUNCTION)
-        .values()
-        .sum();
-    let total: u64 = calls.values().sum();
+    let log = settled(log_path).await;
+    let usage = usage::read(&log, |f| f != QUERY_FUNCTION);
+    let total = usage.total_calls();
     let per_order = stats::ratio(total as f64, confirmed as f64);
     SAY.line(&format!(
         "{total} AWS calls ({per_order:.1} per confirmed order); replaying them against {}",
         cloud.endpoint
     ));
-    let targets = targets(cloud);
-    let replayed = replay::replay(cloud.sdk(), targets, &calls, orders, concurrency).await;
+    let replayed = replay::replay(
+        cloud.sdk(),
+        targets(cloud),
+        &usage.calls,
+        orders,
+        args.concurrency,
+    )
+    .await;
     let backend = stats::per_second(orders, replayed.seconds);
     SAY.line(&format!(
         "backend: {} calls in {:.1} s ({backend:.1} orders/s), {} failed, {} substituted",
         replayed.calls, replayed.seconds, replayed.failed, replayed.substituted
     ));
     Calls {
-        calls,
-        poll_calls,
+        usage,
         per_order,
         backend,
         replayed,
@@ -81,25 +80,20 @@ fn targets(cloud: &Cloud) -> replay::Targets {
     }
 }
 
-/// Waits until the count of `aws call` lines in the log has not moved for 2 s (the last
-/// notifications are sent after their orders are final), at most 30 s.
-async fn settled_calls(log_path: &Path) -> BTreeMap<String, u64> {
-    let total = |c: &BTreeMap<String, u64>| c.values().sum::<u64>();
-    let read = || {
-        stats::count_aws_calls(
-            &std::fs::read_to_string(log_path).unwrap_or_default(),
-            |_| true,
-        )
-    };
-    let mut calls = read();
+/// The log once its count of `aws call` lines has not moved for 2 s (the last notifications
+/// are sent after their orders are final), at most 30 s.
+pub async fn settled(log_path: &Path) -> String {
+    let read = || std::fs::read_to_string(log_path).unwrap_or_default();
+    let total = |log: &str| stats::count_aws_calls(log, |_| true).values().sum::<u64>();
+    let mut log = read();
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
         tokio::time::sleep(Duration::from_secs(2)).await;
         let now = read();
-        if total(&now) == total(&calls) {
+        if total(&now) == total(&log) {
             return now;
         }
-        calls = now;
+        log = now;
     }
-    calls
+    log
 }

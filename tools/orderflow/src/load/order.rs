@@ -1,13 +1,14 @@
-//! One order of a load run: placed, then polled every 200 ms until it is final, which gives its
-//! latency and the moment it completed.
+//! One order of a load run: placed, and nothing more. Its end is read later from its own
+//! history ([`super::follow`]), so the run does not compete with the pipeline for the API.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use orderflow_shared::domain::OrderStatus;
+use orderflow_shared::domain::{CustomerId, OrderId};
+use orderflow_shared::idempotency::IdempotencyKey;
 
 use super::plan::Planned;
 use super::SAY;
-use crate::harness::{Api, Lookup, Placed, Retry};
+use crate::harness::{Api, Placed, Retry};
 
 /// A load run's client retries conflicts too: a repeat of a key still being placed.
 pub const RETRY: Retry = Retry {
@@ -16,69 +17,53 @@ pub const RETRY: Retry = Retry {
     conflict: true,
 };
 
-const POLL: Duration = Duration::from_millis(200);
+/// How long one order's placement may take, retries included: on a machine too busy to
+/// answer, the run goes on with the order its key names (found in the table, or never stored).
+pub const PLACING: Duration = Duration::from_secs(90);
 
+/// What placing one planned order gave.
 #[derive(Debug, Clone)]
-pub struct Outcome {
+pub struct Placement {
     pub index: usize,
-    pub accepted: bool,
-    /// The final status, or what it was last seen as.
-    pub status: Option<OrderStatus>,
-    pub latency_ms: Option<u64>,
-    /// Milliseconds after the run's start when the order was seen final.
-    pub done_at_ms: Option<u64>,
+    /// The accepted order's id (`None`: refused).
+    pub id: Option<OrderId>,
+    /// The API never answered in time: `id` is the order the key names, which may not exist.
+    pub unanswered: bool,
 }
 
-impl Outcome {
-    pub fn is(&self, status: OrderStatus) -> bool {
-        self.status == Some(status)
-    }
-}
-
-/// What every order of a run shares.
-pub struct Clock {
-    pub started: Instant,
-    /// An order not final this long after it was placed is left as it is.
-    pub order_timeout: Duration,
-}
-
-pub async fn one_order(
-    api: &Api,
-    clock: &Clock,
-    index: usize,
-    p: &Planned,
-    token: Option<&str>,
-) -> Outcome {
-    let sent = Instant::now();
-    let mut outcome = Outcome {
-        index,
-        accepted: false,
-        status: None,
-        latency_ms: None,
-        done_at_ms: None,
-    };
-    let id = match api.place(&p.body.to_string(), &p.key, token, RETRY).await {
-        Placed::Accepted(id) => id,
-        Placed::Refused(why) => {
+pub async fn place(api: &Api, index: usize, p: &Planned, token: Option<&str>) -> Placement {
+    let placed = tokio::time::timeout(
+        PLACING,
+        api.place(&p.body.to_string(), &p.key, token, RETRY),
+    )
+    .await;
+    match placed {
+        Ok(Placed::Accepted(id)) => Placement {
+            index,
+            id: Some(id),
+            unanswered: false,
+        },
+        Ok(Placed::Refused(why)) => {
             SAY.line(&format!("not accepted: {} → {why}", p.key));
-            return outcome;
+            Placement {
+                index,
+                id: None,
+                unanswered: false,
+            }
         }
-    };
-    outcome.accepted = true;
-    while sent.elapsed() < clock.order_timeout {
-        tokio::time::sleep(POLL).await;
-        if let Lookup::Found(status) = api.status(&id, token).await {
-            outcome.status = Some(status);
-            if status.is_terminal() {
-                outcome.latency_ms = Some(millis(sent.elapsed()));
-                outcome.done_at_ms = Some(millis(clock.started.elapsed()));
-                break;
+        Err(_) => {
+            SAY.line(&format!("no answer in {} s: {}", PLACING.as_secs(), p.key));
+            Placement {
+                index,
+                id: named_by_key(p),
+                unanswered: true,
             }
         }
     }
-    outcome
 }
 
-fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+/// The order a planned order's key names for its customer.
+fn named_by_key(p: &Planned) -> Option<OrderId> {
+    let key = IdempotencyKey::parse(&p.key).ok()?;
+    Some(key.order_id(&CustomerId::parse(&p.customer).ok()?))
 }

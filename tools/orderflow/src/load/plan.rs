@@ -15,7 +15,7 @@ pub const PLENTY: [&str; 3] = ["SKU-LOAD-TEE", "SKU-LOAD-MUG", "SKU-LOAD-CAP"];
 pub struct Planned {
     pub customer: String,
     pub key: String,
-    pub sku: &'static str,
+    pub sku: String,
     pub quantity: u32,
     pub body: Value,
 }
@@ -66,7 +66,7 @@ fn order(rng: &mut Rng, seed: u64, i: usize) -> Planned {
     Planned {
         customer,
         key: format!("load-{seed}-{i}"),
-        sku,
+        sku: sku.to_owned(),
         quantity,
         body,
     }

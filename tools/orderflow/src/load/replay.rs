@@ -5,11 +5,14 @@
 //! many "orders" as the run placed, and plays each order's calls one after the other (as a
 //! function does), `concurrency` orders at a time, directly against the same moto endpoint, no
 //! HTTP API, queues, event source mappings or function processes in between. Each call is the
-//! same operation on the same table, bus or topic as in the pipeline, with a payload of the same
-//! shape, on items of their own (`load-replay-…` keys) so the orders and stock of the run are
-//! untouched: a TransactWriteItems is a conditional stock decrement plus a reservation put, a
-//! PutEvents carries a source no rule matches, a Publish goes to the notification topic.
-//! Operations without a replay here are replaced by a GetItem and counted as `substituted`.
+//! same operation on the same table, bus or topic as in the pipeline, carrying as many entries
+//! as the pipeline's calls of that operation did on average (a batch is one call with its
+//! entries, as the functions send it), on items of their own (`load-replay-…` keys) so the
+//! orders and stock of the run are untouched: a TransactWriteItems is a conditional stock
+//! decrement plus a reservation put per further item, a PutEvents carries its entries with a
+//! source no rule matches, a Publish or PublishBatch goes to the notification topic, a
+//! BatchGetItem reads its keys. Operations without a replay here are replaced by a GetItem and
+//! counted as `substituted`.
 //! The time it takes gives the backend's throughput in orders per second.
 
 use std::collections::BTreeMap;
@@ -18,8 +21,11 @@ use std::time::Instant;
 
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+use aws_sdk_sns::types::PublishBatchRequestEntry;
 use orderflow_shared::adapters::dynamodb::TableNames;
 use tokio::sync::Semaphore;
+
+use super::usage::CallUsage;
 
 /// Where the replayed calls go.
 #[derive(Debug, Clone)]
@@ -45,15 +51,32 @@ struct Clients {
     targets: Arc<Targets>,
 }
 
-/// Deals `calls` (operation → count) out to `orders` orders, round-robin, in a fixed order.
-pub fn deal(calls: &BTreeMap<String, u64>, orders: usize) -> Vec<Vec<String>> {
+/// One call to replay: its operation and the entries it carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    pub op: String,
+    pub entries: usize,
+}
+
+/// The entries of an average call of `u` (at least one).
+fn entries_per_call(u: &CallUsage) -> usize {
+    let per = u.entries.div_ceil(u.calls.max(1)).max(1);
+    usize::try_from(per).unwrap_or(1)
+}
+
+/// Deals `calls` out to `orders` orders, round-robin, in a fixed order.
+pub fn deal(calls: &BTreeMap<String, CallUsage>, orders: usize) -> Vec<Vec<Call>> {
     let slots = orders.max(1);
     let mut per_order = vec![Vec::new(); slots];
     let mut k = 0usize;
-    for (op, n) in calls {
-        for _ in 0..*n {
+    for (op, u) in calls {
+        let entries = entries_per_call(u);
+        for _ in 0..u.calls {
             if let Some(list) = per_order.get_mut(k % slots) {
-                list.push(op.clone());
+                list.push(Call {
+                    op: op.clone(),
+                    entries,
+                });
             }
             k += 1;
         }
@@ -64,7 +87,7 @@ pub fn deal(calls: &BTreeMap<String, u64>, orders: usize) -> Vec<Vec<String>> {
 pub async fn replay(
     sdk: &aws_config::SdkConfig,
     targets: Targets,
-    calls: &BTreeMap<String, u64>,
+    calls: &BTreeMap<String, CallUsage>,
     orders: usize,
     concurrency: usize,
 ) -> Replayed {
@@ -83,8 +106,8 @@ pub async fn replay(
         tasks.spawn(async move {
             let _permit = gate.acquire_owned().await.ok();
             let mut out = Replayed::default();
-            for (j, op) in ops.iter().enumerate() {
-                let (ok, substituted) = call(&clients, op, order, j).await;
+            for (j, c) in ops.iter().enumerate() {
+                let (ok, substituted) = call(&clients, c, order, j).await;
                 out.calls += 1;
                 out.failed += u64::from(!ok);
                 out.substituted += u64::from(substituted);
@@ -113,7 +136,8 @@ fn n(v: impl ToString) -> AttributeValue {
 }
 
 /// One call; (succeeded, substituted).
-async fn call(c: &Clients, op: &str, order: usize, j: usize) -> (bool, bool) {
+async fn call(c: &Clients, one: &Call, order: usize, j: usize) -> (bool, bool) {
+    let (op, entries) = (one.op.as_str(), one.entries);
     let t = &c.targets.tables;
     let key = format!("load-replay-{order}-{j}");
     let expires = chrono::Utc::now().timestamp() + 3600;
@@ -137,7 +161,8 @@ async fn call(c: &Clients, op: &str, order: usize, j: usize) -> (bool, bool) {
             .update_expression("SET #s = :s, updatedAt = :t")
             .expression_attribute_names("#s", "status")
             .expression_attribute_values(":s", s("PENDING"))
-            .expression_attribute_values(":t", n(expires))
+            // A string, as the OpenOrders index's sort key `updatedAt` is declared.
+            .expression_attribute_values(":t", s(chrono::Utc::now().to_rfc3339()))
             .send()
             .await
             .is_ok(),
@@ -149,13 +174,19 @@ async fn call(c: &Clients, op: &str, order: usize, j: usize) -> (bool, bool) {
             .send()
             .await
             .is_ok(),
-        "DynamoDB.TransactWriteItems" => transact(c, order, j).await,
+        "DynamoDB.TransactWriteItems" => transact(c, order, j, entries).await,
         "DynamoDB.BatchGetItem" => {
             let keys = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
-                .keys(std::collections::HashMap::from([(
-                    "pk".to_owned(),
-                    s(format!("load-replay-sku-{}", order % 4)),
-                )]))
+                .set_keys(Some(
+                    (0..entries)
+                        .map(|k| {
+                            std::collections::HashMap::from([(
+                                "pk".to_owned(),
+                                s(format!("load-replay-sku-{order}-{k}")),
+                            )])
+                        })
+                        .collect(),
+                ))
                 .build();
             match keys {
                 Ok(keys) => c
@@ -172,14 +203,18 @@ async fn call(c: &Clients, op: &str, order: usize, j: usize) -> (bool, bool) {
             Some(bus) => c
                 .events
                 .put_events()
-                .entries(
-                    PutEventsRequestEntry::builder()
-                        .event_bus_name(bus)
-                        .source("orderflow.load-replay")
-                        .detail_type("Replay")
-                        .detail(format!("{{\"order\":{order}}}"))
-                        .build(),
-                )
+                .set_entries(Some(
+                    (0..entries)
+                        .map(|k| {
+                            PutEventsRequestEntry::builder()
+                                .event_bus_name(bus)
+                                .source("orderflow.load-replay")
+                                .detail_type("Replay")
+                                .detail(format!("{{\"order\":{order},\"entry\":{k}}}"))
+                                .build()
+                        })
+                        .collect(),
+                ))
                 .send()
                 .await
                 .is_ok(),
@@ -195,6 +230,10 @@ async fn call(c: &Clients, op: &str, order: usize, j: usize) -> (bool, bool) {
                 .send()
                 .await
                 .is_ok(),
+            None => return (get(c, order).await, true),
+        },
+        "SNS.PublishBatch" => match &c.targets.topic_arn {
+            Some(arn) => publish_batch(c, arn, order, entries).await,
             None => return (get(c, order).await, true),
         },
         "DynamoDB.GetItem" => get(c, order).await,
@@ -214,30 +253,60 @@ async fn get(c: &Clients, order: usize) -> bool {
         .is_ok()
 }
 
-/// A conditional decrement of a (replay) product's stock and a reservation, in one transaction,
-/// as update-inventory reserves.
-async fn transact(c: &Clients, order: usize, j: usize) -> bool {
+async fn publish_batch(c: &Clients, arn: &str, order: usize, entries: usize) -> bool {
+    let batch: Result<Vec<_>, _> = (0..entries)
+        .map(|k| {
+            PublishBatchRequestEntry::builder()
+                .id(format!("m{k}"))
+                .subject("load replay")
+                .message(format!("{{\"replay\":{order},\"entry\":{k}}}"))
+                .build()
+        })
+        .collect();
+    let Ok(batch) = batch else {
+        return false;
+    };
+    c.sns
+        .publish_batch()
+        .topic_arn(arn)
+        .set_publish_batch_request_entries(Some(batch))
+        .send()
+        .await
+        .is_ok()
+}
+
+/// A conditional decrement of a (replay) product's stock and a reservation per further item, in
+/// one transaction, as update-inventory reserves.
+async fn transact(c: &Clients, order: usize, j: usize, entries: usize) -> bool {
     let t = &c.targets.tables;
     let update = Update::builder()
         .table_name(&t.inventory)
-        .key("pk", s(format!("load-replay-sku-{}", order % 4)))
+        // A product of its own per order: the replay measures the endpoint, not contention.
+        .key("pk", s(format!("load-replay-sku-{order}-{j}")))
         .update_expression("SET stock = if_not_exists(stock, :big) - :one")
         .condition_expression("attribute_not_exists(stock) OR stock >= :one")
         .expression_attribute_values(":big", n(1_000_000_000u64))
         .expression_attribute_values(":one", n(1))
         .build();
-    let put = Put::builder()
-        .table_name(&t.inventory)
-        .item("pk", s(format!("load-replay-reservation-{order}-{j}")))
-        .item("quantity", n(1))
-        .build();
-    let (Ok(update), Ok(put)) = (update, put) else {
+    let puts: Result<Vec<Put>, _> = (1..entries.max(2))
+        .map(|k| {
+            Put::builder()
+                .table_name(&t.inventory)
+                .item("pk", s(format!("load-replay-reservation-{order}-{j}-{k}")))
+                .item("quantity", n(1))
+                .build()
+        })
+        .collect();
+    let (Ok(update), Ok(puts)) = (update, puts) else {
         return false;
     };
+    let items = std::iter::once(TransactWriteItem::builder().update(update).build()).chain(
+        puts.into_iter()
+            .map(|p| TransactWriteItem::builder().put(p).build()),
+    );
     c.dynamodb
         .transact_write_items()
-        .transact_items(TransactWriteItem::builder().update(update).build())
-        .transact_items(TransactWriteItem::builder().put(put).build())
+        .set_transact_items(Some(items.collect()))
         .send()
         .await
         .is_ok()
@@ -248,15 +317,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_counted_call_is_dealt_to_exactly_one_order() {
+    fn every_counted_call_is_dealt_to_exactly_one_order_with_its_average_entries() {
+        let usage = |calls, entries| CallUsage {
+            calls,
+            entries,
+            ..CallUsage::default()
+        };
         let calls = BTreeMap::from([
-            ("DynamoDB.PutItem".to_owned(), 5u64),
-            ("EventBridge.PutEvents".to_owned(), 3u64),
+            ("DynamoDB.PutItem".to_owned(), usage(5, 5)),
+            ("EventBridge.PutEvents".to_owned(), usage(3, 20)),
         ]);
         let plan = deal(&calls, 4);
         assert_eq!(plan.len(), 4);
         assert_eq!(plan.iter().map(Vec::len).sum::<usize>(), 8);
-        assert_eq!(plan[0], vec!["DynamoDB.PutItem", "DynamoDB.PutItem"]);
+        let put = Call {
+            op: "DynamoDB.PutItem".into(),
+            entries: 1,
+        };
+        assert_eq!(plan[0], vec![put.clone(), put]);
+        assert_eq!(plan[1][1].entries, 7, "20 entries over 3 calls, rounded up");
         assert_eq!(deal(&BTreeMap::new(), 0).len(), 1);
     }
 }

@@ -1,5 +1,4 @@
-//! The figures of a load run: percentiles, throughput, the AWS calls counted in the cloud log,
-//! and the self-contained HTML report (hand-written inline SVG).
+//! The figures of a load run: percentiles, throughput, the AWS calls counted in the cloud log.
 
 use std::collections::BTreeMap;
 
@@ -44,6 +43,12 @@ pub fn per_second(count: usize, seconds: f64) -> f64 {
     } else {
         count as f64 / seconds
     }
+}
+
+/// A time span in seconds (0 when negative).
+#[allow(clippy::float_arithmetic)] // seconds from milliseconds
+pub fn seconds(d: chrono::TimeDelta) -> f64 {
+    d.num_milliseconds().max(0) as f64 / 1000.0
 }
 
 /// `a / b`, 0 when `b` is 0.
@@ -104,114 +109,6 @@ pub fn per_second_buckets(done_at_ms: &[u64]) -> Vec<u64> {
     buckets
 }
 
-/// Latencies in `bins` equal-width bins from 0 to the maximum: (bin upper bound ms, count).
-pub fn histogram(latencies: &[u64], bins: u64) -> Vec<(u64, u64)> {
-    let max = latencies.iter().max().copied().unwrap_or(0).max(1);
-    let bins = bins.max(1);
-    let width = max.div_ceil(bins).max(1);
-    let mut counts = vec![0u64; usize::try_from(bins).unwrap_or(1)];
-    for l in latencies {
-        let i = usize::try_from((l / width).min(bins - 1)).unwrap_or(0);
-        if let Some(c) = counts.get_mut(i) {
-            *c += 1;
-        }
-    }
-    counts
-        .into_iter()
-        .enumerate()
-        .map(|(i, c)| ((u64::try_from(i).unwrap_or(0) + 1) * width, c))
-        .collect()
-}
-
-const W: u64 = 720;
-const H: u64 = 260;
-const PAD: u64 = 40;
-
-/// A bar chart as inline SVG: one bar per value, the label of every few bars under it.
-fn bar_chart(title: &str, x_label: &str, bars: &[(String, u64)]) -> String {
-    let n = u64::try_from(bars.len()).unwrap_or(1).max(1);
-    let top = bars.iter().map(|(_, v)| *v).max().unwrap_or(0).max(1);
-    let plot_w = W - 2 * PAD;
-    let plot_h = H - 2 * PAD;
-    let bar_w = (plot_w / n).max(1);
-    let label_every = (n / 10).max(1);
-    let mut svg = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{H}\" \
-         font-family=\"sans-serif\" font-size=\"11\">\n\
-         <text x=\"{PAD}\" y=\"20\" font-size=\"14\">{}</text>\n\
-         <line x1=\"{PAD}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#333\"/>\n\
-         <text x=\"8\" y=\"{}\">{top}</text>\n\
-         <text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n",
-        escape(title),
-        H - PAD,
-        W - PAD,
-        H - PAD,
-        PAD + 4,
-        W / 2,
-        H - 6,
-        escape(x_label),
-    );
-    for (i, (label, value)) in bars.iter().enumerate() {
-        let i = u64::try_from(i).unwrap_or(0);
-        let h = value * plot_h / top;
-        let x = PAD + i * bar_w;
-        svg.push_str(&format!(
-            "<rect x=\"{x}\" y=\"{}\" width=\"{}\" height=\"{h}\" fill=\"#4a7bd0\">\
-             <title>{}: {value}</title></rect>\n",
-            H - PAD - h,
-            bar_w.saturating_sub(1).max(1),
-            escape(label),
-        ));
-        if i % label_every == 0 {
-            svg.push_str(&format!(
-                "<text x=\"{x}\" y=\"{}\">{}</text>\n",
-                H - PAD + 14,
-                escape(label)
-            ));
-        }
-    }
-    svg.push_str("</svg>\n");
-    svg
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-/// The self-contained HTML report: the summary, a latency histogram and throughput over time.
-pub fn html_report(summary: &Value, latencies: &[u64], done_at_ms: &[u64]) -> String {
-    let histogram: Vec<(String, u64)> = histogram(latencies, 40)
-        .into_iter()
-        .map(|(upper, c)| (format!("{upper}"), c))
-        .collect();
-    let throughput: Vec<(String, u64)> = per_second_buckets(done_at_ms)
-        .into_iter()
-        .enumerate()
-        .map(|(s, c)| (format!("{s}"), c))
-        .collect();
-    let pretty = serde_json::to_string_pretty(summary).unwrap_or_default();
-    format!(
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>orderflow load</title>\
-         <style>body{{font-family:sans-serif;margin:2em}}pre{{background:#f4f4f4;padding:1em}}</style>\
-         </head><body>\n<h1>orderflow load</h1>\n<pre>{}</pre>\n<h2>Latency, POST to final status</h2>\n{}\
-         <h2>Throughput over time</h2>\n{}</body></html>\n",
-        escape(&pretty),
-        bar_chart(
-            "orders per latency bin",
-            "latency (ms, upper bound of bin)",
-            &histogram
-        ),
-        bar_chart(
-            "orders reaching a final status, per second",
-            "seconds since the first order",
-            &throughput
-        ),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,19 +146,7 @@ mod tests {
     }
 
     #[test]
-    fn buckets_and_histogram_count_every_sample() {
+    fn buckets_count_every_sample_in_its_second() {
         assert_eq!(per_second_buckets(&[0, 999, 1000, 2500]), vec![2, 1, 1]);
-        let h = histogram(&[1, 2, 3, 100], 4);
-        assert_eq!(h.len(), 4);
-        assert_eq!(h.iter().map(|(_, c)| c).sum::<u64>(), 4);
-        assert_eq!(h[3], (100, 1));
-    }
-
-    #[test]
-    fn the_report_is_one_html_page_with_two_svg_charts() {
-        let html = html_report(&serde_json::json!({"orders": 2}), &[10, 20], &[100, 1200]);
-        assert!(html.starts_with("<!DOCTYPE html>"));
-        assert_eq!(html.matches("<svg").count(), 2);
-        assert!(!html.contains("<script"));
     }
 }

@@ -140,7 +140,7 @@ impl Moto {
 /// concurrent conditional writes both pass and rolls back other threads' writes when a
 /// transaction fails), logs each call's operation and installs the harsh cloud when its
 /// variable is set. Loaded through `PYTHONPATH`, with the `harsh` package beside it.
-const SITE: [(&str, &str); 9] = [
+const SITE: [(&str, &str); 10] = [
     (
         "sitecustomize.py",
         include_str!("../../../../infra/moto/sitecustomize.py"),
@@ -148,6 +148,10 @@ const SITE: [(&str, &str); 9] = [
     (
         "harsh/__init__.py",
         include_str!("../../../../infra/moto/harsh/__init__.py"),
+    ),
+    (
+        "harsh/capacity.py",
+        include_str!("../../../../infra/moto/harsh/capacity.py"),
     ),
     (
         "harsh/contention.py",

@@ -135,9 +135,24 @@ struct InFlight {
     started: tokio::time::Instant,
 }
 
+/// The start of Lambda's `REPORT` line, which the local runtime logs after every invocation as
+/// Lambda does (what `orderflow load` bills: invocations, billed duration, memory).
+pub const REPORT: &str = "REPORT RequestId: ";
+
+/// Lambda's `REPORT` line: the duration, billed rounded up to the millisecond, at the memory size.
+#[allow(clippy::float_arithmetic)] // milliseconds from seconds
+pub fn report_line(request_id: &str, took: Duration, memory_mb: u64) -> String {
+    let ms = took.as_secs_f64() * 1000.0;
+    format!(
+        "{REPORT}{request_id}\tDuration: {ms:.2} ms\tBilled Duration: {} ms\tMemory Size: {memory_mb} MB",
+        took.as_micros().div_ceil(1000).max(1)
+    )
+}
+
 struct InstanceState {
     function: String,
     timeout: Duration,
+    memory_mb: u64,
     queue: Arc<Mutex<mpsc::Receiver<Invocation>>>,
     in_flight: Mutex<Option<InFlight>>,
     /// Told the deadline of the invocation handed out, so the supervisor can enforce it.
@@ -180,6 +195,7 @@ impl InstanceState {
         match slot.take() {
             Some(f) if f.request_id == request_id => {
                 self.record(&f, &outcome);
+                self.report(&f);
                 let _ = f.reply.send(outcome);
                 let _ = self.deadline_tx.send(None);
                 true
@@ -191,10 +207,18 @@ impl InstanceState {
         }
     }
 
+    fn report(&self, f: &InFlight) {
+        self.logs.line(
+            &self.function,
+            &report_line(&f.request_id, f.started.elapsed(), self.memory_mb),
+        );
+    }
+
     async fn fail_in_flight(&self, error: InvokeError) {
         if let Some(f) = self.in_flight.lock().await.take() {
             let error = Err(error);
             self.record(&f, &error);
+            self.report(&f);
             let _ = f.reply.send(error);
         }
         let _ = self.deadline_tx.send(None);
@@ -209,6 +233,7 @@ impl InstanceState {
         if let Some(f) = slot.take() {
             let error = Err(error);
             self.record(&f, &error);
+            self.report(&f);
             let _ = f.reply.send(error);
         }
         let _ = self.deadline_tx.send(None);
@@ -351,6 +376,7 @@ pub async fn start_function(
         let state = Arc::new(InstanceState {
             function: spec.name.clone(),
             timeout: spec.timeout,
+            memory_mb: spec.memory_mb,
             queue: queue.clone(),
             in_flight: Mutex::new(None),
             deadline_tx,
@@ -668,6 +694,16 @@ mod tests {
   ID=$(grep -i lambda-runtime-aws-request-id /tmp/$$.h | cut -d' ' -f2 | tr -d '\r')
   curl -s -X POST --data-binary @/tmp/$$.b "$API/invocation/$ID/response" >/dev/null
 done"#;
+
+    #[test]
+    fn the_report_line_bills_whole_milliseconds_at_the_memory_size() {
+        let line = report_line("r-1", Duration::from_micros(12_340), 128);
+        assert_eq!(
+            line,
+            "REPORT RequestId: r-1\tDuration: 12.34 ms\tBilled Duration: 13 ms\tMemory Size: 128 MB"
+        );
+        assert!(report_line("r", Duration::ZERO, 128).contains("Billed Duration: 1 ms"));
+    }
 
     #[tokio::test]
     async fn an_invocation_returns_what_the_function_responds() {
