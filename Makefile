@@ -147,6 +147,13 @@ watch: ## one function under cargo lambda watch against the running make dev: ma
 	exec cargo lambda watch --all-features --bin $(FN) --invoke-address 127.0.0.1 \
 	  --invoke-port $(WATCH_PORT) --env-file $(ORDERFLOW_STATE_DIR)/$(FN).env
 
+# tests/e2e/readme.rs: each README block not marked `<!-- not-run: … -->`, run as written against
+# a local cloud of its own (make test runs it among the end-to-end tests).
+.PHONY: readme-test
+readme-test: $(VENV_STAMP) ## every command README.md shows, run as written against a local cloud of its own
+	cargo build --workspace --bins --all-features
+	cargo nextest run -p orderflow-tests --all-features -E 'test(/^readme::/)'
+
 clean: ## remove build output (keeps .venv)
 	cargo clean
 	rm -rf .aws-sam
