@@ -269,7 +269,10 @@ async fn each_consumer_invoked_with_its_loaded_fixture_does_what_the_fixture_say
         wait_told(&cloud, order, kind).await;
     }
     // Every order the fixtures name is described beside them.
-    assert!(repo_root().join("events/fixture-orders.json").is_file());
+    assert!(repo_root()
+        .join("events")
+        .join("fixture-orders.json")
+        .is_file());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

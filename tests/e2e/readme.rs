@@ -123,6 +123,17 @@ fn only_reads(commands: &str) -> bool {
         .all(|w| !commands.contains(w))
 }
 
+/// A shell as a reader's, not as the test runner's: the variables cargo and nextest set for a
+/// test would make the cargo that `make watch` runs rebuild what `make dev` built.
+fn readers_shell(command: &mut Command, env: &[(String, String)]) {
+    for (key, _) in std::env::vars() {
+        if (key.starts_with("CARGO_") && key != "CARGO_HOME") || key.starts_with("NEXTEST") {
+            command.env_remove(key);
+        }
+    }
+    command.current_dir(repo_root()).envs(env.iter().cloned());
+}
+
 /// One bash the steps run in, one after the other, its output read line by line.
 struct Shell {
     child: Child,
@@ -134,9 +145,9 @@ const DONE: &str = "@@readme-step-done";
 
 impl Shell {
     fn start(env: &[(String, String)]) -> Shell {
-        let mut child = Command::new("bash")
-            .current_dir(repo_root())
-            .envs(env.iter().cloned())
+        let mut bash = Command::new("bash");
+        readers_shell(&mut bash, env);
+        let mut child = bash
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -146,10 +157,15 @@ impl Shell {
         let stdout = child.stdout.take().unwrap();
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
+            // Bytes, not text: a line that is not UTF-8 must not end the reading.
+            let mut reader = BufReader::new(stdout);
+            let mut line = Vec::new();
+            while reader.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) {
+                let text = String::from_utf8_lossy(&line).trim_end().to_owned();
+                if tx.send(text).is_err() {
                     return;
                 }
+                line.clear();
             }
         });
         let mut shell = Shell {
@@ -169,7 +185,10 @@ impl Shell {
     /// Runs `commands`; their output and exit status.
     fn run(&mut self, commands: &str) -> (Vec<String>, String) {
         // The marker on a line of its own even after output without a final newline.
-        self.send(&format!("{commands}\nprintf '\\n{DONE} %s\\n' \"$?\"\n"));
+        // stdin from /dev/null: a command that reads it would swallow the steps after it.
+        self.send(&format!(
+            "{{\n{commands}\n}} < /dev/null\nprintf '\\n{DONE} %s\\n' \"$?\"\n"
+        ));
         let mut output = Vec::new();
         loop {
             let line = self
@@ -199,11 +218,11 @@ struct Background {
 
 impl Background {
     fn start(text: &str, env: &[(String, String)], until: &str) -> Background {
-        let mut child = Command::new("bash")
+        let mut bash = Command::new("bash");
+        readers_shell(&mut bash, env);
+        let mut child = bash
             .arg("-c")
             .arg(format!("exec 2>&1\n{text}"))
-            .current_dir(repo_root())
-            .envs(env.iter().cloned())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
