@@ -257,10 +257,15 @@ impl Background {
 
 impl Drop for Background {
     fn drop(&mut self) {
-        // The whole group: make, cargo lambda watch and the function it runs.
-        let _ = Command::new("kill")
-            .args(["-TERM", &format!("-{}", self.child.id())])
-            .status();
+        // The whole group: make, cargo lambda watch and the function it runs. Ctrl-C, as the
+        // README says; cargo lambda watch does not stop on SIGTERM. Killed if it lingers.
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-INT", &group]).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline && matches!(self.child.try_wait(), Ok(None)) {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = Command::new("kill").args(["-KILL", &group]).status();
         let _ = self.child.wait();
     }
 }
