@@ -182,6 +182,8 @@ impl InstanceState {
         if slot.is_some() {
             return false;
         }
+        // A `/next` sent after this (the process still runs until killed) takes nothing.
+        self.draining.store(true, Ordering::SeqCst);
         self.retired.send_modify(|n| *n = n.wrapping_add(1));
         true
     }
