@@ -143,6 +143,29 @@ dev: $(VENV_STAMP) ## the local cloud: moto + every function + the HTTP API on 1
 	cargo build --workspace --bins --all-features
 	exec target/debug/orderflow local up --api-port $(API_PORT) --aws-port $(AWS_PORT) $(DEV_FLAGS)
 
+# `make watch FN=validate-order`: that function's code under `cargo lambda watch` (rebuilt and
+# restarted on every save), with the environment the running local cloud (make dev) gives it:
+# `cargo lambda invoke FN --data-file events/…` runs it against the cloud's tables, bus and
+# topics. The Runtime API emulator listens on 127.0.0.1:$(WATCH_PORT) only.
+FN ?=
+WATCH_PORT ?= 9000
+ORDERFLOW_STATE_DIR ?= .orderflow
+.PHONY: watch
+watch: ## one function under cargo lambda watch against the running make dev: make watch FN=validate-order
+	@test -n '$(FN)' || { echo 'which function? make watch FN=validate-order'; exit 2; }
+	@command -v cargo-lambda >/dev/null || { echo 'cargo-lambda is not installed: make venv'; exit 2; }
+	target/debug/orderflow local env $(FN) --state-dir $(ORDERFLOW_STATE_DIR) --format env-file \
+	  > $(ORDERFLOW_STATE_DIR)/$(FN).env
+	exec cargo lambda watch --all-features --bin $(FN) --invoke-address 127.0.0.1 \
+	  --invoke-port $(WATCH_PORT) --env-file $(ORDERFLOW_STATE_DIR)/$(FN).env
+
+# tests/e2e/readme.rs: each README block not marked `<!-- not-run: … -->`, run as written against
+# a local cloud of its own (make test runs it among the end-to-end tests).
+.PHONY: readme-test
+readme-test: $(VENV_STAMP) ## every command README.md shows, run as written against a local cloud of its own
+	cargo build --workspace --bins --all-features
+	cargo nextest run -p orderflow-tests --all-features -E 'test(/^readme::/)'
+
 clean: ## remove build output (keeps .venv)
 	cargo clean
 	rm -rf .aws-sam

@@ -6,12 +6,20 @@
 Fixtures are committed; tests load them (every file is referenced by a test).
 Names are <source>-<what>.json: apigw-* are API Gateway HTTP API (v2) requests,
 sqs-* are SQS batches whose bodies are EventBridge events wrapping an orderflow envelope.
+
+Products and prices come from infra/seed/catalog.json, the catalog `make dev` seeds, so the
+fixtures work against the local cloud as they work in the unit tests: `orderflow local fixtures
+load FIXTURE` puts the orders an SQS fixture names into a running cloud, each in the state its
+event finds it in (fixture-orders.json, written here, says what each order holds).
 """
 import base64
 import json
 import pathlib
 
 HERE = pathlib.Path(__file__).resolve().parent
+SEED = {p["sku"]: p for p in json.loads((HERE.parent / "infra/seed/catalog.json").read_text())}
+TSHIRT = "SKU-TSHIRT-M"
+MUG = "SKU-MUG-350"
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 ORDER_ID = "6f1a2b3c-4d5e-4f60-8a7b-9c0d1e2f3a4b"
@@ -24,7 +32,7 @@ TIME = "2026-11-24T10:00:00Z"
 VALID_ORDER = {
     "customerId": "cust-42",
     "email": "ana@example.com",
-    "items": [{"sku": "SKU-TSHIRT-M", "quantity": 2}, {"sku": "SKU-MUG", "quantity": 1}],
+    "items": [{"sku": TSHIRT, "quantity": 2}, {"sku": MUG, "quantity": 1}],
     "paymentToken": "tok_visa",
 }
 
@@ -87,11 +95,15 @@ def money(amount):
     return {"amount": amount, "currency": "EUR"}
 
 
+def price(sku):
+    return SEED[sku]["price"]["amount"]
+
+
 LINES = [
-    {"sku": "SKU-TSHIRT-M", "quantity": 2, "unitPrice": money(1999)},
-    {"sku": "SKU-MUG", "quantity": 1, "unitPrice": money(1250)},
+    {"sku": TSHIRT, "quantity": 2, "unitPrice": money(price(TSHIRT))},
+    {"sku": MUG, "quantity": 1, "unitPrice": money(price(MUG))},
 ]
-TOTAL = money(5248)
+TOTAL = money(sum(line["quantity"] * line["unitPrice"]["amount"] for line in LINES))
 
 
 def envelope(event_type, order_id, data, n, causation=None):
@@ -158,16 +170,16 @@ def main():
     write("apigw-post-order-invalid-fields.json", post_order({
         "customerId": 42,
         "email": "not-an-email",
-        "items": [{"sku": "SKU-TSHIRT-M", "quantity": 0}, {"sku": "mug", "quantity": 1}],
+        "items": [{"sku": TSHIRT, "quantity": 0}, {"sku": "mug", "quantity": 1}],
         "paymentToken": "4111111111111111",
     }))
     write("apigw-post-order-client-price.json", post_order({
         **VALID_ORDER,
-        "items": [{"sku": "SKU-TSHIRT-M", "quantity": 1, "unitPrice": money(1)}],
+        "items": [{"sku": TSHIRT, "quantity": 1, "unitPrice": money(1)}],
     }))
     write("apigw-post-order-duplicate-sku.json", post_order({
         **VALID_ORDER,
-        "items": [{"sku": "SKU-MUG", "quantity": 1}, {"sku": "SKU-MUG", "quantity": 2}],
+        "items": [{"sku": MUG, "quantity": 1}, {"sku": MUG, "quantity": 2}],
     }))
     write("apigw-post-order-empty-items.json", post_order({**VALID_ORDER, "items": []}))
     write("apigw-post-order-too-many-lines.json", post_order({
@@ -176,10 +188,10 @@ def main():
     }))
     write("apigw-post-order-too-large.json", post_order({**VALID_ORDER, "note": "x" * (65 * 1024)}))
     write("apigw-post-order-not-json.json",
-          post_order("customerId=cust-42&sku=SKU-MUG", content_type="application/x-www-form-urlencoded"))
+          post_order(f"customerId=cust-42&sku={MUG}", content_type="application/x-www-form-urlencoded"))
     write("apigw-post-order-unknown-sku.json", post_order({
         **VALID_ORDER,
-        "items": [{"sku": "SKU-TSHIRT-M", "quantity": 1}, {"sku": "SKU-DOES-NOT-EXIST", "quantity": 1}],
+        "items": [{"sku": TSHIRT, "quantity": 1}, {"sku": "SKU-DOES-NOT-EXIST", "quantity": 1}],
     }))
     write("apigw-get-order.json",
           apigw("GET", f"/orders/{ORDER_ID}", path_parameters={"orderId": ORDER_ID}))
@@ -203,7 +215,7 @@ def main():
     write("sqs-order-placed.json", sqs_batch("InventoryQueue", eventbridge(placed, 1)))
 
     second_placed = envelope("OrderPlaced", SECOND_ORDER_ID, {
-        **customer(SECOND_ORDER_ID), "lines": LINES[1:], "total": money(1250),
+        **customer(SECOND_ORDER_ID), "lines": LINES[1:], "total": money(price(MUG)),
         "paymentToken": "tok_visa"}, 2)
     write("sqs-batch-with-malformed-record.json", sqs_batch(
         "InventoryQueue", eventbridge(placed, 1), '{"detail-type": "OrderPlaced", "detail": {',
@@ -237,7 +249,7 @@ def main():
         **customer(ORDER_ID), "total": TOTAL, "chargeId": "ch_6f1a2b3c4d5e4f608a7b9c0d1e2f3a4b"}, 12)
     rejected = envelope("InventoryRejected", SECOND_ORDER_ID, {
         **customer(SECOND_ORDER_ID),
-        "shortages": [{"sku": "SKU-MUG", "requested": 1, "available": 0}]}, 13)
+        "shortages": [{"sku": MUG, "requested": 1, "available": 0}]}, 13)
     released = envelope("InventoryReleased", DECLINED_ORDER_ID, {
         **customer(DECLINED_ORDER_ID), "lines": LINES}, 14)
     write("sqs-payment-succeeded.json", sqs_batch("NotificationQueue", eventbridge(succeeded, 12)))
@@ -247,6 +259,16 @@ def main():
     expired = envelope("ReservationExpired", ORDER_ID, {
         **customer(ORDER_ID), "total": TOTAL, "reservedAt": "2026-11-24T09:30:00Z"}, 15)
     write("sqs-reservation-expired.json", sqs_batch("PaymentQueue", eventbridge(expired, 15)))
+
+    # What each order the fixtures name holds, for `orderflow local fixtures load`.
+    def held(order_id, lines, token):
+        return {**customer(order_id), "lines": lines, "paymentToken": token}
+    write("fixture-orders.json", {"orders": [
+        held(ORDER_ID, LINES, "tok_visa"),
+        held(DECLINED_ORDER_ID, LINES, "tok_declined"),
+        held(GATEWAY_ERROR_ORDER_ID, LINES, "tok_gateway_error"),
+        held(SECOND_ORDER_ID, LINES[1:], "tok_visa"),
+    ]})
 
 
 if __name__ == "__main__":

@@ -105,9 +105,12 @@ pub async fn store_with_fixture_orders(
     };
     let store = crate::adapters::memory::MemoryStore::with_products([
         product("SKU-TSHIRT-M", "T-shirt M", 1999)?,
-        product("SKU-MUG", "Mug", 1250)?,
+        product("SKU-MUG-350", "Mug", 1200)?,
     ]);
-    let lines = vec![line("SKU-TSHIRT-M", 2, 1999)?, line("SKU-MUG", 1, 1250)?];
+    let lines = vec![
+        line("SKU-TSHIRT-M", 2, 1999)?,
+        line("SKU-MUG-350", 1, 1200)?,
+    ];
     for id in ids {
         let order = Order::place(
             id.clone(),

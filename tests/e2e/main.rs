@@ -11,7 +11,10 @@
 //! - [`crash_between_steps`]: every order right when processes die between any two steps;
 //! - [`two_clouds`]: the same scenarios on the local cloud and on the stack deployed into
 //!   MiniStack with `sam deploy`, and `cargo lambda deploy` into it;
+//! - [`fixtures`]: a function run outside the cloud with `orderflow local env`, the event
+//!   fixtures loaded into the cloud and handled as their names say, SAM's generated events;
 //! - [`auth`]: the API's JWT authorizer and the local issuer, with Cognito-shaped tokens;
+//! - [`readme`]: every command README.md shows, run as written against a local cloud;
 //! - [`reconcile`]: the reconciler finishes orders the chain left unfinished;
 //! - [`api_contract`]: the API against `infra/openapi.yaml`, by Schemathesis;
 //! - [`chaos`], [`load`], [`token`]: the `orderflow chaos`, `orderflow load` and
@@ -29,10 +32,12 @@ mod delivery;
 mod design_layout;
 mod expiry;
 mod faults;
+mod fixtures;
 mod flash_sale;
 mod function_length;
 mod load;
 mod order_flow;
+mod readme;
 mod reconcile;
 mod repository_rules;
 mod support;

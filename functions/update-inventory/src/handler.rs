@@ -236,7 +236,7 @@ mod tests {
     }
 
     fn fixture_lines() -> Vec<OrderLine> {
-        vec![line("SKU-TSHIRT-M", 2, 1999), line("SKU-MUG", 1, 1250)]
+        vec![line("SKU-TSHIRT-M", 2, 1999), line("SKU-MUG-350", 1, 1200)]
     }
 
     type Function = WithStore<UpdateInventory<MemoryStore, MemoryStore, MemoryEvents>>;
@@ -250,9 +250,9 @@ mod tests {
                 stock: tshirts,
             },
             Product {
-                sku: sku("SKU-MUG"),
+                sku: sku("SKU-MUG-350"),
                 name: "Mug".into(),
-                price: Money::new(1250, Currency::EUR),
+                price: Money::new(1200, Currency::EUR),
                 stock: mugs,
             },
         ]);
@@ -308,7 +308,7 @@ mod tests {
         assert!(response.batch_item_failures.is_empty());
         assert_eq!(status(&f, ORDER_ID), OrderStatus::Reserved);
         assert_eq!(f.store.stock_of(&sku("SKU-TSHIRT-M")), Some(8));
-        assert_eq!(f.store.stock_of(&sku("SKU-MUG")), Some(4));
+        assert_eq!(f.store.stock_of(&sku("SKU-MUG-350")), Some(4));
         let published = f.events.published();
         assert_eq!(published_types(&f), [EventType::InventoryReserved]);
         assert_eq!(published[0].metadata.correlation_id.as_str(), ORDER_ID);
@@ -346,7 +346,7 @@ mod tests {
             panic!("expected InventoryRejected, got {published:?}")
         };
         assert_eq!(rejected.shortages.len(), 1);
-        assert_eq!(rejected.shortages[0].sku, sku("SKU-MUG"));
+        assert_eq!(rejected.shortages[0].sku, sku("SKU-MUG-350"));
         assert_eq!(rejected.shortages[0].available, 0);
     }
 
@@ -357,15 +357,15 @@ mod tests {
         f.handle_batch(fixture("sqs-order-placed.json")).await;
         // Stock arrives after the rejection: the late duplicate must not reserve it.
         f.store.put_products([Product {
-            sku: sku("SKU-MUG"),
+            sku: sku("SKU-MUG-350"),
             name: "Mug".into(),
-            price: Money::new(1250, Currency::EUR),
+            price: Money::new(1200, Currency::EUR),
             stock: 3,
         }]);
         let again = f.handle_batch(fixture("sqs-order-placed.json")).await;
         assert!(again.batch_item_failures.is_empty());
         assert_eq!(status(&f, ORDER_ID), OrderStatus::Rejected);
-        assert_eq!(f.store.stock_of(&sku("SKU-MUG")), Some(3));
+        assert_eq!(f.store.stock_of(&sku("SKU-MUG-350")), Some(3));
         assert_eq!(
             published_types(&f),
             [EventType::InventoryRejected, EventType::InventoryRejected]
@@ -376,14 +376,14 @@ mod tests {
     async fn a_batch_with_one_malformed_record_reports_exactly_that_record() {
         let f = function(10, 5);
         pending(&f, ORDER_ID, fixture_lines()).await;
-        pending(&f, SECOND_ORDER_ID, vec![line("SKU-MUG", 1, 1250)]).await;
+        pending(&f, SECOND_ORDER_ID, vec![line("SKU-MUG-350", 1, 1200)]).await;
         let response = f
             .handle_batch(fixture("sqs-batch-with-malformed-record.json"))
             .await;
         assert_eq!(failed_ids(&response), ["msg-0002"]);
         assert_eq!(status(&f, ORDER_ID), OrderStatus::Reserved);
         assert_eq!(status(&f, SECOND_ORDER_ID), OrderStatus::Reserved);
-        assert_eq!(f.store.stock_of(&sku("SKU-MUG")), Some(3));
+        assert_eq!(f.store.stock_of(&sku("SKU-MUG-350")), Some(3));
     }
 
     #[tokio::test]
@@ -425,7 +425,11 @@ mod tests {
         assert_eq!(failed_ids(&response), ["msg-0001"]);
         let retry = f.handle_batch(fixture("sqs-order-placed.json")).await;
         assert!(retry.batch_item_failures.is_empty());
-        assert_eq!(f.store.stock_of(&sku("SKU-MUG")), Some(4), "reserved once");
+        assert_eq!(
+            f.store.stock_of(&sku("SKU-MUG-350")),
+            Some(4),
+            "reserved once"
+        );
         assert_eq!(published_types(&f), [EventType::InventoryReserved]);
     }
 
@@ -456,7 +460,7 @@ mod tests {
         assert!(response.batch_item_failures.is_empty());
         assert_eq!(status(&f, DECLINED_ORDER_ID), OrderStatus::Cancelled);
         assert_eq!(f.store.stock_of(&sku("SKU-TSHIRT-M")), Some(10));
-        assert_eq!(f.store.stock_of(&sku("SKU-MUG")), Some(5));
+        assert_eq!(f.store.stock_of(&sku("SKU-MUG-350")), Some(5));
         assert_eq!(published_types(&f), [EventType::InventoryReleased]);
     }
 

@@ -241,7 +241,7 @@ fn the_reservation_expired_fixture_reads_as_that_event() {
         panic!("expected ReservationExpired, got {:?}", envelope.event)
     };
     assert_eq!(e.order_id.as_str(), crate::testing::FIXTURE_ORDER_ID);
-    assert_eq!(e.total.amount, 5248);
+    assert_eq!(e.total.amount, 5198);
 }
 
 #[test]

@@ -9,13 +9,16 @@ use clap::Subcommand;
 use orderflow_shared::faults::{FaultConfigError, Faults};
 
 use super::auth::{LocalIssuer, TokenKind};
+use super::dev_env::{self, CloudFile, EnvFormat};
 use super::esm::BATCHES_IN_FLIGHT;
+use super::fixtures::{self, FixtureError};
 use super::logs::LogSink;
 use super::messages::READY;
 use super::moto::{HarshSpec, HarshSpecError};
 use super::up::INSTANCES;
 use super::UpOptions;
 use crate::cli::{fail, wait_for_signal};
+use orderflow_shared::adapters::dynamodb::TableNames;
 
 #[derive(Subcommand)]
 pub enum LocalCommand {
@@ -34,6 +37,36 @@ pub enum LocalCommand {
         /// Which token: `access` (client_id, scope) or `id` (aud); the API takes both.
         #[arg(long, value_enum, default_value_t = TokenKind::Access)]
         kind: TokenKind,
+    },
+    /// Print FUNCTION's environment in the running local cloud (the template's, resolved: its
+    /// tables, bus, topic, the endpoint, region, credentials, REQUIRE_AUTH, log format), to run
+    /// it outside the cloud against it: `eval "$(orderflow local env validate-order)"`, or
+    /// `make watch FN=validate-order` (cargo lambda watch with it).
+    Env {
+        function: String,
+        /// The state folder of the running cloud (`local up --state-dir`).
+        #[arg(long, env = "ORDERFLOW_STATE_DIR", default_value = ".orderflow")]
+        state_dir: PathBuf,
+        #[arg(long, value_enum, default_value_t = EnvFormat::Export)]
+        format: EnvFormat,
+    },
+    /// The event fixtures (events/) against the running local cloud.
+    #[command(subcommand)]
+    Fixtures(FixturesCommand),
+}
+
+#[derive(Subcommand)]
+pub enum FixturesCommand {
+    /// Put the orders each FIXTURE names into the running local cloud, each in the state its
+    /// event finds it in (an OrderPlaced's PENDING, an InventoryReserved's RESERVED with its
+    /// stock held, …), starting each over if it was there; then invoking the consumer with
+    /// the fixture does what the fixture's name says.
+    Load {
+        #[arg(required = true)]
+        fixtures: Vec<PathBuf>,
+        /// The state folder of the running cloud (`local up --state-dir`).
+        #[arg(long, env = "ORDERFLOW_STATE_DIR", default_value = ".orderflow")]
+        state_dir: PathBuf,
     },
 }
 
@@ -131,6 +164,69 @@ pub async fn run(command: LocalCommand) -> ExitCode {
             ttl,
             kind,
         } => token(&customer, &state_dir, ttl, kind),
+        LocalCommand::Env {
+            function,
+            state_dir,
+            format,
+        } => env(&function, &state_dir, format),
+        LocalCommand::Fixtures(FixturesCommand::Load {
+            fixtures,
+            state_dir,
+        }) => match load_fixtures(&fixtures, &state_dir).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(&e),
+        },
+    }
+}
+
+/// Why `fixtures load` stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadFixturesError {
+    #[error(transparent)]
+    Cloud(#[from] dev_env::DevEnvError),
+    #[error("the local cloud's functions name no {0}")]
+    NoTable(&'static str),
+    #[error(transparent)]
+    Fixture(#[from] FixtureError),
+}
+
+async fn load_fixtures(files: &[PathBuf], state_dir: &Path) -> Result<(), LoadFixturesError> {
+    let cloud = CloudFile::read(state_dir)?;
+    let tables = cloud.tables();
+    let table = |var: &'static str| {
+        tables
+            .get(var)
+            .cloned()
+            .ok_or(LoadFixturesError::NoTable(var))
+    };
+    let names = TableNames {
+        orders: table("ORDERS_TABLE")?,
+        inventory: table("INVENTORY_TABLE")?,
+        payments: table("PAYMENTS_TABLE")?,
+        idempotency: table("IDEMPOTENCY_TABLE")?,
+    };
+    let dynamodb = aws_sdk_dynamodb::Client::new(&super::sdk_config(&cloud.endpoint).await);
+    let all: std::collections::BTreeSet<String> = tables.into_values().collect();
+    let target = fixtures::Target::new(dynamodb, names, all.into_iter().collect());
+    for file in files {
+        for (order, status) in fixtures::load(&target, file).await? {
+            println!("{}: order {order} {status}", file.display());
+        }
+    }
+    Ok(())
+}
+
+fn env(function: &str, state_dir: &Path, format: EnvFormat) -> ExitCode {
+    let cloud = match CloudFile::read(state_dir) {
+        Ok(cloud) => cloud,
+        Err(e) => return fail(&e),
+    };
+    match cloud.function(function) {
+        Ok(env) => {
+            print!("{}", dev_env::render(env, format));
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e),
     }
 }
 
@@ -204,6 +300,7 @@ async fn up(options: UpOptions) -> ExitCode {
     wait_for_signal().await;
     logs.line("orderflow", "stopping every process");
     cloud.shutdown().await;
+    CloudFile::remove(&options.state_dir);
     logs.line("orderflow", "stopped");
     ExitCode::SUCCESS
 }

@@ -20,9 +20,9 @@ use super::endpoint::REGION;
 use super::faults::FaultSwitch;
 use super::logs::LogSink;
 use super::resources::Deployment;
-use super::runtime::{self, FunctionHandle, FunctionSpec};
+use super::runtime::{self, FunctionHandle, FunctionSpec, Replacements};
 use super::up::{UpError, UpOptions};
-use super::{esm, schedule, REQUIRE_AUTH};
+use super::{esm, hot_reload, schedule, REQUIRE_AUTH};
 
 /// What starting the functions takes from the rest of the cloud.
 pub struct Wiring<'a> {
@@ -83,12 +83,9 @@ async fn start_one(
             ),
         });
     }
-    let mut env = environment(f, w.deployment, w.endpoint)?;
+    let mut env = cloud_environment(f, w.deployment, w.endpoint, w.options.auth)?;
     if let Some(v) = w.options.visibility_timeout {
         lock_within_visibility(&mut env, v);
-    }
-    if !w.options.auth {
-        env.insert(REQUIRE_AUTH.into(), "false".into());
     }
     let spec = FunctionSpec {
         name: f.binary.clone(),
@@ -98,12 +95,23 @@ async fn start_one(
         memory_mb: f.memory_mb,
         instances: w.options.instances,
     };
+    // Hot reload: a rebuilt binary replaces the function's processes between invocations.
+    let rebuilt = hot_reload::watch_binary(
+        spec.name.clone(),
+        spec.binary.clone(),
+        w.logs.clone(),
+        w.shutdown.clone(),
+    );
+    let replacements = Replacements {
+        extra_env: w.extra_env.clone(),
+        rebuilt,
+    };
     Ok(runtime::start_function(
         spec,
         w.logs.clone(),
         w.shutdown.clone(),
         ready,
-        w.extra_env.clone(),
+        replacements,
     )
     .await?)
 }
@@ -170,6 +178,21 @@ fn start_mappings(
         }
     }
     Ok(tasks)
+}
+
+/// What the local cloud runs a function with: its [`environment`], and unless the API checks
+/// tokens (`--auth`), `REQUIRE_AUTH=false`.
+pub fn cloud_environment(
+    function: &Function,
+    d: &Deployment,
+    endpoint: &str,
+    auth: bool,
+) -> Result<BTreeMap<String, String>, UpError> {
+    let mut env = environment(function, d, endpoint)?;
+    if !auth {
+        env.insert(REQUIRE_AUTH.into(), "false".into());
+    }
+    Ok(env)
 }
 
 /// The function's environment as the template declares it, resolved against the deployment,

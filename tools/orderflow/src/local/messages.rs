@@ -19,3 +19,6 @@ pub const INJECTED_DUPLICATE_DELIVERY: &str = "injected fault: duplicate deliver
 
 /// A function process ended outside an invocation's timeout and is started again.
 pub const PROCESS_EXITED: &str = "process exited";
+
+/// A function's binary was rebuilt and its processes are being replaced: `<this> <function>: …`.
+pub const RELOADED: &str = "hot reload:";

@@ -6,13 +6,16 @@
 //! - [`resources`]: the template's tables, queues, topics, bus and rules, created on it;
 //! - [`catalog`]: the catalog seed file, read, written and put into the inventory table;
 //! - [`functions`]: each function's processes, HTTP routes and event source mappings;
-//! - [`runtime`]: the Lambda Runtime API the function processes talk to;
+//! - [`runtime`]: the Lambda Runtime API the function processes talk to; [`hot_reload`]: a
+//!   rebuilt binary replaces its function's processes between invocations;
 //! - [`esm`]: the SQS event source mappings; [`schedule`]: the `Schedule` events;
 //! - [`api_gateway`]: the HTTP API; [`auth`]: its JWT issuer and authorizer;
 //! - [`faults`]: the faults the cloud injects and the switch that stops them;
 //!   [`fault_proxy`]: the proxy in front of the AWS endpoint that injects AWS errors;
 //! - [`logs`]: the one log stream and the DLQ failure reasons; [`messages`]: the lines other
 //!   code reads back;
+//! - [`dev_env`]: the running cloud's file, each function's environment for tools beside it;
+//! - [`fixtures`]: the orders an event fixture names, put into a running cloud;
 //! - [`command`]: the `orderflow local` subcommands.
 
 pub mod api_gateway;
@@ -20,11 +23,14 @@ pub mod auth;
 pub mod catalog;
 pub mod cloud;
 pub mod command;
+pub mod dev_env;
 pub mod endpoint;
 pub mod esm;
 pub mod fault_proxy;
 pub mod faults;
+pub mod fixtures;
 pub mod functions;
+pub mod hot_reload;
 pub mod logs;
 pub mod messages;
 pub mod moto;

@@ -164,6 +164,11 @@ struct InstanceState {
     /// Bumped whenever the process ends: a `/next` still waiting for work on behalf of a
     /// process that is gone stops waiting, so it cannot take an invocation nobody will run.
     retired: watch::Sender<u64>,
+    /// The function's queue, to hand back an invocation a process ended before taking (weak:
+    /// the queue still closes when every handle is gone).
+    requeue: mpsc::WeakSender<Invocation>,
+    /// The process is due for replacement: it is given no new invocation.
+    draining: AtomicBool,
 }
 
 impl InstanceState {
@@ -224,6 +229,36 @@ impl InstanceState {
         let _ = self.deadline_tx.send(None);
     }
 
+    /// Retires the process if it runs no invocation, so that it takes none before it is
+    /// replaced; false when it runs one (to be replaced after it).
+    async fn retire_if_idle(&self) -> bool {
+        let slot = self.in_flight.lock().await;
+        if slot.is_some() {
+            return false;
+        }
+        // A `/next` sent after this (the process still runs until killed) takes nothing.
+        self.draining.store(true, Ordering::SeqCst);
+        self.retired.send_modify(|n| *n = n.wrapping_add(1));
+        true
+    }
+
+    /// An invocation a process ended before taking goes back to the queue for another process
+    /// (it never started); failed only when the queue is gone or full.
+    fn hand_back(&self, invocation: Invocation) {
+        let Some(queue) = self.requeue.upgrade() else {
+            let _ = invocation.reply.send(Err(InvokeError::ShuttingDown));
+            return;
+        };
+        if let Err(e) = queue.try_send(invocation) {
+            let invocation = match e {
+                mpsc::error::TrySendError::Full(i) | mpsc::error::TrySendError::Closed(i) => i,
+            };
+            let _ = invocation.reply.send(Err(InvokeError::Crashed(
+                "the process ended before it took the invocation".into(),
+            )));
+        }
+    }
+
     /// The process has ended: fails what it was running and stops any `/next` it left waiting.
     /// Under the in-flight lock, so a `/next` either hands its invocation over before this
     /// (and it is failed here) or sees the process gone and fails it itself.
@@ -249,7 +284,12 @@ async fn next(State(s): State<Arc<InstanceState>>) -> Response {
     // One invocation at a time per process, as in Lambda.
     let mut retired = s.retired.subscribe();
     let invocation = tokio::select! {
-        invocation = async { s.queue.lock().await.recv().await } => invocation,
+        invocation = async {
+            if s.draining.load(Ordering::SeqCst) {
+                std::future::pending::<()>().await;
+            }
+            s.queue.lock().await.recv().await
+        } => invocation,
         _ = retired.changed() => return (StatusCode::GONE, "process ended").into_response(),
     };
     let Some(invocation) = invocation else {
@@ -261,10 +301,8 @@ async fn next(State(s): State<Arc<InstanceState>>) -> Response {
         + i64::try_from(s.timeout.as_millis()).unwrap_or(i64::MAX);
     {
         let mut slot = s.in_flight.lock().await;
-        if retired.has_changed().unwrap_or(true) {
-            let _ = invocation.reply.send(Err(InvokeError::Crashed(
-                "the process ended before it took the invocation".into(),
-            )));
+        if retired.has_changed().unwrap_or(true) || s.draining.load(Ordering::SeqCst) {
+            s.hand_back(invocation);
             return (StatusCode::GONE, "process ended").into_response();
         }
         *slot = Some(InFlight {
@@ -361,13 +399,21 @@ async fn init_error(
     StatusCode::ACCEPTED
 }
 
+/// What replaces a function's processes between invocations while the cloud runs.
+pub struct Replacements {
+    /// Environment added to every process; a change replaces them (`stop_faults`).
+    pub extra_env: watch::Receiver<BTreeMap<String, String>>,
+    /// Goes up when the binary is rebuilt ([`super::hot_reload`]).
+    pub rebuilt: watch::Receiver<u64>,
+}
+
 /// Starts `spec.instances` processes of one function and returns the handle that invokes it.
 pub async fn start_function(
     spec: FunctionSpec,
     logs: LogSink,
     shutdown: watch::Receiver<bool>,
     ready: Arc<AtomicUsize>,
-    extra_env: watch::Receiver<BTreeMap<String, String>>,
+    replacements: Replacements,
 ) -> std::io::Result<FunctionHandle> {
     let (tx, rx) = mpsc::channel::<Invocation>(1024);
     let queue = Arc::new(Mutex::new(rx));
@@ -384,6 +430,8 @@ pub async fn start_function(
             ready: ready.clone(),
             polled: AtomicBool::new(false),
             retired: watch::channel(0).0,
+            requeue: tx.downgrade(),
+            draining: AtomicBool::new(false),
         });
         let app = Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(next))
@@ -411,7 +459,10 @@ pub async fn start_function(
             state,
             deadline_rx,
             shutdown.clone(),
-            extra_env.clone(),
+            Replacements {
+                extra_env: replacements.extra_env.clone(),
+                rebuilt: replacements.rebuilt.clone(),
+            },
         ));
     }
     Ok(FunctionHandle {
@@ -484,6 +535,9 @@ struct Signals {
     extra_env: watch::Receiver<BTreeMap<String, String>>,
     /// Whether the environment can still change (its sender is alive).
     env_open: bool,
+    /// Goes up when the binary is rebuilt; a change replaces the process between invocations.
+    rebuilt: watch::Receiver<u64>,
+    rebuilt_open: bool,
 }
 
 /// How one process ended.
@@ -505,7 +559,7 @@ async fn supervise(
     state: Arc<InstanceState>,
     deadline: watch::Receiver<Option<tokio::time::Instant>>,
     shutdown: watch::Receiver<bool>,
-    extra_env: watch::Receiver<BTreeMap<String, String>>,
+    replacements: Replacements,
 ) {
     let label = if spec.instances > 1 {
         format!("{}#{index}", spec.name)
@@ -515,8 +569,10 @@ async fn supervise(
     let mut signals = Signals {
         deadline,
         shutdown,
-        extra_env,
+        extra_env: replacements.extra_env,
         env_open: true,
+        rebuilt: replacements.rebuilt,
+        rebuilt_open: true,
     };
     let mut restarts: u32 = 0;
     let mut starts: u64 = 0;
@@ -525,6 +581,8 @@ async fn supervise(
             return;
         }
         let env = signals.extra_env.borrow_and_update().clone();
+        signals.rebuilt.borrow_and_update();
+        state.draining.store(false, Ordering::SeqCst);
         let stream = log_stream(index, starts);
         starts += 1;
         let mut child = match spawn_process(&spec, &env, &runtime_api, &stream) {
@@ -584,18 +642,21 @@ async fn watch_process(
     state: &InstanceState,
     s: &mut Signals,
 ) -> Ended {
-    let mut replace = false;
+    let mut replace: Option<&str> = None;
     loop {
         let deadline = *s.deadline.borrow_and_update();
-        if replace && deadline.is_none() {
-            state
-                .logs
-                .line(label, "environment changed; replacing the process");
-            let _ = child.kill().await;
-            return Ended::Ended {
-                reason: InvokeError::Crashed("process replaced after an environment change".into()),
-                replaced: true,
-            };
+        // Retired first, under the in-flight lock: no invocation is handed to it meanwhile.
+        if let Some(why) = replace.filter(|_| deadline.is_none()) {
+            if state.retire_if_idle().await {
+                state
+                    .logs
+                    .line(label, &format!("{why}; replacing the process"));
+                let _ = child.kill().await;
+                return Ended::Ended {
+                    reason: InvokeError::Crashed(format!("process replaced: {why}")),
+                    replaced: true,
+                };
+            }
         }
         let timer = async {
             match deadline {
@@ -603,27 +664,37 @@ async fn watch_process(
                 None => std::future::pending::<()>().await,
             }
         };
-        let env_open = s.env_open;
+        let (env_open, rebuilt_open) = (s.env_open, s.rebuilt_open);
+        let replacing = replace.is_some();
+        if replacing {
+            state.draining.store(true, Ordering::SeqCst);
+        }
         tokio::select! {
             status = child.wait() => {
                 let status = status.map_or_else(|e| e.to_string(), |s| s.to_string());
-                return Ended::Ended { reason: InvokeError::Crashed(status), replaced: replace };
+                return Ended::Ended { reason: InvokeError::Crashed(status), replaced: replacing };
             }
             _ = timer => {
                 state.logs.line(label, &format!("Task timed out after {:?}; killing the process", spec.timeout));
                 let _ = child.kill().await;
-                return Ended::Ended { reason: InvokeError::Timeout(spec.timeout), replaced: replace };
+                return Ended::Ended { reason: InvokeError::Timeout(spec.timeout), replaced: replacing };
             }
             changed = s.deadline.changed() => {
                 if changed.is_err() {
-                    return Ended::Ended { reason: InvokeError::ShuttingDown, replaced: replace };
+                    return Ended::Ended { reason: InvokeError::ShuttingDown, replaced: replacing };
                 }
             }
-            changed = s.extra_env.changed(), if env_open && !replace => {
+            changed = s.extra_env.changed(), if env_open && !replacing => {
                 match changed {
-                    Ok(()) => replace = true,
+                    Ok(()) => replace = Some("environment changed"),
                     // Closed: the environment can no longer change.
                     Err(_) => s.env_open = false,
+                }
+            }
+            changed = s.rebuilt.changed(), if rebuilt_open && !replacing => {
+                match changed {
+                    Ok(()) => replace = Some("binary rebuilt"),
+                    Err(_) => s.rebuilt_open = false,
                 }
             }
             _ = super::stopped(&mut s.shutdown) => {
@@ -682,9 +753,19 @@ mod tests {
             memory_mb: 128,
             instances: 1,
         };
-        let handle = start_function(spec, LogSink::new(None), shutdown, ready.clone(), env_rx)
-            .await
-            .unwrap();
+        let replacements = Replacements {
+            extra_env: env_rx,
+            rebuilt: watch::channel(0).1,
+        };
+        let handle = start_function(
+            spec,
+            LogSink::new(None),
+            shutdown,
+            ready.clone(),
+            replacements,
+        )
+        .await
+        .unwrap();
         (handle, stop, ready, env)
     }
 
@@ -793,6 +874,97 @@ exit 0"#;
             ]
         );
         let _ = stop.send(true);
+    }
+
+    /// A function answering every invocation with `answer` after a moment's work, written
+    /// where `path` is as cargo writes a build: the old file removed, a new one in its place.
+    fn build_at(path: &std::path::Path, answer: &str) {
+        let _ = std::fs::remove_file(path);
+        let body = format!(
+            r#"#!/bin/sh
+API="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime"
+while true; do
+  curl -s -D /tmp/$$.h -o /dev/null "$API/invocation/next" || exit 1
+  ID=$(grep -i lambda-runtime-aws-request-id /tmp/$$.h | cut -d' ' -f2 | tr -d '\r')
+  sleep 0.05
+  curl -s -X POST -d '"{answer}"' "$API/invocation/$ID/response" >/dev/null
+done
+"#
+        );
+        std::fs::write(path, body).unwrap();
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_rebuilt_binary_replaces_the_processes_between_invocations_and_loses_none() {
+        let dir = std::env::temp_dir().join(format!("orderflow-rebuilt-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let binary = dir.join("bootstrap");
+        build_at(&binary, "old");
+        let (stop, shutdown) = watch::channel(false);
+        let logs = LogSink::new(None);
+        let rebuilt = super::super::hot_reload::watch_binary(
+            "test-fn".into(),
+            binary.clone(),
+            logs.clone(),
+            shutdown.clone(),
+        );
+        let spec = FunctionSpec {
+            name: "test-fn".into(),
+            binary: binary.clone(),
+            env: BTreeMap::new(),
+            timeout: Duration::from_secs(5),
+            memory_mb: 128,
+            instances: 2,
+        };
+        let (_env, extra_env) = watch::channel(BTreeMap::new());
+        let replacements = Replacements { extra_env, rebuilt };
+        let f = start_function(
+            spec,
+            logs,
+            shutdown,
+            Arc::new(AtomicUsize::new(0)),
+            replacements,
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            &f.invoke(Bytes::from_static(b"{}")).await.unwrap()[..],
+            b"\"old\""
+        );
+        // Invocations keep coming, several at once, while the binary is rebuilt.
+        let callers: Vec<_> = (0..4)
+            .map(|_| {
+                let f = f.clone();
+                tokio::spawn(async move {
+                    let mut answers = Vec::new();
+                    let until = tokio::time::Instant::now() + Duration::from_secs(6);
+                    while tokio::time::Instant::now() < until {
+                        answers.push(f.invoke(Bytes::from_static(b"{}")).await);
+                    }
+                    answers
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        build_at(&binary, "new");
+        let mut answers = Vec::new();
+        for caller in callers {
+            answers.extend(caller.await.unwrap());
+        }
+        let failed: Vec<_> = answers.iter().filter(|a| a.is_err()).collect();
+        assert!(failed.is_empty(), "lost in the reload: {failed:?}");
+        let last = answers.last().unwrap().as_ref().unwrap();
+        assert_eq!(
+            &last[..],
+            b"\"new\"",
+            "the rebuilt binary runs the next invocations"
+        );
+        assert!(answers
+            .iter()
+            .any(|a| a.as_ref().is_ok_and(|b| &b[..] == b"\"old\"")));
+        let _ = stop.send(true);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[tokio::test]

@@ -18,6 +18,7 @@ use tokio::task::JoinHandle;
 use super::api_gateway::{self, Route};
 use super::auth::{self, ApiAuth, LocalAuth};
 use super::cloud::LocalCloud;
+use super::dev_env::{CloudFile, DevEnvError};
 use super::endpoint::{self, sdk_config, REGION};
 use super::faults::FaultSwitch;
 use super::functions::{self, Wiring};
@@ -81,6 +82,8 @@ pub enum UpError {
     ApiPort { port: u16, source: std::io::Error },
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    #[error("{0}")]
+    DevEnv(#[from] DevEnvError),
 }
 
 const READY_WITHIN: Duration = Duration::from_secs(60);
@@ -155,6 +158,15 @@ pub async fn up(options: &UpOptions, logs: LogSink) -> Result<LocalCloud, UpErro
         let _ = shutdown_tx.send(true);
         return Err(e);
     }
+    cloud_file(
+        options,
+        &functions,
+        &deployment,
+        &function_endpoint,
+        &api_url,
+        &aws.url,
+    )?
+    .write(&options.state_dir)?;
     Ok(LocalCloud {
         api_url,
         endpoint: aws.url,
@@ -165,6 +177,30 @@ pub async fn up(options: &UpOptions, logs: LogSink) -> Result<LocalCloud, UpErro
         shutdown: shutdown_tx,
         moto: aws.moto,
         tasks,
+    })
+}
+
+/// What tools beside the cloud read (`orderflow local env`, `fixtures load`).
+fn cloud_file(
+    options: &UpOptions,
+    functions: &[Function],
+    deployment: &Deployment,
+    function_endpoint: &str,
+    api_url: &str,
+    endpoint: &str,
+) -> Result<CloudFile, UpError> {
+    let envs = functions
+        .iter()
+        .map(|f| {
+            let env = functions::cloud_environment(f, deployment, function_endpoint, options.auth)?;
+            Ok((f.binary.clone(), env))
+        })
+        .collect::<Result<_, UpError>>()?;
+    Ok(CloudFile {
+        api_url: api_url.to_owned(),
+        endpoint: endpoint.to_owned(),
+        pid: std::process::id(),
+        functions: envs,
     })
 }
 

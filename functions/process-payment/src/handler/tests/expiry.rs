@@ -105,7 +105,7 @@ async fn an_expired_reservation_while_a_charge_is_in_progress_is_retried() {
     let f = function_with_reserved(&[ORDER_ID]).await;
     // A delivery of the reservation holds the key now, charging.
     let key = format!("charge#{ORDER_ID}");
-    let payload = format!("{ORDER_ID}|5248|EUR");
+    let payload = format!("{ORDER_ID}|5198|EUR");
     claim_attempt(
         &f.store,
         &key,

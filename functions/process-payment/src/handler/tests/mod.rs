@@ -107,9 +107,9 @@ fn lines() -> Vec<OrderLine> {
             unit_price: Money::new(1999, Currency::EUR),
         },
         OrderLine {
-            sku: Sku::parse("SKU-MUG").unwrap(),
+            sku: Sku::parse("SKU-MUG-350").unwrap(),
             quantity: Quantity::new(1).unwrap(),
-            unit_price: Money::new(1250, Currency::EUR),
+            unit_price: Money::new(1200, Currency::EUR),
         },
     ]
 }
@@ -125,7 +125,7 @@ fn product(sku: &str, cents: i64) -> orderflow_shared::ports::Product {
 
 async fn function_with_reserved(ids: &[&str]) -> Fixture {
     let store =
-        MemoryStore::with_products([product("SKU-TSHIRT-M", 1999), product("SKU-MUG", 1250)]);
+        MemoryStore::with_products([product("SKU-TSHIRT-M", 1999), product("SKU-MUG-350", 1200)]);
     for id in ids {
         let order = Order::place(
             OrderId::parse(id).unwrap(),
@@ -191,7 +191,7 @@ async fn an_approved_charge_is_recorded_confirms_the_order_and_publishes_payment
     assert_eq!(status(&f, ORDER_ID), OrderStatus::Confirmed);
     let ledger = f.store.ledger_entries();
     assert_eq!(ledger.len(), 1);
-    assert_eq!(ledger[0].amount, Money::new(5248, Currency::EUR));
+    assert_eq!(ledger[0].amount, Money::new(5198, Currency::EUR));
     assert!(matches!(ledger[0].outcome, ChargeOutcome::Approved { .. }));
     assert_eq!(published_types(&f), [EventType::PaymentSucceeded]);
     assert_eq!(approved_charges(&f, ORDER_ID), 1);
@@ -270,7 +270,7 @@ async fn an_earlier_ledger_entry_decides_the_outcome_when_the_settlement_is_refu
     // An earlier delivery wrote the entry and then lost its key (settled step by step).
     let earlier = ChargeRecord {
         order_id: order_id(ORDER_ID),
-        amount: Money::new(5248, Currency::EUR),
+        amount: Money::new(5198, Currency::EUR),
         outcome: ChargeOutcome::Declined {
             reason: "card declined".into(),
         },
@@ -320,7 +320,7 @@ async fn the_flaky_ledger_fails_only_the_settlements_it_was_told_to() {
     let settlement = Settlement {
         record: ChargeRecord {
             order_id: order_id(ORDER_ID),
-            amount: Money::new(5248, Currency::EUR),
+            amount: Money::new(5198, Currency::EUR),
             outcome: ChargeOutcome::Declined {
                 reason: "card declined".into(),
             },

@@ -51,7 +51,7 @@ async fn the_same_idempotency_key_with_another_body_is_a_409_problem() {
     assert_eq!(other.status(), 202, "the decoded body is the same");
     let mut changed = fixture("apigw-post-order.json");
     *changed.body_mut() = Body::Text(
-        r#"{"customerId":"cust-42","email":"ana@example.com","items":[{"sku":"SKU-MUG","quantity":3}],"paymentToken":"tok_visa"}"#.into(),
+        r#"{"customerId":"cust-42","email":"ana@example.com","items":[{"sku":"SKU-MUG-350","quantity":3}],"paymentToken":"tok_visa"}"#.into(),
     );
     let conflict = call(&f, with_key(changed, "key-1")).await;
     assert_problem(&conflict, 409, "idempotency-key-reused");

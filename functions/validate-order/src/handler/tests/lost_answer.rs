@@ -76,9 +76,9 @@ async fn the_fake_stores_the_order_and_answers_as_a_retry_after_a_lost_answer() 
         orderflow_shared::domain::Email::parse("ana@example.com").unwrap(),
         orderflow_shared::domain::PaymentToken::parse("tok_visa").unwrap(),
         vec![OrderLine {
-            sku: Sku::parse("SKU-MUG").unwrap(),
+            sku: Sku::parse("SKU-MUG-350").unwrap(),
             quantity: orderflow_shared::domain::Quantity::new(1).unwrap(),
-            unit_price: Money::new(1250, Currency::EUR),
+            unit_price: Money::new(1200, Currency::EUR),
         }],
         Utc::now(),
     )

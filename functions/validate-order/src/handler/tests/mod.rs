@@ -20,9 +20,9 @@ fn catalog() -> MemoryStore {
             stock: 50,
         },
         Product {
-            sku: Sku::parse("SKU-MUG").unwrap(),
+            sku: Sku::parse("SKU-MUG-350").unwrap(),
             name: "Mug".into(),
-            price: Money::new(1250, Currency::EUR),
+            price: Money::new(1200, Currency::EUR),
             stock: 10,
         },
     ])
@@ -100,7 +100,7 @@ async fn a_valid_order_is_stored_pending_published_and_accepted() {
     // 2 × 19.99 + 1 × 12.50, from the catalog.
     assert_eq!(
         body["total"],
-        serde_json::json!({"amount": 5248, "currency": "EUR"})
+        serde_json::json!({"amount": 5198, "currency": "EUR"})
     );
     let order_id = body["orderId"].as_str().unwrap();
     assert_eq!(
@@ -113,7 +113,7 @@ async fn a_valid_order_is_stored_pending_published_and_accepted() {
     let published = f.events.published();
     assert_eq!(published.len(), 1);
     assert_eq!(published[0].metadata.correlation_id.as_str(), order_id);
-    assert!(matches!(&published[0].event, DomainEvent::OrderPlaced(e) if e.total.amount == 5248));
+    assert!(matches!(&published[0].event, DomainEvent::OrderPlaced(e) if e.total.amount == 5198));
 }
 
 #[tokio::test]
@@ -319,7 +319,7 @@ fn with_key(mut request: Request, key: &str) -> Request {
 async fn items_priced_in_different_currencies_are_a_422_problem() {
     let f = function();
     f.store.put_products([Product {
-        sku: Sku::parse("SKU-MUG").unwrap(),
+        sku: Sku::parse("SKU-MUG-350").unwrap(),
         name: "Mug".into(),
         price: Money::new(1400, Currency::parse("USD").unwrap()),
         stock: 10,
@@ -404,7 +404,7 @@ async fn answer_with(status: u16) -> Option<Response<Body>> {
             call(&f, with_key(fixture("apigw-post-order.json"), "k")).await;
             let mut other = fixture("apigw-post-order.json");
             *other.body_mut() = Body::Text(
-                r#"{"customerId":"cust-42","email":"ana@example.com","items":[{"sku":"SKU-MUG","quantity":1}],"paymentToken":"tok_visa"}"#.into(),
+                r#"{"customerId":"cust-42","email":"ana@example.com","items":[{"sku":"SKU-MUG-350","quantity":1}],"paymentToken":"tok_visa"}"#.into(),
             );
             call(&f, with_key(other, "k")).await
         }
@@ -463,7 +463,7 @@ async fn a_body_that_names_a_member_twice_is_a_400_problem_naming_it() {
     let f = function();
     let mut request = fixture("apigw-post-order.json");
     *request.body_mut() = Body::Text(
-        r#"{"customerId":"cust-42","email":"ana@example.com","items":[{"sku":"SKU-MUG","quantity":1}],"paymentToken":"tok_visa","paymentToken":"tok_declined"}"#.into(),
+        r#"{"customerId":"cust-42","email":"ana@example.com","items":[{"sku":"SKU-MUG-350","quantity":1}],"paymentToken":"tok_visa","paymentToken":"tok_declined"}"#.into(),
     );
     let body = assert_problem(&call(&f, request).await, 400, "invalid-request");
     assert_eq!(error_fields(&body), ["paymentToken"]);
