@@ -13,6 +13,7 @@
 //!   MiniStack with `sam deploy`, and `cargo lambda deploy` into it;
 //! - [`auth`]: the API's JWT authorizer and the local issuer, with Cognito-shaped tokens;
 //! - [`reconcile`]: the reconciler finishes orders the chain left unfinished;
+//! - [`metrics`]: the functions' EMF metrics, kept by the local cloud, add up to the run's orders;
 //! - [`api_contract`]: the API against `infra/openapi.yaml`, by Schemathesis;
 //! - [`chaos`], [`load`], [`token`]: the `orderflow chaos`, `orderflow load` and
 //!   `orderflow local token` commands, end to end;
@@ -31,6 +32,7 @@ mod faults;
 mod flash_sale;
 mod function_length;
 mod load;
+mod metrics;
 mod order_flow;
 mod reconcile;
 mod repository_rules;

@@ -12,6 +12,7 @@ use orderflow_shared::events::{DomainEvent, Envelope, OrderPlaced};
 use orderflow_shared::http::edge::{self, PlaceOrder};
 use orderflow_shared::http::{json_response, Access, Problem};
 use orderflow_shared::ports::{Catalog, EventPublisher, OrderRepository, OrderWriteError};
+use orderflow_shared::telemetry::metrics;
 use tracing::{error, info, warn};
 
 /// The ports this function uses, lent to every invocation.
@@ -36,7 +37,10 @@ where
             Ok(command) => self.place(command).await,
             Err(problem) => Err(problem),
         };
-        placed.unwrap_or_else(Problem::into_response)
+        placed.unwrap_or_else(|problem| {
+            metrics::request_refused(problem.slug());
+            problem.into_response()
+        })
     }
 
     async fn place(&self, command: PlaceOrder) -> Result<Response<Body>, Problem> {
@@ -115,7 +119,8 @@ where
                 payment_token: order.payment_token.clone(),
             }),
             None,
-        );
+        )
+        .placed_at(order.created_at);
         if let Err(e) = self.events.publish(std::slice::from_ref(&placed)).await {
             // The order is stored but nothing will process it: say so, so the client retries.
             error!(order_id = %order.order_id, error = %e, "OrderPlaced could not be published");
@@ -129,7 +134,10 @@ where
     /// by an earlier request with the same `Idempotency-Key`.
     async fn store(&self, order: &Order, keyed: bool) -> Result<Stored, Problem> {
         let existing = match self.orders.create(order).await {
-            Ok(()) => return Ok(Stored::ToPublish(order.clone())),
+            Ok(()) => {
+                metrics::order_placed();
+                return Ok(Stored::ToPublish(order.clone()));
+            }
             Err(OrderWriteError::AlreadyExists(existing)) => existing,
             Err(e) => {
                 error!(error = %e, "order could not be stored");

@@ -101,6 +101,11 @@ pub struct Metadata {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub causation_id: Option<String>,
     pub occurred_at: DateTime<Utc>,
+    /// When the order was placed (stored `PENDING`): every event of the order carries it, so a
+    /// stage's latency is now − this (`telemetry::metrics::stage_latency`). Absent on events
+    /// from before it was added.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placed_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -317,14 +322,24 @@ impl Envelope {
                 correlation_id: event.order_id().clone(),
                 causation_id: causation_id.map(str::to_owned),
                 occurred_at: Utc::now(),
+                placed_at: None,
             },
             event,
         }
     }
 
-    /// A new event caused by this one (same correlation id, causation = this event's id).
+    /// The same event, saying its order was placed at `at`.
+    pub fn placed_at(mut self, at: DateTime<Utc>) -> Envelope {
+        self.metadata.placed_at = Some(at);
+        self
+    }
+
+    /// A new event caused by this one (same correlation id, causation = this event's id, the
+    /// same placed time).
     pub fn caused(&self, event: DomainEvent) -> Envelope {
-        Envelope::new(event, Some(&self.metadata.event_id))
+        let mut next = Envelope::new(event, Some(&self.metadata.event_id));
+        next.metadata.placed_at = self.metadata.placed_at;
+        next
     }
 
     pub fn to_json(&self) -> Result<String, serde_json::Error> {

@@ -198,3 +198,24 @@ async fn a_failed_record_is_logged_with_its_reason_inside_its_message_span() {
         "the malformed record's line names it: {failures:?}"
     );
 }
+
+#[tokio::test]
+async fn failed_records_are_counted_by_reason_and_the_batch_flushes_its_metrics() {
+    let captured = crate::telemetry::metrics::capture();
+    let response = BatchRunner::default()
+        .then_publish(batch(), &Bus::default(), |_| async {
+            Err::<Vec<Envelope>, _>(RecordError::Transient("busy".into()))
+        })
+        .await;
+    assert_eq!(response.batch_item_failures.len(), 3);
+    use crate::telemetry::metrics::{dim, name};
+    let lines = captured.lines(name::RECORDS_FAILED);
+    let of = |reason: &str| {
+        lines
+            .iter()
+            .find(|l| l[dim::REASON] == reason)
+            .map(|l| l[name::RECORDS_FAILED].clone())
+    };
+    assert_eq!(of("permanent"), Some(1.into()), "the malformed record");
+    assert_eq!(of("transient"), Some(2.into()));
+}

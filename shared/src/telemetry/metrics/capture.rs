@@ -8,9 +8,23 @@ use std::sync::{Mutex, MutexGuard};
 
 use serde_json::Value;
 
-use super::{dim, COLLECTOR};
+use super::COLLECTOR;
 
 static LOCK: Mutex<()> = Mutex::new(());
+/// While a capture is alive: the lines code under test flushed (instead of stdout).
+static KEPT: Mutex<Option<Vec<u8>>> = Mutex::new(None);
+
+/// Flushes into the live capture, if there is one (then `true`).
+pub(super) fn keep(collector: &metrics_cloudwatch_embedded::Collector) -> bool {
+    let mut kept = KEPT.lock().unwrap_or_else(|p| p.into_inner());
+    match kept.as_mut() {
+        Some(buffer) => {
+            let _ = collector.flush(buffer);
+            true
+        }
+        None => false,
+    }
+}
 
 /// While alive, the metrics recorded in this process are this capture's.
 pub struct Captured {
@@ -23,13 +37,26 @@ pub fn capture() -> Captured {
     super::init("test");
     let captured = Captured { _turn: turn };
     let _ = captured.flush();
+    *KEPT.lock().unwrap_or_else(|p| p.into_inner()) = Some(Vec::new());
     captured
 }
 
+impl Drop for Captured {
+    fn drop(&mut self) {
+        *KEPT.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+}
+
 impl Captured {
-    /// The EMF lines of everything recorded since the last flush (which this is).
+    /// The EMF lines flushed by the code under test since the last call, and those of
+    /// everything recorded since (this flushes).
     pub fn flush(&self) -> Vec<Value> {
-        let mut out = Vec::new();
+        let mut out = KEPT
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default();
         if let Some(collector) = COLLECTOR.get() {
             let _ = collector.flush(&mut out);
         }
@@ -67,6 +94,7 @@ fn total(value: &Value) -> f64 {
 
 #[cfg(test)]
 mod tests {
+    use super::super::dim;
     use super::*;
 
     #[test]

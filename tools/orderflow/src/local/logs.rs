@@ -1,12 +1,15 @@
 //! One log stream for the whole local cloud: every function's lines, prefixed with its name,
 //! interleaved on stdout. Lines that explain why a queue message failed are also remembered
 //! (message id → reason) and appended to `<state dir>/failure-reasons.jsonl`, which
-//! `orderflow dlq list` reads to show why a message ended in a DLQ.
+//! `orderflow dlq list` reads to show why a message ended in a DLQ. The functions' EMF metric
+//! lines go to the metrics store instead (`local::metrics`), not to the interleaved log.
 
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+
+use super::metrics::MetricsStore;
 
 pub const REASONS_FILE: &str = "failure-reasons.jsonl";
 
@@ -20,6 +23,7 @@ struct Inner {
     out: Mutex<Box<dyn Write + Send>>,
     reasons: Mutex<HashMap<String, String>>,
     reasons_file: Option<PathBuf>,
+    metrics: MetricsStore,
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -51,6 +55,7 @@ impl LogSink {
             inner: Arc::new(Inner {
                 out: Mutex::new(out),
                 reasons: Mutex::new(HashMap::new()),
+                metrics: MetricsStore::new(state_dir.as_deref()),
                 reasons_file: state_dir.map(|d| d.join(REASONS_FILE)),
             }),
         }
@@ -63,8 +68,16 @@ impl LogSink {
         let _ = out.flush();
     }
 
+    /// The functions' metrics so far.
+    pub fn metrics(&self) -> &MetricsStore {
+        &self.inner.metrics
+    }
+
     /// A line a function process wrote.
     pub fn function_line(&self, function: &str, text: &str) {
+        if self.inner.metrics.record(text) {
+            return;
+        }
         if let Some((message_id, reason)) = failure_reason(text) {
             self.remember(function, &message_id, &reason);
         }

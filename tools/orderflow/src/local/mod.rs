@@ -27,6 +27,7 @@ pub mod faults;
 pub mod functions;
 pub mod logs;
 pub mod messages;
+pub mod metrics;
 pub mod moto;
 pub mod resources;
 pub mod runtime;
