@@ -17,6 +17,7 @@
 //! - [`api_contract`]: the API against `infra/openapi.yaml`, by Schemathesis;
 //! - [`chaos`], [`load`], [`token`]: the `orderflow chaos`, `orderflow load` and
 //!   `orderflow local token` commands, end to end;
+//! - [`trace`]: `orderflow trace` on orders retried under faults;
 //! - [`support`]: the cloud each test starts (through the `orderflow` harness), and helpers.
 // Tests: a failed unwrap is a failed test, in helpers too.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -38,4 +39,5 @@ mod reconcile;
 mod repository_rules;
 mod support;
 mod token;
+mod trace;
 mod two_clouds;

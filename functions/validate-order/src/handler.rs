@@ -5,10 +5,10 @@
 
 use chrono::Utc;
 use lambda_http::http::{header, HeaderValue, StatusCode};
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Request, RequestExt, Response};
 use orderflow_shared::api::{FieldIssue, OrderAccepted, RequestedLine};
 use orderflow_shared::domain::{DomainError, Order, OrderId, OrderLine, OrderStatus};
-use orderflow_shared::events::{DomainEvent, Envelope, OrderPlaced};
+use orderflow_shared::events::{DomainEvent, Envelope, OrderPlaced, TraceContext};
 use orderflow_shared::http::edge::{self, PlaceOrder};
 use orderflow_shared::http::{json_response, Access, Problem};
 use orderflow_shared::ports::{Catalog, EventPublisher, OrderRepository, OrderWriteError};
@@ -33,8 +33,9 @@ where
     E: EventPublisher,
 {
     pub async fn handle(&self, request: Request) -> Response<Body> {
+        let trace = invocation_trace(&request);
         let placed = match edge::place_order(&request, self.access) {
-            Ok(command) => self.place(command).await,
+            Ok(command) => self.place(command, &trace).await,
             Err(problem) => Err(problem),
         };
         placed.unwrap_or_else(|problem| {
@@ -43,7 +44,11 @@ where
         })
     }
 
-    async fn place(&self, command: PlaceOrder) -> Result<Response<Body>, Problem> {
+    async fn place(
+        &self,
+        command: PlaceOrder,
+        trace: &TraceContext,
+    ) -> Result<Response<Body>, Problem> {
         let PlaceOrder { key, order, .. } = command;
         let lines = self.price(&order.items).await?;
         let order_id = match &key {
@@ -59,7 +64,7 @@ where
             Utc::now(),
         )
         .map_err(unprocessable)?;
-        let accepted = self.accept(&order, key.is_some()).await?;
+        let accepted = self.accept(&order, key.is_some(), trace).await?;
         let location = format!("/orders/{}", accepted.order_id);
         let mut response = json_response(StatusCode::ACCEPTED, &accepted);
         if let Ok(location) = HeaderValue::from_str(&location) {
@@ -104,7 +109,12 @@ where
     /// time, and publishes `OrderPlaced` again while the order is still `PENDING` (so a failure
     /// between the two steps heals instead of leaving an orphan; consumers ignore the duplicate);
     /// another request under the same key is a `409`.
-    async fn accept(&self, order: &Order, keyed: bool) -> Result<OrderAccepted, Problem> {
+    async fn accept(
+        &self,
+        order: &Order,
+        keyed: bool,
+        trace: &TraceContext,
+    ) -> Result<OrderAccepted, Problem> {
         let order = match self.store(order, keyed).await? {
             Stored::ToPublish(order) => order,
             Stored::MovedOn(existing) => return Ok(accepted_body(&existing)),
@@ -120,13 +130,14 @@ where
             }),
             None,
         )
-        .placed_at(order.created_at);
+        .placed_at(order.created_at)
+        .in_trace(trace);
         if let Err(e) = self.events.publish(std::slice::from_ref(&placed)).await {
             // The order is stored but nothing will process it: say so, so the client retries.
             error!(order_id = %order.order_id, error = %e, "OrderPlaced could not be published");
             return Err(unavailable(e));
         }
-        info!(order_id = %order.order_id, total = %order.total, lines = order.lines.len(), "order accepted");
+        info!(order_id = %order.order_id, trace_id = trace.trace_id(), total = %order.total, lines = order.lines.len(), "order accepted");
         Ok(accepted_body(&order))
     }
 
@@ -224,6 +235,23 @@ fn unavailable(e: impl std::fmt::Display) -> Problem {
         "unavailable",
         "the order could not be accepted right now; retry shortly",
     )
+}
+
+/// The trace an order starts: the invocation's (Lambda's X-Ray header, the API call's own trace
+/// with active tracing), else the caller's W3C `traceparent`, else a new one.
+fn invocation_trace(request: &Request) -> TraceContext {
+    request
+        .lambda_context_ref()
+        .and_then(|c| c.xray_trace_id.as_deref())
+        .and_then(TraceContext::from_xray_header)
+        .or_else(|| {
+            request
+                .headers()
+                .get("traceparent")
+                .and_then(|v| v.to_str().ok())
+                .and_then(TraceContext::from_traceparent)
+        })
+        .unwrap_or_else(TraceContext::new_root)
 }
 
 #[cfg(test)]

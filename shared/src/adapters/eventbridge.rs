@@ -73,18 +73,7 @@ impl EventBridgePublisher {
     }
 
     fn entry(&self, envelope: &Envelope) -> Result<PutEventsRequestEntry, String> {
-        let detail = envelope.to_json().map_err(|e| {
-            format!(
-                "event {} cannot be serialised: {e}",
-                envelope.metadata.event_id
-            )
-        })?;
-        Ok(PutEventsRequestEntry::builder()
-            .event_bus_name(&self.bus_name)
-            .source(EVENT_SOURCE)
-            .detail_type(envelope.metadata.event_type.as_str())
-            .detail(detail)
-            .build())
+        request_entry(&self.bus_name, envelope)
     }
 
     /// Sends one call's worth of entries, then again only those that failed for a reason a
@@ -134,6 +123,25 @@ impl EventBridgePublisher {
             pending = retry.into_iter().map(|(entry, _)| entry).collect();
         }
     }
+}
+
+/// The entry of one event. Its trace goes in X-Ray's header too (`TraceHeader`), which
+/// EventBridge passes to an SQS target as the message's `AWSTraceHeader`, so X-Ray links the
+/// publisher's trace to the consumer's; the envelope keeps the W3C spelling for ourselves.
+fn request_entry(bus_name: &str, envelope: &Envelope) -> Result<PutEventsRequestEntry, String> {
+    let detail = envelope.to_json().map_err(|e| {
+        format!(
+            "event {} cannot be serialised: {e}",
+            envelope.metadata.event_id
+        )
+    })?;
+    Ok(PutEventsRequestEntry::builder()
+        .event_bus_name(bus_name)
+        .source(EVENT_SOURCE)
+        .detail_type(envelope.metadata.event_type.as_str())
+        .detail(detail)
+        .set_trace_header(envelope.trace().map(|t| t.to_xray_header()))
+        .build())
 }
 
 /// The entries a `PutEvents` refused, paired with their results (in request order, one per
@@ -275,6 +283,27 @@ mod tests {
             .map(Vec::len)
             .collect();
         assert_eq!(sizes, vec![2, 2]);
+    }
+
+    #[test]
+    fn an_entry_carries_the_event_s_trace_in_x_ray_s_header() {
+        use crate::domain::{Currency, CustomerId, Email, Money, OrderId};
+        use crate::events::{DomainEvent, PaymentFailed, TraceContext};
+        let event = DomainEvent::PaymentFailed(PaymentFailed {
+            order_id: OrderId::new(),
+            customer_id: CustomerId::parse("cust-1").unwrap(),
+            email: Email::parse("a@example.com").unwrap(),
+            total: Money::new(100, Currency::EUR),
+            reason: "declined".into(),
+        });
+        let trace = TraceContext::new_root();
+        let envelope = Envelope::new(event, None).in_trace(&trace);
+        let entry = request_entry("bus", &envelope).unwrap();
+        let header = entry.trace_header().unwrap();
+        let read = TraceContext::from_xray_header(header).unwrap();
+        assert_eq!(read.trace_id(), trace.trace_id());
+        assert_eq!(Some(&read), envelope.trace());
+        assert_eq!(entry.event_bus_name(), Some("bus"));
     }
 
     #[test]

@@ -1,13 +1,19 @@
-//! Counting AWS calls (`orderflow load`): an interceptor on each SDK client that logs one
-//! [`AWS_CALL`] line per completed call. Compiled in only with the `local-cloud` feature, which
-//! deployment builds never enable.
+//! Counting AWS calls (`orderflow load`) and timing them (`orderflow trace`): an interceptor on
+//! each SDK client that logs one [`AWS_CALL`] line per completed call, with its duration, its
+//! attempts and its error. Compiled in only with the `local-cloud` feature, which deployment
+//! builds never enable.
+
+use std::time::Instant;
 
 use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::context::FinalizerInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeSerializationInterceptorContextRef, FinalizerInterceptorContextRef,
+};
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::retries::RequestAttempts;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 
 use crate::config::{switch, Lookup};
 use crate::telemetry::messages::AWS_CALL;
@@ -20,9 +26,10 @@ pub fn enabled(lookup: Lookup<'_>) -> bool {
     switch(lookup, COUNT_AWS_CALLS)
 }
 
-/// Logs `aws call` with `aws_service` and `aws_operation` once per completed operation (after
-/// its retries, whatever its outcome): the SDK's `read_after_execution` hook runs once per call
-/// of `send()`.
+/// Logs `aws call` with `aws_service`, `aws_operation`, `duration_ms` (from before the request
+/// was serialised to the end of its last attempt), `attempts` and, when it failed, `error` once
+/// per completed operation (after its retries, whatever its outcome): the SDK's
+/// `read_before_execution` and `read_after_execution` hooks run once per call of `send()`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CountCalls;
 
@@ -34,19 +41,51 @@ impl CountCalls {
     }
 }
 
+/// When the call started (kept in the call's config bag between the two hooks).
+#[derive(Debug, Clone, Copy)]
+struct CallStarted(Instant);
+
+impl Storable for CallStarted {
+    type Storer = StoreReplace<Self>;
+}
+
 impl Intercept for CountCalls {
     fn name(&self) -> &'static str {
         "CountCalls"
     }
 
+    fn read_before_execution(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        cfg.interceptor_state()
+            .store_put(CallStarted(Instant::now()));
+        Ok(())
+    }
+
     fn read_after_execution(
         &self,
-        _context: &FinalizerInterceptorContextRef<'_>,
+        context: &FinalizerInterceptorContextRef<'_>,
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        if let Some((service, operation)) = CountCalls::call_of(cfg) {
-            tracing::info!(aws_service = %service, aws_operation = %operation, "{AWS_CALL}");
+        let Some((service, operation)) = CountCalls::call_of(cfg) else {
+            return Ok(());
+        };
+        let duration_ms = cfg.load::<CallStarted>().map_or(0, |s| {
+            u64::try_from(s.0.elapsed().as_millis()).unwrap_or(u64::MAX)
+        });
+        let attempts = cfg.load::<RequestAttempts>().map_or(1, |a| a.attempts());
+        match context.output_or_error() {
+            Some(Err(e)) => tracing::info!(
+                aws_service = %service, aws_operation = %operation, duration_ms, attempts,
+                error = %e, "{AWS_CALL}"
+            ),
+            _ => tracing::info!(
+                aws_service = %service, aws_operation = %operation, duration_ms, attempts,
+                "{AWS_CALL}"
+            ),
         }
         Ok(())
     }
@@ -153,5 +192,12 @@ mod tests {
                 ("DynamoDB".to_owned(), "GetItem".to_owned()),
             ]
         );
+        let timed = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v["fields"]["message"] == AWS_CALL)
+            .filter(|v| v["fields"]["duration_ms"].is_u64() && v["fields"]["attempts"] == 1)
+            .count();
+        assert_eq!(timed, 2, "each line has its duration and attempts: {text}");
     }
 }

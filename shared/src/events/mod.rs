@@ -1,10 +1,15 @@
-//! Domain events: one versioned envelope (EventBridge `detail`) around a typed catalogue.
+//! Domain events: one versioned envelope (EventBridge `detail`) around a typed catalogue, and
+//! the trace context it carries ([`trace`]).
+
+pub mod trace;
 
 use std::fmt;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+
+pub use trace::TraceContext;
 
 use crate::domain::{CustomerId, Email, Money, OrderId, OrderLine, PaymentToken, Quantity, Sku};
 
@@ -106,6 +111,10 @@ pub struct Metadata {
     /// from before it was added.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub placed_at: Option<DateTime<Utc>>,
+    /// The trace the event belongs to (W3C `traceparent`): every event of one order shares its
+    /// trace id. Absent in events written before it; an invalid one reads as absent.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "trace")]
+    pub traceparent: Option<TraceContext>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -311,7 +320,8 @@ struct RawMetadata {
 }
 
 impl Envelope {
-    /// A new event about `event.order_id()`, caused by `causation_id` when there is one.
+    /// A new event about `event.order_id()`, caused by `causation_id` when there is one, in a
+    /// new trace ([`in_trace`](Self::in_trace) puts it in an existing one).
     pub fn new(event: DomainEvent, causation_id: Option<&str>) -> Envelope {
         let event_type = event.event_type();
         Envelope {
@@ -323,6 +333,7 @@ impl Envelope {
                 causation_id: causation_id.map(str::to_owned),
                 occurred_at: Utc::now(),
                 placed_at: None,
+                traceparent: Some(TraceContext::new_root()),
             },
             event,
         }
@@ -335,11 +346,25 @@ impl Envelope {
     }
 
     /// A new event caused by this one (same correlation id, causation = this event's id, the
-    /// same placed time).
+    /// same placed time, same trace: a new trace only if this one carries none).
     pub fn caused(&self, event: DomainEvent) -> Envelope {
-        let mut next = Envelope::new(event, Some(&self.metadata.event_id));
-        next.metadata.placed_at = self.metadata.placed_at;
-        next
+        let mut caused = Envelope::new(event, Some(&self.metadata.event_id));
+        caused.metadata.placed_at = self.metadata.placed_at;
+        match &self.metadata.traceparent {
+            Some(trace) => caused.in_trace(trace),
+            None => caused,
+        }
+    }
+
+    /// This event, published from a span of `trace` (same trace id, a new span id).
+    pub fn in_trace(mut self, trace: &TraceContext) -> Envelope {
+        self.metadata.traceparent = Some(trace.child());
+        self
+    }
+
+    /// The trace the event belongs to, if it carries one.
+    pub fn trace(&self) -> Option<&TraceContext> {
+        self.metadata.traceparent.as_ref()
     }
 
     pub fn to_json(&self) -> Result<String, serde_json::Error> {

@@ -259,3 +259,48 @@ fn the_placed_time_travels_with_every_caused_event_and_round_trips_as_placed_at(
     let without = Envelope::new(every_event().remove(0), None);
     assert!(!without.to_json().unwrap().contains("placedAt"));
 }
+
+#[test]
+fn a_caused_event_stays_in_its_cause_s_trace_with_a_span_of_its_own() {
+    let first = Envelope::new(every_event().remove(0), None);
+    let second = first.caused(every_event().remove(1));
+    let (a, b) = (first.trace().unwrap(), second.trace().unwrap());
+    assert_eq!(a.trace_id(), b.trace_id());
+    assert_ne!(a.parent_id(), b.parent_id());
+    let unrelated = Envelope::new(every_event().remove(0), None);
+    assert_ne!(unrelated.trace().unwrap().trace_id(), a.trace_id());
+}
+
+#[test]
+fn the_trace_travels_in_the_metadata_as_a_w3c_traceparent() {
+    let trace =
+        TraceContext::from_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+            .unwrap();
+    let envelope = Envelope::new(every_event().remove(0), None).in_trace(&trace);
+    let v: serde_json::Value = serde_json::from_str(&envelope.to_json().unwrap()).unwrap();
+    let header = v["metadata"]["traceparent"].as_str().unwrap();
+    assert!(
+        header.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"),
+        "{header}"
+    );
+    let back = Envelope::from_json(&v.to_string()).unwrap();
+    assert_eq!(back.trace(), envelope.trace());
+}
+
+#[test]
+fn an_event_without_a_trace_or_with_an_invalid_one_is_still_read() {
+    for value in [
+        serde_json::Value::Null,
+        "not-a-traceparent".into(),
+        7.into(),
+    ] {
+        let json = with_metadata("traceparent", value.clone());
+        let envelope = Envelope::from_json(&json).unwrap();
+        assert_eq!(envelope.trace(), None, "{value}");
+        let caused = envelope.caused(every_event().remove(1));
+        assert!(caused.trace().is_some(), "a new trace starts from it");
+    }
+    let mut v: serde_json::Value = serde_json::from_str(&with_metadata("x", 1.into())).unwrap();
+    v["metadata"].as_object_mut().unwrap().remove("traceparent");
+    assert_eq!(Envelope::from_json(&v.to_string()).unwrap().trace(), None);
+}

@@ -141,7 +141,11 @@ impl BatchRunner {
     /// Reads a record at the edge, in its own span, and injects the faults before the effect.
     async fn prepare(&self, record: SqsMessage) -> (Handled, Result<Envelope, RecordError>) {
         let message_id = record.message_id.clone().unwrap_or_default();
-        let span = record::span(&message_id);
+        let receive_count = record
+            .attributes
+            .get("ApproximateReceiveCount")
+            .map_or("1", String::as_str);
+        let span = record::span(&message_id, receive_count);
         let prepared = span.in_scope(|| record::envelope(&record));
         #[cfg(feature = "local-cloud")]
         let (fault_key, prepared) = match prepared {

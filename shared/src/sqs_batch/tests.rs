@@ -219,3 +219,82 @@ async fn failed_records_are_counted_by_reason_and_the_batch_flushes_its_metrics(
     assert_eq!(of("permanent"), Some(1.into()), "the malformed record");
     assert_eq!(of("transient"), Some(2.into()));
 }
+
+const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+const XRAY_HEADER: &str =
+    "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+
+/// The fixture batch with a trace in the first record's envelope and X-Ray's header (only) on
+/// the third message.
+fn traced_batch() -> SqsEvent {
+    let mut event = batch();
+    let first = &mut event.records[0];
+    let mut body: serde_json::Value = serde_json::from_str(first.body.as_deref().unwrap()).unwrap();
+    body["detail"]["metadata"]["traceparent"] = TRACEPARENT.into();
+    first.body = Some(body.to_string());
+    event.records[2]
+        .attributes
+        .insert(record::AWS_TRACE_HEADER.to_owned(), XRAY_HEADER.to_owned());
+    event
+}
+
+#[tokio::test]
+async fn the_events_a_record_leads_to_stay_in_its_trace_from_the_envelope_or_the_sqs_attribute() {
+    let bus = Bus::default();
+    BatchRunner::default()
+        .then_publish(traced_batch(), &bus, follow)
+        .await;
+    let published = bus.published.lock().unwrap();
+    let traces: Vec<&str> = published
+        .iter()
+        .map(|e| e.trace().unwrap().trace_id())
+        .collect();
+    assert_eq!(
+        traces,
+        [
+            "4bf92f3577b34da6a3ce929d0e0e4736",
+            "5759e988bd862e3fe1be46a994272793"
+        ]
+    );
+    assert_ne!(
+        published[0].trace().unwrap().parent_id(),
+        "00f067aa0ba902b7",
+        "the consumer's span is a new one"
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn every_line_about_a_record_names_its_trace() {
+    let logs = crate::testing::CapturedLogs::start();
+    BatchRunner::default()
+        .then_publish(traced_batch(), &Bus::default(), |_| async {
+            tracing::info!("inside the handler");
+            Ok(Vec::new())
+        })
+        .await;
+    let traced: Vec<(String, String)> = logs
+        .lines()
+        .iter()
+        .filter(|l| l["message"] == "inside the handler")
+        .map(|l| {
+            let span = &l["spans"][0];
+            (
+                span["message_id"].as_str().unwrap_or_default().to_owned(),
+                span["trace_id"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        traced,
+        [
+            (
+                "msg-0001".to_owned(),
+                "4bf92f3577b34da6a3ce929d0e0e4736".to_owned()
+            ),
+            (
+                "msg-0003".to_owned(),
+                "5759e988bd862e3fe1be46a994272793".to_owned()
+            )
+        ]
+    );
+}

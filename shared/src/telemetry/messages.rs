@@ -17,7 +17,8 @@ pub const PROVIDER_CHARGE_DECLINED: &str = "payment provider: charge declined";
 pub const INJECTED_FAULT: &str = "injected fault";
 
 /// One completed AWS call, when the function counts them (fields [`AWS_SERVICE`],
-/// [`AWS_OPERATION`]); `orderflow load` adds them up.
+/// [`AWS_OPERATION`], [`DURATION_MS`], [`ATTEMPTS`], [`ERROR`]); `orderflow load` adds them up,
+/// `orderflow trace` shows them.
 pub const AWS_CALL: &str = "aws call";
 
 /// One run of reconcile-orders (fields `examined`, `order_placed`, `reservation_expired`,
@@ -35,6 +36,20 @@ pub const AWS_OPERATION: &str = "aws_operation";
 pub const REASON: &str = "reason";
 /// Span field: the SQS message a record line is about.
 pub const MESSAGE_ID: &str = "message_id";
+/// Span field: which receive of that message (SQS's `ApproximateReceiveCount`).
+pub const RECEIVE_COUNT: &str = "receive_count";
+/// Span field: the order a record is about.
+pub const CORRELATION_ID: &str = "correlation_id";
+/// Span field (and a field of validate-order's `order accepted`): the order's trace id, 32 hex
+/// digits (W3C; X-Ray's `1-<8>-<24>` without the dashes).
+pub const TRACE_ID: &str = "trace_id";
+/// Span field of the Lambda runtime's invocation span: the invocation's request id.
+pub const REQUEST_ID: &str = "requestId";
+/// Fields of an [`AWS_CALL`] line: how long the call took with its retries, how many attempts
+/// it made, and why it failed (absent when it succeeded).
+pub const DURATION_MS: &str = "duration_ms";
+pub const ATTEMPTS: &str = "attempts";
+pub const ERROR: &str = "error";
 /// Field: which fault was injected; its values are in [`fault`].
 pub const FAULT: &str = "fault";
 /// Field: the order a provider line is about.

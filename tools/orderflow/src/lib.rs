@@ -7,6 +7,7 @@
 //! - [`dlq`]: the dead-letter queue tools (`orderflow dlq list|redrive`);
 //! - [`chaos`]: a mixed workload under injected faults and the count of what went wrong;
 //! - [`load`]: a measured flash sale;
+//! - [`trace`]: one order's timeline from what the local cloud recorded (`orderflow trace`);
 //! - [`harness`]: what `chaos`, `load` and the end-to-end tests share: the cloud they run
 //!   against, its API, the customer inbox, a seeded generator, progress;
 //! - [`cli`]: what every subcommand does at its edge.
@@ -18,3 +19,4 @@ pub mod dlq;
 pub mod harness;
 pub mod load;
 pub mod local;
+pub mod trace;

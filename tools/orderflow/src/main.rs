@@ -11,12 +11,13 @@
 //! - `orderflow chaos`: a mixed workload under injected faults, and the count of what went
 //!   wrong ([`chaos`]);
 //! - `orderflow load`: a flash sale, measured: latency, throughput, AWS calls per order
-//!   ([`load`]).
+//!   ([`load`]);
+//! - `orderflow trace ORDER_ID`: one order's timeline from the local cloud's records ([`trace`]).
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use orderflow::{chaos, deploy, dlq, load, local};
+use orderflow::{chaos, deploy, dlq, load, local, trace};
 
 #[derive(Parser)]
 #[command(
@@ -50,6 +51,9 @@ enum Command {
     /// A flash sale against the local cloud: latency, throughput, AWS calls per order and the
     /// backend's share, as JSON and an HTML report. Exits non-zero on oversold or unfinished orders.
     Load(load::LoadArgs),
+    /// One order's timeline from what the local cloud recorded: every delivery, invocation,
+    /// retry, fault and AWS call, in order, with function, duration and reason.
+    Trace(trace::TraceArgs),
 }
 
 #[tokio::main]
@@ -60,5 +64,6 @@ async fn main() -> ExitCode {
         Command::Dlq(args) => dlq::command::run(args).await,
         Command::Chaos(args) => chaos::command(args).await,
         Command::Load(args) => load::command(args).await,
+        Command::Trace(args) => trace::command(&args),
     }
 }

@@ -343,12 +343,35 @@ fn topics_and_alarms_are_read() {
         .alarms()
         .unwrap()
         .into_iter()
-        .partition(|a| a.namespace.as_deref() == Some("AWS/SQS"));
-    let others: Vec<_> = others.iter().map(|a| a.logical_id.as_str()).collect();
+        .partition(|a| a.metric_name.as_deref() == Some("ApproximateNumberOfMessagesVisible"));
+    let rate = others
+        .iter()
+        .find(|a| a.logical_id == "ProcessPaymentErrorRateAlarm")
+        .unwrap();
+    assert_eq!(rate.metric_name, None, "metric math");
+    let read: Vec<_> = rate
+        .metric_stats
+        .iter()
+        .map(|m| {
+            (
+                m.namespace.as_deref().unwrap(),
+                m.metric_name.as_deref().unwrap(),
+                m.dimensions["FunctionName"].ref_target().unwrap(),
+            )
+        })
+        .collect();
     assert_eq!(
-        others,
-        vec!["ReconcileOrdersErrorsAlarm", "StrandedOrdersAlarm"]
+        read,
+        [
+            ("AWS/Lambda", "Errors", "ProcessPaymentFunction"),
+            ("AWS/Lambda", "Invocations", "ProcessPaymentFunction")
+        ]
     );
+    assert_eq!(rate.watches("AWS/Lambda", "Errors").len(), 1);
+    let others: Vec<_> = others.iter().map(|a| a.logical_id.as_str()).collect();
+    assert!(others.contains(&"ReconcileOrdersErrorsAlarm"), "{others:?}");
+    assert!(others.contains(&"StrandedOrdersAlarm"), "{others:?}");
+    assert!(others.contains(&"InventoryQueueAgeAlarm"), "{others:?}");
     for alarm in dlq_alarms {
         assert_eq!(
             alarm.metric_name.as_deref(),

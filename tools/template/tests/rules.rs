@@ -91,7 +91,9 @@ fn every_rule_inspects_something_in_the_real_template() {
     let functions = t.functions().unwrap();
     assert_eq!(functions.len(), 6);
     assert_eq!(functions.iter().flat_map(|f| f.sqs_events()).count(), 3);
-    assert_eq!(t.alarms().unwrap().len(), 6);
+    // 4 DLQ depths, stranded orders, the reconciler's errors, 3 queue ages, 5 error rates, and
+    // DynamoDB throttling.
+    assert_eq!(t.alarms().unwrap().len(), 15);
     assert_eq!(t.event_rules().unwrap().len(), 3);
     assert_eq!(t.roles().unwrap().len(), 6);
 }
@@ -346,6 +348,61 @@ fn a_star_resource_breaks_the_least_privilege_rule() {
     );
     set(&mut t, "SendNotificationRole", &path, yaml("'*'"));
     assert_reports(&t, Rule::LeastPrivilege, "SendNotificationRole");
+}
+
+#[test]
+fn x_ray_s_actions_on_star_in_a_statement_of_their_own_keep_the_least_privilege_rule() {
+    let t = template();
+    statement(&t, "ProcessPaymentRole", "Tracing");
+    assert!(Rule::LeastPrivilege.check(&t).is_empty());
+}
+
+#[test]
+fn x_ray_s_actions_sharing_a_statement_or_scoped_to_a_resource_break_the_least_privilege_rule() {
+    let mut shared = template();
+    let path = format!(
+        "{}/Action",
+        statement(&shared, "ProcessPaymentRole", "Tracing")
+    );
+    set(
+        &mut shared,
+        "ProcessPaymentRole",
+        &path,
+        yaml("[xray:PutTraceSegments, dynamodb:PutItem]"),
+    );
+    let violations = assert_reports(&shared, Rule::LeastPrivilege, "ProcessPaymentRole");
+    assert!(
+        violations
+            .iter()
+            .any(|v| v.message.contains("dynamodb:PutItem must not share")),
+        "{violations:#?}"
+    );
+
+    let mut scoped = template();
+    let path = format!(
+        "{}/Resource",
+        statement(&scoped, "ValidateOrderRole", "Tracing")
+    );
+    set(
+        &mut scoped,
+        "ValidateOrderRole",
+        &path,
+        yaml("!GetAtt OrdersTable.Arn"),
+    );
+    assert_reports(&scoped, Rule::LeastPrivilege, "ValidateOrderRole");
+}
+
+#[test]
+fn another_x_ray_action_on_star_breaks_the_least_privilege_rule() {
+    let mut t = template();
+    let path = format!("{}/Action", statement(&t, "QueryApiRole", "Tracing"));
+    set(
+        &mut t,
+        "QueryApiRole",
+        &path,
+        yaml("[xray:GetTraceSummaries]"),
+    );
+    assert_reports(&t, Rule::LeastPrivilege, "QueryApiRole");
 }
 
 #[test]
@@ -871,4 +928,74 @@ fn each_breakage_is_reported_only_by_its_own_rule() {
     );
     let rules: Vec<Rule> = rules::check(&t).into_iter().map(|v| v.rule).collect();
     assert_eq!(rules, vec![Rule::BatchItemFailures]);
+}
+
+// ------------------------------------------------------------------ 13. resource alarms
+
+#[test]
+fn a_consumed_queue_without_an_alarm_on_its_oldest_message_breaks_the_resource_alarms_rule() {
+    let mut t = template();
+    set(
+        &mut t,
+        "InventoryQueueAgeAlarm",
+        "MetricName",
+        yaml("ApproximateNumberOfMessagesVisible"),
+    );
+    let violations = assert_reports(&t, Rule::ResourceAlarms, "InventoryQueue");
+    assert_eq!(violations.len(), 1, "{violations:#?}");
+}
+
+#[test]
+fn an_age_alarm_on_another_queue_does_not_count_for_the_resource_alarms_rule() {
+    let mut t = template();
+    set(
+        &mut t,
+        "PaymentQueueAgeAlarm",
+        "Dimensions/0/Value",
+        yaml("!GetAtt PaymentDLQ.QueueName"),
+    );
+    assert_reports(&t, Rule::ResourceAlarms, "PaymentQueue");
+}
+
+#[test]
+fn a_function_whose_error_rate_is_not_alarmed_breaks_the_resource_alarms_rule() {
+    let mut t = template();
+    set(
+        &mut t,
+        "ProcessPaymentErrorRateAlarm",
+        "Metrics/1/MetricStat/Metric/MetricName",
+        yaml("Throttles"),
+    );
+    let violations = assert_reports(&t, Rule::ResourceAlarms, "ProcessPaymentFunction");
+    assert_eq!(violations.len(), 1, "{violations:#?}");
+}
+
+#[test]
+fn an_errors_alarm_on_another_function_does_not_count_for_the_resource_alarms_rule() {
+    let mut t = template();
+    set(
+        &mut t,
+        "ValidateOrderErrorRateAlarm",
+        "Metrics/1/MetricStat/Metric/Dimensions/0/Value",
+        yaml("!Ref QueryApiFunction"),
+    );
+    assert_reports(&t, Rule::ResourceAlarms, "ValidateOrderFunction");
+}
+
+#[test]
+fn an_alarm_that_tells_nobody_breaks_the_resource_alarms_rule() {
+    let mut t = template();
+    remove(&mut t, "NotificationQueueAgeAlarm", "AlarmActions");
+    let violations = assert_reports(&t, Rule::ResourceAlarms, "NotificationQueue");
+    assert!(
+        violations[0].message.contains("without AlarmActions"),
+        "{violations:#?}"
+    );
+}
+
+#[test]
+fn the_reconciler_s_own_errors_alarm_counts_for_the_resource_alarms_rule() {
+    let mut t = template();
+    remove(&mut t, "ReconcileOrdersErrorsAlarm", "AlarmActions");
+    assert_reports(&t, Rule::ResourceAlarms, "ReconcileOrdersFunction");
 }

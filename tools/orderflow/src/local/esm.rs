@@ -25,6 +25,7 @@ use super::logs::LogSink;
 use super::messages::INJECTED_DUPLICATE_DELIVERY;
 use super::runtime::FunctionHandle;
 use super::FaultSwitch;
+use crate::trace::record::{DeliveryOutcome, TraceRecord};
 
 /// Batches an SQS event source mapping has in flight at once: "When messages are available,
 /// Lambda starts processing five batches at a time with five concurrent invocations of your
@@ -215,12 +216,16 @@ pub async fn deliver(
 ) -> BatchOutcome {
     let event = sqs_event(&batch, mapping);
     let payload = Bytes::from(event.to_string());
+    let at = chrono::Utc::now();
+    let started = tokio::time::Instant::now();
+    let mut batch_reason = None;
     let failed: Vec<String> = match function.invoke(payload).await {
         Ok(response) if mapping.report_batch_item_failures => {
             match reported_failures(&response, &batch) {
                 Some(failed) => failed,
                 None => {
                     let text = String::from_utf8_lossy(&response).into_owned();
+                    batch_reason = Some(format!("invalid batch response: {text}"));
                     for m in &batch {
                         logs.remember(
                             &function.name,
@@ -235,6 +240,7 @@ pub async fn deliver(
         Ok(_) => Vec::new(),
         Err(e) => {
             let reason = e.to_string();
+            batch_reason = Some(reason.clone());
             for m in &batch {
                 logs.remember(&function.name, &m.message_id, &reason);
             }
@@ -262,6 +268,14 @@ pub async fn deliver(
             &format!("{INJECTED_DUPLICATE_DELIVERY}{}", duplicated.join(", ")),
         );
     }
+    let delivered = Delivered {
+        at,
+        duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        failed: &failed,
+        duplicated: &duplicated,
+        reason: batch_reason.as_deref(),
+    };
+    record_deliveries(logs, &function.name, mapping, &batch, &delivered);
     let successes: Vec<(String, String)> = batch
         .iter()
         .filter(|m| !failed.contains(&m.message_id) && !duplicated.contains(&m.message_id.as_str()))
@@ -285,6 +299,53 @@ pub async fn deliver(
         received: batch.len(),
         deleted,
         failed,
+    }
+}
+
+/// What became of one invoked batch, for the trace.
+struct Delivered<'a> {
+    at: chrono::DateTime<chrono::Utc>,
+    duration_ms: u64,
+    failed: &'a [String],
+    duplicated: &'a [&'a str],
+    reason: Option<&'a str>,
+}
+
+/// One trace record per message of the batch: which receive it was, which order and event it
+/// holds, how long the invocation took and what became of it.
+fn record_deliveries(
+    logs: &LogSink,
+    function: &str,
+    mapping: &Mapping,
+    batch: &[ReceivedMessage],
+    delivered: &Delivered<'_>,
+) {
+    let queue = mapping.queue_url.rsplit('/').next().unwrap_or_default();
+    for m in batch {
+        let envelope = orderflow_shared::events::envelope_from_eventbridge_json(&m.body).ok();
+        let outcome = if delivered.failed.contains(&m.message_id) {
+            DeliveryOutcome::Failed
+        } else if delivered.duplicated.contains(&m.message_id.as_str()) {
+            DeliveryOutcome::Duplicated
+        } else {
+            DeliveryOutcome::Processed
+        };
+        logs.record(&TraceRecord::Delivery {
+            at: delivered.at,
+            function: function.split('#').next().unwrap_or_default().to_owned(),
+            queue: queue.to_owned(),
+            message_id: m.message_id.clone(),
+            receive_count: m.receive_count,
+            order_id: envelope
+                .as_ref()
+                .map(|e| e.metadata.correlation_id.to_string()),
+            event_type: envelope
+                .as_ref()
+                .map(|e| e.metadata.event_type.as_str().to_owned()),
+            duration_ms: delivered.duration_ms,
+            outcome,
+            reason: delivered.reason.map(str::to_owned),
+        });
     }
 }
 

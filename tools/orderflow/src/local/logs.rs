@@ -1,8 +1,11 @@
 //! One log stream for the whole local cloud: every function's lines, prefixed with its name,
 //! interleaved on stdout. Lines that explain why a queue message failed are also remembered
 //! (message id → reason) and appended to `<state dir>/failure-reasons.jsonl`, which
-//! `orderflow dlq list` reads to show why a message ended in a DLQ. The functions' EMF metric
-//! lines go to the metrics store instead (`local::metrics`), not to the interleaved log.
+//! `orderflow dlq list` reads to show why a message ended in a DLQ. Every JSON line a function
+//! writes, and what the runtime and the event source mappings record, go to
+//! `<state dir>/trace.jsonl` for `orderflow trace` ([`crate::trace::record`]). The functions'
+//! EMF metric lines go to the metrics store instead (`local::metrics`), not to the
+//! interleaved log.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -10,6 +13,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use super::metrics::MetricsStore;
+use crate::trace::record::{TraceRecord, TRACE_FILE};
 
 pub const REASONS_FILE: &str = "failure-reasons.jsonl";
 
@@ -24,6 +28,9 @@ struct Inner {
     reasons: Mutex<HashMap<String, String>>,
     reasons_file: Option<PathBuf>,
     metrics: MetricsStore,
+    /// `<state dir>/trace.jsonl`, appended to; `None` without a state dir (or if it cannot be
+    /// opened: the trace is an aid, the cloud runs without it).
+    trace: Mutex<Option<std::fs::File>>,
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -51,13 +58,30 @@ impl LogSink {
     }
 
     fn writing_to(out: Box<dyn Write + Send>, state_dir: Option<PathBuf>) -> Self {
+        let trace = state_dir.as_ref().and_then(|d| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(d.join(TRACE_FILE))
+                .ok()
+        });
         LogSink {
             inner: Arc::new(Inner {
                 out: Mutex::new(out),
                 reasons: Mutex::new(HashMap::new()),
                 metrics: MetricsStore::new(state_dir.as_deref()),
                 reasons_file: state_dir.map(|d| d.join(REASONS_FILE)),
+                trace: Mutex::new(trace),
             }),
+        }
+    }
+
+    /// Appends one record to the trace file (one write per line, so readers never see half).
+    pub fn record(&self, record: &TraceRecord) {
+        let mut trace = self.inner.trace.lock().unwrap_or_else(|p| p.into_inner());
+        if let (Some(file), Ok(mut line)) = (trace.as_mut(), serde_json::to_string(record)) {
+            line.push('\n');
+            let _ = file.write_all(line.as_bytes());
         }
     }
 
@@ -80,6 +104,13 @@ impl LogSink {
         }
         if let Some((message_id, reason)) = failure_reason(text) {
             self.remember(function, &message_id, &reason);
+        }
+        if let Ok(line @ serde_json::Value::Object(_)) = serde_json::from_str(text) {
+            self.record(&TraceRecord::Log {
+                at: chrono::Utc::now(),
+                function: function.base_name().to_owned(),
+                line,
+            });
         }
         self.line(function, text);
     }
@@ -190,6 +221,26 @@ mod tests {
         let read = read_reasons(&dir);
         assert_eq!(read["m-1"].reason, "second");
         assert_eq!(read["m-1"].function, "update-inventory");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_function_s_json_lines_are_recorded_for_the_trace_and_its_text_lines_are_not() {
+        let dir = std::env::temp_dir().join(format!("orderflow-logs-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let sink = LogSink::to_file(&dir.join("log"), Some(dir.clone())).unwrap();
+        sink.function_line(
+            "process-payment#2",
+            r#"{"level":"INFO","message":"record processed"}"#,
+        );
+        sink.function_line("process-payment#2", "plain text");
+        let records = crate::trace::record::read(&dir).unwrap();
+        assert_eq!(records.len(), 1, "{records:?}");
+        let TraceRecord::Log { function, line, .. } = &records[0] else {
+            panic!("{records:?}");
+        };
+        assert_eq!(function, "process-payment");
+        assert_eq!(line["message"], "record processed");
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -24,6 +24,7 @@ use tokio::sync::{mpsc, oneshot, watch, Mutex};
 
 use super::logs::LogSink;
 use super::messages::PROCESS_EXITED;
+use crate::trace::record::{InvocationOutcome, TraceRecord};
 
 /// Why an invocation produced no response.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -129,6 +130,9 @@ impl FunctionHandle {
 struct InFlight {
     request_id: String,
     reply: oneshot::Sender<Result<Bytes, InvokeError>>,
+    /// When the process took it (for the trace's record of the invocation).
+    at: chrono::DateTime<chrono::Utc>,
+    started: tokio::time::Instant,
 }
 
 struct InstanceState {
@@ -148,10 +152,34 @@ struct InstanceState {
 }
 
 impl InstanceState {
+    /// The trace's record of an invocation that ended with `outcome`.
+    fn record(&self, f: &InFlight, outcome: &Result<Bytes, InvokeError>) {
+        let (outcome, error) = match outcome {
+            Ok(_) => (InvocationOutcome::Ok, None),
+            Err(e @ InvokeError::Timeout(_)) => (InvocationOutcome::Timeout, Some(e.to_string())),
+            Err(e @ InvokeError::Crashed(_)) => (InvocationOutcome::Crashed, Some(e.to_string())),
+            Err(e) => (InvocationOutcome::Error, Some(e.to_string())),
+        };
+        self.logs.record(&TraceRecord::Invocation {
+            at: f.at,
+            function: self
+                .function
+                .split('#')
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
+            request_id: f.request_id.clone(),
+            duration_ms: u64::try_from(f.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            outcome,
+            error,
+        });
+    }
+
     async fn finish(&self, request_id: &str, outcome: Result<Bytes, InvokeError>) -> bool {
         let mut slot = self.in_flight.lock().await;
         match slot.take() {
             Some(f) if f.request_id == request_id => {
+                self.record(&f, &outcome);
                 let _ = f.reply.send(outcome);
                 let _ = self.deadline_tx.send(None);
                 true
@@ -165,7 +193,9 @@ impl InstanceState {
 
     async fn fail_in_flight(&self, error: InvokeError) {
         if let Some(f) = self.in_flight.lock().await.take() {
-            let _ = f.reply.send(Err(error));
+            let error = Err(error);
+            self.record(&f, &error);
+            let _ = f.reply.send(error);
         }
         let _ = self.deadline_tx.send(None);
     }
@@ -177,7 +207,9 @@ impl InstanceState {
         let mut slot = self.in_flight.lock().await;
         self.retired.send_modify(|n| *n = n.wrapping_add(1));
         if let Some(f) = slot.take() {
-            let _ = f.reply.send(Err(error));
+            let error = Err(error);
+            self.record(&f, &error);
+            let _ = f.reply.send(error);
         }
         let _ = self.deadline_tx.send(None);
     }
@@ -213,6 +245,8 @@ async fn next(State(s): State<Arc<InstanceState>>) -> Response {
         *slot = Some(InFlight {
             request_id: request_id.clone(),
             reply: invocation.reply,
+            at: chrono::Utc::now(),
+            started: tokio::time::Instant::now(),
         });
         // Under the lock too: a deadline told after `retire` would time out the next process.
         let _ = s.deadline_tx.send(Some(deadline));
@@ -229,13 +263,11 @@ async fn next(State(s): State<Arc<InstanceState>>) -> Response {
         "lambda-runtime-invoked-function-arn",
         format!("arn:aws:lambda:us-east-1:{ACCOUNT}:function:{}", s.function),
     );
+    // A valid X-Ray header, as Lambda gives with active tracing: validate-order starts the
+    // order's trace from it.
     put(
         "lambda-runtime-trace-id",
-        format!(
-            "Root=1-{:x}-{}",
-            chrono::Utc::now().timestamp(),
-            uuid::Uuid::new_v4().simple()
-        ),
+        orderflow_shared::events::TraceContext::new_root().to_xray_header(),
     );
     put("content-type", "application/json".into());
     (StatusCode::OK, headers, invocation.payload).into_response()

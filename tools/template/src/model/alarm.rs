@@ -19,25 +19,35 @@ pub struct Alarm {
     pub threshold: Option<f64>,
     pub comparison_operator: Option<String>,
     pub alarm_actions: Vec<Value>,
+    /// The metrics of a metric-math alarm (`Metrics[].MetricStat.Metric`), e.g. a function's
+    /// `Errors` and `Invocations` under an error-rate expression.
+    pub metric_stats: Vec<MetricStat>,
+}
+
+/// One metric a metric-math alarm reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricStat {
+    pub namespace: Option<String>,
+    pub metric_name: Option<String>,
+    pub dimensions: BTreeMap<String, Value>,
 }
 
 impl Alarm {
     pub(crate) fn read(resource: &Resource) -> Result<Alarm, TemplateError> {
         let p = &resource.properties;
         let text = |key: &str| p.get(key).and_then(Value::as_str).map(str::to_owned);
-        let mut dimensions = BTreeMap::new();
-        for d in p
-            .get("Dimensions")
-            .map(Value::one_or_many)
-            .unwrap_or_default()
-        {
-            let name = d.get("Name").and_then(Value::as_str).ok_or_else(|| {
-                TemplateError::resource(&resource.logical_id, "a dimension has no Name")
-            })?;
-            dimensions.insert(
-                name.to_owned(),
-                d.get("Value").cloned().unwrap_or(Value::Null),
-            );
+        let dimensions = read_dimensions(&resource.logical_id, p)?;
+        let mut metric_stats = Vec::new();
+        for m in p.get("Metrics").map(Value::one_or_many).unwrap_or_default() {
+            let Some(metric) = m.get("MetricStat").and_then(|s| s.get("Metric")) else {
+                continue; // an expression
+            };
+            let text = |key: &str| metric.get(key).and_then(Value::as_str).map(str::to_owned);
+            metric_stats.push(MetricStat {
+                namespace: text("Namespace"),
+                metric_name: text("MetricName"),
+                dimensions: read_dimensions(&resource.logical_id, metric)?,
+            });
         }
         Ok(Alarm {
             logical_id: resource.logical_id.clone(),
@@ -53,7 +63,28 @@ impl Alarm {
                 .get("AlarmActions")
                 .map(|a| a.one_or_many().to_vec())
                 .unwrap_or_default(),
+            metric_stats,
         })
+    }
+
+    /// The dimensions of each metric `namespace`/`metric_name` the alarm reads, alone or in
+    /// its metric math.
+    pub fn watches(&self, namespace: &str, metric_name: &str) -> Vec<&BTreeMap<String, Value>> {
+        let alone = (self.namespace.as_deref() == Some(namespace)
+            && self.metric_name.as_deref() == Some(metric_name))
+        .then_some(&self.dimensions);
+        alone
+            .into_iter()
+            .chain(
+                self.metric_stats
+                    .iter()
+                    .filter(|m| {
+                        m.namespace.as_deref() == Some(namespace)
+                            && m.metric_name.as_deref() == Some(metric_name)
+                    })
+                    .map(|m| &m.dimensions),
+            )
+            .collect()
     }
 
     /// Whether the alarm goes off as soon as the metric is 1 or more (e.g. one message in a DLQ).
@@ -64,4 +95,24 @@ impl Alarm {
             _ => false,
         }
     }
+}
+
+/// `Dimensions: [{Name, Value}]` of an alarm or of one of its metrics.
+fn read_dimensions(alarm: &str, p: &Value) -> Result<BTreeMap<String, Value>, TemplateError> {
+    let mut dimensions = BTreeMap::new();
+    for d in p
+        .get("Dimensions")
+        .map(Value::one_or_many)
+        .unwrap_or_default()
+    {
+        let name = d
+            .get("Name")
+            .and_then(Value::as_str)
+            .ok_or_else(|| TemplateError::resource(alarm, "a dimension has no Name"))?;
+        dimensions.insert(
+            name.to_owned(),
+            d.get("Value").cloned().unwrap_or(Value::Null),
+        );
+    }
+    Ok(dimensions)
 }

@@ -37,7 +37,7 @@ mod table;
 mod template;
 mod topic;
 
-pub use alarm::Alarm;
+pub use alarm::{Alarm, MetricStat};
 pub use eventbridge::{EventBus, EventRule, RetryPolicy, RuleTarget};
 pub use function::{Event, EventSource, Function, HttpApiEvent, ScheduleEvent, SqsEvent};
 pub use http_api::{ApiDefinition, HttpApi, Operation};

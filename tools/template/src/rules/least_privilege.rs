@@ -44,6 +44,11 @@ const ALLOWED_ACTIONS: &[(&str, &str, &[&str])] = &[
     ),
 ];
 
+/// Actions IAM cannot scope to a resource, granted on `"*"` in a statement of their own: X-Ray's
+/// (active tracing, the `Tracing` parameter) have no resource type at all (Service
+/// Authorization Reference, "Actions defined by AWS X-Ray").
+const UNSCOPED_ACTIONS: &[&str] = &["xray:PutTraceSegments", "xray:PutTelemetryRecords"];
+
 /// Rule 4: each function runs under a role of its own, declared in the template, with no
 /// managed policies (they grant on `"*"`), whose statements name only actions from
 /// `ALLOWED_ACTIONS` (no wildcards, no `NotAction`/`NotResource`), each on resources of the
@@ -170,6 +175,17 @@ fn check_statement(
         .map(|s| format!(" ({s})"))
         .unwrap_or_default();
     let mut problems = shape_problems(statement);
+    if let Some(unscoped) = unscoped_problems(statement) {
+        problems.extend(unscoped);
+        violations.extend(problems.into_iter().map(|message| {
+            Violation::new(
+                rule,
+                role,
+                format!("statement{sid} for {function}: {message}"),
+            )
+        }));
+        return;
+    }
     let types_needed = action_types(statement, &mut problems);
     for resource in &statement.resources {
         resource_problems(
@@ -188,6 +204,42 @@ fn check_statement(
             format!("statement{sid} for {function}: {message}"),
         )
     }));
+}
+
+fn is_unscoped(action: &str) -> bool {
+    UNSCOPED_ACTIONS
+        .iter()
+        .any(|a| a.eq_ignore_ascii_case(action))
+}
+
+/// `None` for a statement without [`UNSCOPED_ACTIONS`]; else what is wrong with it: it must
+/// hold only those, on `"*"` alone.
+fn unscoped_problems(statement: &PolicyStatement) -> Option<Vec<String>> {
+    if !statement.actions.iter().any(|a| is_unscoped(a)) {
+        return None;
+    }
+    let mut problems = Vec::new();
+    let others: Vec<&str> = statement
+        .actions
+        .iter()
+        .filter(|a| !is_unscoped(a))
+        .map(String::as_str)
+        .collect();
+    if !others.is_empty() {
+        problems.push(format!(
+            "{} take no resource and need a statement of their own on \"*\"; {} must not \
+             share it",
+            UNSCOPED_ACTIONS.join(", "),
+            others.join(", ")
+        ));
+    }
+    if statement.resources.len() != 1 || statement.resources[0].as_str() != Some("*") {
+        problems.push(format!(
+            "{} take no resource: their Resource is \"*\" alone",
+            UNSCOPED_ACTIONS.join(", ")
+        ));
+    }
+    Some(problems)
 }
 
 /// `NotAction`, `NotResource` and a missing `Resource`: grants wider than their look.

@@ -19,6 +19,7 @@ mod idempotency_lock;
 mod idempotency_retention;
 mod least_privilege;
 mod local_only;
+mod resource_alarms;
 mod visibility;
 
 pub use api_contract::api_contract;
@@ -32,6 +33,7 @@ pub use idempotency_lock::{idempotency_locks, LOCK_VARIABLE};
 pub use idempotency_retention::{idempotency_retention, KEEP_VARIABLE};
 pub use least_privilege::least_privilege;
 pub use local_only::{local_only_variables, LOCAL_ONLY_PREFIX};
+pub use resource_alarms::resource_alarms;
 pub use visibility::visibility_timeouts;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -65,10 +67,13 @@ pub enum Rule {
     /// Every EventBridge target has a `RetryPolicy` and a `DeadLetterConfig` whose queue lets
     /// the rule send.
     EventTargetDeadLetter,
+    /// Every consumed queue has an alarm on the age of its oldest message, and every function
+    /// one on its errors.
+    ResourceAlarms,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 12] = [
+    pub const ALL: [Rule; 13] = [
         Rule::DeadLetterQueue,
         Rule::VisibilityTimeout,
         Rule::BatchItemFailures,
@@ -81,6 +86,7 @@ impl Rule {
         Rule::IdempotencyLock,
         Rule::IdempotencyRetention,
         Rule::EventTargetDeadLetter,
+        Rule::ResourceAlarms,
     ];
 
     pub fn name(self) -> &'static str {
@@ -97,6 +103,7 @@ impl Rule {
             Rule::IdempotencyLock => "idempotency-lock",
             Rule::IdempotencyRetention => "idempotency-retention",
             Rule::EventTargetDeadLetter => "event-target-dead-letter",
+            Rule::ResourceAlarms => "resource-alarms",
         }
     }
 
@@ -115,6 +122,7 @@ impl Rule {
             Rule::IdempotencyLock => idempotency_locks(template),
             Rule::IdempotencyRetention => idempotency_retention(template),
             Rule::EventTargetDeadLetter => event_target_dead_letters(template),
+            Rule::ResourceAlarms => resource_alarms(template),
         }
     }
 }

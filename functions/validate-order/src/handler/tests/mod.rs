@@ -117,6 +117,43 @@ async fn a_valid_order_is_stored_pending_published_and_accepted() {
 }
 
 #[tokio::test]
+async fn order_placed_starts_in_the_invocation_s_x_ray_trace() {
+    let f = function();
+    let mut context = lambda_http::Context::default();
+    context.xray_trace_id =
+        Some("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1".into());
+    let request = fixture("apigw-post-order.json").with_lambda_context(context);
+    assert_eq!(call(&f, request).await.status(), 202);
+    let published = f.events.published();
+    let trace = published[0].trace().unwrap();
+    assert_eq!(trace.trace_id(), "5759e988bd862e3fe1be46a994272793");
+    assert_ne!(trace.parent_id(), "53995c3f42cd8ad8", "a span of its own");
+}
+
+#[tokio::test]
+async fn without_an_invocation_trace_the_caller_s_traceparent_or_a_new_trace_is_used() {
+    let f = function();
+    let caller = orderflow_shared::testing::http_fixture_with("apigw-post-order.json", |e| {
+        e["headers"]["traceparent"] =
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into();
+    })
+    .unwrap();
+    assert_eq!(call(&f, caller).await.status(), 202);
+    assert_eq!(
+        call(&f, fixture("apigw-post-order.json")).await.status(),
+        202
+    );
+    let published = f.events.published();
+    assert_eq!(
+        published[0].trace().unwrap().trace_id(),
+        "4bf92f3577b34da6a3ce929d0e0e4736"
+    );
+    let fresh = published[1].trace().unwrap().trace_id();
+    assert_ne!(fresh, "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_eq!(fresh.len(), 32);
+}
+
+#[tokio::test]
 async fn prices_come_from_the_catalog_even_when_the_client_sends_one() {
     let f = function();
     let response = call(&f, fixture("apigw-post-order-client-price.json")).await;
