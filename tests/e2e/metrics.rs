@@ -71,7 +71,7 @@ async fn the_metrics_the_functions_emitted_add_up_to_the_runs_own_orders() {
     assert_eq!(emitted.declined, counts.cancelled, "{emitted:#?}");
     assert_eq!(emitted.imbalances(), Vec::<String>::new(), "{emitted:#?}");
     assert_eq!(
-        kept.sum(name::REQUESTS_REFUSED, &[(dim::REASON, "bad-request")]),
+        kept.sum(name::REQUESTS_REFUSED, &[(dim::REASON, "invalid-request")]),
         1.0,
         "{kept:#?}"
     );

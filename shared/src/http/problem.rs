@@ -32,7 +32,7 @@ impl Problem {
         }
     }
 
-    /// The problem type's slug (`bad-request`, `unknown-sku`, …): the `Reason` of the
+    /// The problem type's slug (`invalid-request`, `unknown-sku`, …): the `Reason` of the
     /// `RequestsRefused` metric.
     pub fn slug(&self) -> &str {
         self.problem_type
