@@ -47,7 +47,8 @@ impl Totals {
 
     /// Adds one line; `false` when it is not an EMF line.
     pub fn add_line(&mut self, line: &str) -> bool {
-        if !line.starts_with("{\"_aws\"") {
+        // A cheap look before parsing: most lines are logs.
+        if !line.starts_with('{') || !line.contains("\"_aws\"") {
             return false;
         }
         let Ok(v) = serde_json::from_str::<Value>(line) else {
