@@ -256,7 +256,12 @@ impl MetricsStore {
             .add_line(line);
         if kept {
             if let Some(path) = &self.file {
-                if let Ok(mut f) = std::fs::OpenOptions::new().append(true).open(path) {
+                // Created here too: `local up` makes its state folder after the log sink.
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path);
+                if let Ok(mut f) = file {
                     let _ = writeln!(f, "{line}");
                 }
             }

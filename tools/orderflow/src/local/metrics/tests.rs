@@ -74,8 +74,9 @@ fn counts_that_do_not_add_up_are_named() {
 #[test]
 fn the_store_keeps_emf_lines_in_its_file_for_other_processes() {
     let dir = std::env::temp_dir().join(format!("orderflow-metrics-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
+    // As in `local up`: the store exists before its state folder.
     let store = MetricsStore::new(Some(&dir));
+    std::fs::create_dir_all(&dir).unwrap();
     let text = emitted(|| emit::notification_sent("confirmed"));
     for line in text.lines() {
         assert!(store.record(line));
