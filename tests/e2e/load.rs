@@ -38,6 +38,13 @@ fn a_small_flash_sale_oversells_nothing_finishes_every_order_and_counts_its_aws_
         report["rejected"].as_u64().unwrap() > 0,
         "the hot SKU sells out"
     );
+    assert_eq!(
+        report["metrics_mismatch"],
+        serde_json::json!([]),
+        "the functions' metrics add up to the run's orders: {}",
+        report["metrics"]
+    );
+    assert_eq!(report["metrics"]["placed"], 60, "{}", report["metrics"]);
     assert!(report["aws_calls_per_order"].as_f64().unwrap() > 0.0);
     let calls = report["aws_calls"].as_object().unwrap();
     assert!(

@@ -16,6 +16,7 @@
 //! - [`auth`]: the API's JWT authorizer and the local issuer, with Cognito-shaped tokens;
 //! - [`readme`]: every command README.md shows, run as written against a local cloud;
 //! - [`reconcile`]: the reconciler finishes orders the chain left unfinished;
+//! - [`metrics`]: the functions' EMF metrics, kept by the local cloud, add up to the run's orders;
 //! - [`api_contract`]: the API against `infra/openapi.yaml`, by Schemathesis;
 //! - [`chaos`], [`load`], [`token`]: the `orderflow chaos`, `orderflow load` and
 //!   `orderflow local token` commands, end to end;
@@ -36,6 +37,7 @@ mod fixtures;
 mod flash_sale;
 mod function_length;
 mod load;
+mod metrics;
 mod order_flow;
 mod readme;
 mod reconcile;

@@ -28,6 +28,7 @@ use orderflow_shared::ports::{
     ChargeOutcome, EventPublisher, OrderRepository, OrderWriteError, PaymentGateway, PaymentLedger,
 };
 use orderflow_shared::sqs_batch::{BatchRunner, RecordError};
+use orderflow_shared::telemetry::metrics;
 use tracing::info;
 
 /// The reason a reservation that expired unpaid is declined with.
@@ -146,14 +147,21 @@ where
         let target = target_of(&outcome);
         if moved {
             info!(status = %target, "order moved after payment");
-        } else {
-            self.move_order(payment.order_id, target).await?;
+        }
+        if moved || self.move_order(payment.order_id, target).await? {
+            metrics::charge(charge_metric(&outcome));
+            metrics::stage_latency("charge", envelope.metadata.placed_at);
         }
         Ok(vec![envelope.caused(payment.event_after(outcome))])
     }
 
-    /// The order's move after a charge settled earlier or step by step (a redelivery).
-    async fn move_order(&self, order_id: &OrderId, target: OrderStatus) -> Result<(), RecordError> {
+    /// The order's move after a charge settled earlier or step by step (a redelivery);
+    /// `true` when this call moved it.
+    async fn move_order(
+        &self,
+        order_id: &OrderId,
+        target: OrderStatus,
+    ) -> Result<bool, RecordError> {
         match self
             .orders
             .transition(order_id, OrderStatus::Reserved, target, self.clock.now())
@@ -161,12 +169,21 @@ where
         {
             Ok(()) => info!(status = %target, "order moved after payment"),
             Err(OrderWriteError::Conflict { actual, .. }) if actual.has_reached(target) => {
-                info!(status = %actual, "order had already moved; re-publishing")
+                info!(status = %actual, "order had already moved; re-publishing");
+                return Ok(false);
             }
             Err(OrderWriteError::Store(err)) => return Err(RecordError::transient(err)),
             Err(other) => return Err(RecordError::permanent(other)),
         }
-        Ok(())
+        Ok(true)
+    }
+}
+
+/// The `Charges` outcome of a settled charge.
+fn charge_metric(outcome: &ChargeOutcome) -> metrics::Charge {
+    match outcome {
+        ChargeOutcome::Approved { .. } => metrics::Charge::Approved,
+        ChargeOutcome::Declined { .. } => metrics::Charge::Declined,
     }
 }
 

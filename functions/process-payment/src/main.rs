@@ -14,6 +14,7 @@ use process_payment::handler::ProcessPayment;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init();
+    telemetry::metrics::init("process-payment");
     let config = Config::from_env()?;
     let sdk = aws::sdk_config().await;
     let clients = config.clients(&sdk);

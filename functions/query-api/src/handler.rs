@@ -8,6 +8,7 @@ use orderflow_shared::domain::{CustomerId, OrderId};
 use orderflow_shared::http::edge::{self, Query};
 use orderflow_shared::http::{json_response, Access, Problem};
 use orderflow_shared::ports::{Catalog, OrderRepository};
+use orderflow_shared::telemetry::metrics;
 use tracing::warn;
 
 /// The ports this function uses, lent to every invocation.
@@ -25,7 +26,10 @@ impl<O: OrderRepository, C: Catalog> QueryApi<O, C> {
             Ok(Query::Order { caller, id }) => self.order(&id, caller.as_ref()).await,
             Err(problem) => Err(problem),
         };
-        answered.unwrap_or_else(Problem::into_response)
+        answered.unwrap_or_else(|problem| {
+            metrics::request_refused(problem.slug());
+            problem.into_response()
+        })
     }
 
     /// An order, to its own customer only: anyone else is told it does not exist, exactly as

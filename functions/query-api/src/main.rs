@@ -9,6 +9,7 @@ use query_api::handler::QueryApi;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init();
+    telemetry::metrics::init("query-api");
     let config = Config::from_env()?;
     let sdk = aws::sdk_config().await;
     let dynamodb = config.clients(&sdk).dynamodb();
@@ -19,7 +20,9 @@ async fn main() -> Result<(), Error> {
     };
     let function = &function;
     lambda_http::run(service_fn(move |request: Request| async move {
-        Ok::<_, Error>(function.handle(request).await)
+        let response = function.handle(request).await;
+        telemetry::metrics::flush();
+        Ok::<_, Error>(response)
     }))
     .await
 }

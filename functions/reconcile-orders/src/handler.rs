@@ -124,7 +124,7 @@ where
             }
             if let Some(event) = self.event_for(order, now, report).await {
                 info!(order_id = %order.order_id, event = %event.event_type(), status = %order.status, "republishing for an unfinished order");
-                events.push(Envelope::new(event, None));
+                events.push(Envelope::new(event, None).placed_at(order.created_at));
             }
         }
         if events.is_empty() {

@@ -10,6 +10,7 @@ use reconcile_orders::handler::{ReconcileOrders, ScheduledEvent};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init();
+    telemetry::metrics::init("reconcile-orders");
     let config = Config::from_env()?;
     let sdk = aws::sdk_config().await;
     let clients = config.clients(&sdk);
@@ -35,7 +36,9 @@ async fn main() -> Result<(), Error> {
     let function = &function;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<ScheduledEvent>| async move {
-            function.handle(event.payload).await.map_err(Error::from)
+            let run = function.handle(event.payload).await;
+            telemetry::metrics::flush();
+            run.map_err(Error::from)
         },
     ))
     .await

@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use orderflow_shared::domain::{Order, OrderId};
 use orderflow_shared::telemetry::messages::RECONCILE_RUN;
+use orderflow_shared::telemetry::metrics;
 use serde::Serialize;
 use tracing::{info, warn};
 
@@ -44,8 +45,9 @@ impl RunReport {
             .collect();
     }
 
-    /// The run's line: INFO, or WARN when an order is stranded.
+    /// The run's line (INFO, or WARN when an order is stranded) and its `StrandedOrders` metric.
     pub fn log(&self) {
+        metrics::stranded_orders(self.stranded);
         let oldest = self
             .oldest_stranded
             .iter()
@@ -123,5 +125,15 @@ mod tests {
         assert_eq!(line["stranded"], 1);
         assert_eq!(line["examined"], 3);
         assert_eq!(line["oldest_stranded"], order.order_id.as_str());
+    }
+
+    #[test]
+    fn the_run_writes_its_stranded_count_as_the_stranded_orders_metric() {
+        let captured = metrics::capture();
+        let mut report = RunReport::default();
+        report.stranded(&placed_order(Utc::now() - Duration::hours(2)));
+        report.stranded(&placed_order(Utc::now() - Duration::hours(3)));
+        report.log();
+        assert_eq!(captured.sum(metrics::name::STRANDED_ORDERS, &[]), 2.0);
     }
 }

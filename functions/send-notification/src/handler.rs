@@ -10,6 +10,7 @@ use orderflow_shared::events::{DomainEvent, Envelope, Notification, Notification
 use orderflow_shared::idempotency::{claim_many, Claim, ClaimError, IdempotencyStore, Policy};
 use orderflow_shared::ports::Notifier;
 use orderflow_shared::sqs_batch::{BatchRunner, RecordError};
+use orderflow_shared::telemetry::metrics;
 use tracing::{error, info, warn};
 
 /// The ports this function uses, lent to every invocation.
@@ -166,6 +167,8 @@ where
         for (w, outcome) in held.into_iter().zip(sent) {
             match outcome {
                 Ok(message_id) => {
+                    metrics::notification_sent(outcome_of(w.notification.kind));
+                    metrics::stage_latency("notify", w.placed_at);
                     info!(order_id = %w.notification.order_id, kind = w.notification.kind.as_str(), sns_message_id = %message_id, "customer notified");
                     done.push((w.key, message_id));
                 }
@@ -186,6 +189,17 @@ struct Wanted {
     slot: usize,
     notification: Notification,
     key: String,
+    /// The order's placed time, for the stage latency.
+    placed_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// The `Outcome` of `NotificationsSent`: the order's end.
+fn outcome_of(kind: NotificationKind) -> &'static str {
+    match kind {
+        NotificationKind::OrderConfirmed => "confirmed",
+        NotificationKind::OrderRejected => "rejected",
+        NotificationKind::OrderCancelled => "cancelled",
+    }
 }
 
 /// One answer per envelope (a failure for the ones that tell nothing), and what the others
@@ -205,6 +219,7 @@ fn wanted(envelopes: &[Envelope]) -> (Vec<Answer>, Vec<Wanted>) {
                     slot: answers.len(),
                     notification,
                     key,
+                    placed_at: envelope.metadata.placed_at,
                 });
                 answers.push(Ok(()));
             }

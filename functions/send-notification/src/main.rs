@@ -11,6 +11,7 @@ use send_notification::handler::SendNotification;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init();
+    telemetry::metrics::init("send-notification");
     let config = Config::from_env()?;
     let sdk = aws::sdk_config().await;
     let clients = config.clients(&sdk);

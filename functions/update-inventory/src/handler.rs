@@ -15,6 +15,7 @@ use orderflow_shared::ports::{
     ReserveError,
 };
 use orderflow_shared::sqs_batch::{BatchRunner, RecordError};
+use orderflow_shared::telemetry::metrics;
 use tracing::info;
 
 /// The ports this function uses, lent to every invocation.
@@ -61,7 +62,11 @@ where
             .reserve_stock(&e.order_id, &e.lines, Utc::now())
             .await;
         match outcome {
-            Ok(()) => info!("stock reserved"),
+            Ok(()) => {
+                metrics::reservation(true);
+                metrics::stage_latency("reserve", cause.metadata.placed_at);
+                info!("stock reserved")
+            }
             Err(ReserveError::AlreadyReserved) => {
                 info!("stock was already reserved; re-publishing")
             }
@@ -112,10 +117,14 @@ where
             )
             .await
         {
-            Ok(()) => info!(
-                short_skus = shortages.len(),
-                "order rejected: insufficient stock"
-            ),
+            Ok(()) => {
+                metrics::reservation(false);
+                metrics::stage_latency("reserve", cause.metadata.placed_at);
+                info!(
+                    short_skus = shortages.len(),
+                    "order rejected: insufficient stock"
+                )
+            }
             Err(OrderWriteError::Conflict {
                 actual: OrderStatus::Rejected,
                 ..
@@ -162,6 +171,8 @@ where
     ) -> Result<Vec<Envelope>, RecordError> {
         let lines = match self.stock.release_stock(&e.order_id, Utc::now()).await {
             Ok(lines) => {
+                metrics::stock_released();
+                metrics::stage_latency("release", cause.metadata.placed_at);
                 let units: u32 = lines.iter().map(|l| l.quantity.get()).sum();
                 info!(units, "stock released after failed payment");
                 lines

@@ -11,6 +11,7 @@ use update_inventory::handler::UpdateInventory;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init();
+    telemetry::metrics::init("update-inventory");
     let config = Config::from_env()?;
     let sdk = aws::sdk_config().await;
     let clients = config.clients(&sdk);

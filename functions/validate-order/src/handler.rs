@@ -12,6 +12,7 @@ use orderflow_shared::events::{DomainEvent, Envelope, OrderPlaced, TraceContext}
 use orderflow_shared::http::edge::{self, PlaceOrder};
 use orderflow_shared::http::{json_response, Access, Problem};
 use orderflow_shared::ports::{Catalog, EventPublisher, OrderRepository, OrderWriteError};
+use orderflow_shared::telemetry::metrics;
 use tracing::{error, info, warn};
 
 /// The ports this function uses, lent to every invocation.
@@ -37,7 +38,10 @@ where
             Ok(command) => self.place(command, &trace).await,
             Err(problem) => Err(problem),
         };
-        placed.unwrap_or_else(Problem::into_response)
+        placed.unwrap_or_else(|problem| {
+            metrics::request_refused(problem.slug());
+            problem.into_response()
+        })
     }
 
     async fn place(
@@ -126,6 +130,7 @@ where
             }),
             None,
         )
+        .placed_at(order.created_at)
         .in_trace(trace);
         if let Err(e) = self.events.publish(std::slice::from_ref(&placed)).await {
             // The order is stored but nothing will process it: say so, so the client retries.
@@ -140,7 +145,10 @@ where
     /// by an earlier request with the same `Idempotency-Key`.
     async fn store(&self, order: &Order, keyed: bool) -> Result<Stored, Problem> {
         let existing = match self.orders.create(order).await {
-            Ok(()) => return Ok(Stored::ToPublish(order.clone())),
+            Ok(()) => {
+                metrics::order_placed();
+                return Ok(Stored::ToPublish(order.clone()));
+            }
             Err(OrderWriteError::AlreadyExists(existing)) => existing,
             Err(e) => {
                 error!(error = %e, "order could not be stored");

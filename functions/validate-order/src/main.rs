@@ -10,6 +10,7 @@ use validate_order::handler::ValidateOrder;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init();
+    telemetry::metrics::init("validate-order");
     let config = Config::from_env()?;
     let sdk = aws::sdk_config().await;
     let clients = config.clients(&sdk);
@@ -22,7 +23,9 @@ async fn main() -> Result<(), Error> {
     };
     let function = &function;
     lambda_http::run(service_fn(move |request: Request| async move {
-        Ok::<_, Error>(function.handle(request).await)
+        let response = function.handle(request).await;
+        telemetry::metrics::flush();
+        Ok::<_, Error>(response)
     }))
     .await
 }

@@ -106,6 +106,11 @@ pub struct Metadata {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub causation_id: Option<String>,
     pub occurred_at: DateTime<Utc>,
+    /// When the order was placed (stored `PENDING`): every event of the order carries it, so a
+    /// stage's latency is now − this (`telemetry::metrics::stage_latency`). Absent on events
+    /// from before it was added.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placed_at: Option<DateTime<Utc>>,
     /// The trace the event belongs to (W3C `traceparent`): every event of one order shares its
     /// trace id. Absent in events written before it; an invalid one reads as absent.
     #[serde(default, skip_serializing_if = "Option::is_none", with = "trace")]
@@ -327,16 +332,24 @@ impl Envelope {
                 correlation_id: event.order_id().clone(),
                 causation_id: causation_id.map(str::to_owned),
                 occurred_at: Utc::now(),
+                placed_at: None,
                 traceparent: Some(TraceContext::new_root()),
             },
             event,
         }
     }
 
-    /// A new event caused by this one (same correlation id, causation = this event's id, same
-    /// trace: a new trace only if this one carries none).
+    /// The same event, saying its order was placed at `at`.
+    pub fn placed_at(mut self, at: DateTime<Utc>) -> Envelope {
+        self.metadata.placed_at = Some(at);
+        self
+    }
+
+    /// A new event caused by this one (same correlation id, causation = this event's id, the
+    /// same placed time, same trace: a new trace only if this one carries none).
     pub fn caused(&self, event: DomainEvent) -> Envelope {
-        let caused = Envelope::new(event, Some(&self.metadata.event_id));
+        let mut caused = Envelope::new(event, Some(&self.metadata.event_id));
+        caused.metadata.placed_at = self.metadata.placed_at;
         match &self.metadata.traceparent {
             Some(trace) => caused.in_trace(trace),
             None => caused,

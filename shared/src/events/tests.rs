@@ -245,6 +245,22 @@ fn the_reservation_expired_fixture_reads_as_that_event() {
 }
 
 #[test]
+fn the_placed_time_travels_with_every_caused_event_and_round_trips_as_placed_at() {
+    let placed = "2026-05-01T10:00:00Z".parse().unwrap();
+    let first = Envelope::new(every_event().remove(0), None).placed_at(placed);
+    let third = first
+        .caused(every_event().remove(1))
+        .caused(every_event().remove(3));
+    assert_eq!(third.metadata.placed_at, Some(placed));
+    let json: serde_json::Value = serde_json::from_str(&third.to_json().unwrap()).unwrap();
+    assert_eq!(json["metadata"]["placedAt"], "2026-05-01T10:00:00Z");
+    let back = Envelope::from_json(&third.to_json().unwrap()).unwrap();
+    assert_eq!(back.metadata.placed_at, Some(placed));
+    let without = Envelope::new(every_event().remove(0), None);
+    assert!(!without.to_json().unwrap().contains("placedAt"));
+}
+
+#[test]
 fn a_caused_event_stays_in_its_cause_s_trace_with_a_span_of_its_own() {
     let first = Envelope::new(every_event().remove(0), None);
     let second = first.caused(every_event().remove(1));

@@ -32,6 +32,14 @@ impl Problem {
         }
     }
 
+    /// The problem type's slug (`invalid-request`, `unknown-sku`, …): the `Reason` of the
+    /// `RequestsRefused` metric.
+    pub fn slug(&self) -> &str {
+        self.problem_type
+            .strip_prefix("urn:orderflow:problem:")
+            .unwrap_or(&self.problem_type)
+    }
+
     pub fn with_errors(mut self, errors: Vec<FieldIssue>) -> Self {
         self.errors = errors;
         self

@@ -5,7 +5,8 @@
 //! A batch goes through four steps, in order: each record is read into its envelope at the
 //! edge (`record`); the handler runs (record by record, or on the whole batch at once); the
 //! events the batch leads to are published together; each record ends with the log line that
-//! says how (and, with the `local-cloud` feature, the faults injected around the effect).
+//! says how (and, with the `local-cloud` feature, the faults injected around the effect), and
+//! the batch's metrics are flushed.
 
 #[cfg(feature = "local-cloud")]
 mod inject;
@@ -20,6 +21,7 @@ use crate::events::Envelope;
 #[cfg(feature = "local-cloud")]
 use crate::faults::Faults;
 use crate::ports::EventPublisher;
+use crate::telemetry::metrics;
 
 /// Why one record failed. Both kinds are reported as batch item failures; the kind decides
 /// how loudly it is logged (a permanent failure will end in the DLQ).
@@ -181,6 +183,8 @@ impl BatchRunner {
                 failures.push(failure);
             }
         }
+        // Before the response: the batch's counts reach the log even if Lambda freezes next.
+        metrics::flush();
         let mut response = SqsBatchResponse::default();
         response.batch_item_failures = failures;
         response
@@ -192,8 +196,14 @@ impl BatchRunner {
 fn log_outcome(result: Result<(), RecordError>) -> Result<(), RecordError> {
     match &result {
         Ok(()) => tracing::info!("record processed"),
-        Err(RecordError::Permanent(reason)) => error!(%reason, "record failed permanently"),
-        Err(RecordError::Transient(reason)) => warn!(%reason, "record failed; will be retried"),
+        Err(RecordError::Permanent(reason)) => {
+            metrics::record_failed("permanent");
+            error!(%reason, "record failed permanently")
+        }
+        Err(RecordError::Transient(reason)) => {
+            metrics::record_failed("transient");
+            warn!(%reason, "record failed; will be retried")
+        }
     }
     result
 }

@@ -199,6 +199,27 @@ async fn a_failed_record_is_logged_with_its_reason_inside_its_message_span() {
     );
 }
 
+#[tokio::test]
+async fn failed_records_are_counted_by_reason_and_the_batch_flushes_its_metrics() {
+    let captured = crate::telemetry::metrics::capture();
+    let response = BatchRunner::default()
+        .then_publish(batch(), &Bus::default(), |_| async {
+            Err::<Vec<Envelope>, _>(RecordError::Transient("busy".into()))
+        })
+        .await;
+    assert_eq!(response.batch_item_failures.len(), 3);
+    use crate::telemetry::metrics::{dim, name};
+    let lines = captured.lines(name::RECORDS_FAILED);
+    let of = |reason: &str| {
+        lines
+            .iter()
+            .find(|l| l[dim::REASON] == reason)
+            .map(|l| l[name::RECORDS_FAILED].clone())
+    };
+    assert_eq!(of("permanent"), Some(1.into()), "the malformed record");
+    assert_eq!(of("transient"), Some(2.into()));
+}
+
 const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 const XRAY_HEADER: &str =
     "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";

@@ -12,6 +12,7 @@ use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
 
 pub mod messages;
+pub mod metrics;
 #[cfg(any(test, feature = "testing"))]
 mod sensitive;
 #[cfg(any(test, feature = "testing"))]

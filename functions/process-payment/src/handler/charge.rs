@@ -22,6 +22,7 @@ use orderflow_shared::ports::{
     PaymentGateway, PaymentLedger, Recorded, SettleError, Settlement,
 };
 use orderflow_shared::sqs_batch::RecordError;
+use orderflow_shared::telemetry::metrics;
 use tracing::{info, warn};
 
 use super::{target_of, Payment, ProcessPayment, RESERVATION_EXPIRED};
@@ -153,6 +154,7 @@ where
         match self.gateway.charge(&request).await {
             Ok(outcome) => self.settle(&p, outcome).await,
             Err(err @ GatewayError::Transient(_)) => {
+                metrics::charge(metrics::Charge::Unknown);
                 self.unlock(&p).await;
                 Err(RecordError::Transient(format!(
                     "{err}; the retry asks the provider what this attempt did"
@@ -190,6 +192,7 @@ where
 
     /// Past the window with nothing found: whether the earlier attempt charged is unknown.
     async fn unknown(&self, p: &Payment<'_>, first: DateTime<Utc>) -> RecordError {
+        metrics::charge(metrics::Charge::Unknown);
         self.unlock(p).await;
         let retention = self.gateway.key_retention();
         RecordError::Permanent(format!(

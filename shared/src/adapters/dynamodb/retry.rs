@@ -16,6 +16,8 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::CancellationReason;
 use tracing::{debug, warn};
 
+use crate::telemetry::metrics;
+
 /// The first backoff's ceiling: about one transaction's time in flight (10–30 ms, DESIGN §8),
 /// so a conflict is usually over by the first retry.
 pub(super) const BASE: Duration = Duration::from_millis(20);
@@ -72,11 +74,13 @@ impl Policy {
 }
 
 /// Runs `call` until it succeeds, fails for a reason other than contention, or `policy`'s
-/// budget is spent (then the last error is returned). `op` names the call in the logs.
+/// budget is spent (then the last error is returned). `op` names the call in the logs;
+/// `contention` names an error's contention (its code), `None` for any other error. Every
+/// retry is counted (the `ContentionRetries` metric).
 pub(super) async fn retrying<T, E, F, Fut>(
     op: &str,
     policy: Policy,
-    contended: impl Fn(&E) -> bool,
+    contention: impl Fn(&E) -> Option<&'static str>,
     mut call: F,
 ) -> Result<T, E>
 where
@@ -86,12 +90,16 @@ where
     let started = Instant::now();
     let mut attempt = 0;
     loop {
-        let error = match call().await {
-            Err(e) if contended(&e) => e,
+        let (error, code) = match call().await {
+            Err(e) => match contention(&e) {
+                Some(code) => (e, code),
+                None => return Err(e),
+            },
             done => return done,
         };
         match policy.delay(attempt, started.elapsed(), draw()) {
             Some(wait) => {
+                metrics::contention_retried(code);
                 debug!(
                     op,
                     attempt,
@@ -120,29 +128,43 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, SdkError<E, R>>>,
 {
-    retrying(op, POLICY, contended, call).await
+    retrying(op, POLICY, contention, call).await
 }
 
 /// Whether a single write (or any call) was refused for contention.
+#[cfg(test)]
 pub(super) fn contended<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+    contention(err).is_some()
+}
+
+/// The contention code a single write (or any call) was refused with, if it was.
+pub(super) fn contention<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> Option<&'static str> {
     match err {
-        SdkError::ServiceError(context) => context
-            .err()
-            .code()
-            .is_some_and(|code| CONTENTION_CODES.contains(&code)),
-        _ => false,
+        SdkError::ServiceError(context) => {
+            let code = context.err().code()?;
+            CONTENTION_CODES.into_iter().find(|c| *c == code)
+        }
+        _ => None,
     }
 }
 
 /// Whether a cancelled transaction was refused for contention only: some item conflicted or
 /// was throttled, and no condition failed (nor anything else went wrong).
+#[cfg(test)]
 pub(super) fn cancelled_for_contention(reasons: &[CancellationReason]) -> bool {
-    let mut contention = false;
+    cancellation_contention(reasons).is_some()
+}
+
+/// The contention reason of a transaction cancelled for contention only (the first one).
+pub(super) fn cancellation_contention(reasons: &[CancellationReason]) -> Option<&'static str> {
+    let mut contention = None;
     for code in reasons.iter().map(CancellationReason::code) {
         match code {
             None | Some("None") => {}
-            Some(code) if CONTENTION_REASONS.contains(&code) => contention = true,
-            Some(_) => return false,
+            Some(code) => match CONTENTION_REASONS.into_iter().find(|c| *c == code) {
+                Some(reason) => contention = contention.or(Some(reason)),
+                None => return None,
+            },
         }
     }
     contention

@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::operation::transact_get_items::TransactGetItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Get, TransactGetItem, TransactWriteItem, Update};
 
 use super::item::{n, s, shard_key, shards_from_item, stock_from_item};
-use super::retry::{cancelled_for_contention, contended, retrying, POLICY};
+use super::retry::{cancellation_contention, contention, retrying, POLICY};
 use super::table::{build_error, unavailable, Table};
 use super::transaction::{transact, TransactError};
 use crate::domain::shards::Rebalance;
@@ -117,13 +117,13 @@ pub(super) async fn snapshot(
     })
 }
 
-/// A read refused for contention: cancelled because a transaction held an item.
-fn contended_read<R>(err: &SdkError<TransactGetItemsError, R>) -> bool {
+/// A read refused for contention (cancelled because a transaction held an item), and why.
+fn contended_read<R>(err: &SdkError<TransactGetItemsError, R>) -> Option<&'static str> {
     match err.as_service_error() {
         Some(TransactGetItemsError::TransactionCanceledException(e)) => {
-            cancelled_for_contention(e.cancellation_reasons())
+            cancellation_contention(e.cancellation_reasons())
         }
-        _ => contended(err),
+        _ => contention(err),
     }
 }
 

@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::Client;
 
 use super::item::Item;
 use super::request_token::request_token;
-use super::retry::{cancelled_for_contention, contended, retrying, POLICY};
+use super::retry::{cancellation_contention, contention, retrying, POLICY};
 use super::table::unavailable;
 use crate::ports::StoreError;
 
@@ -54,12 +54,12 @@ pub(super) async fn transact(
 
 /// A transaction refused for contention: cancelled by conflicts or throttles only, or refused
 /// as a whole (throttled, or our own token still in flight).
-fn contended_transaction<R>(err: &SdkError<TransactWriteItemsError, R>) -> bool {
+fn contended_transaction<R>(err: &SdkError<TransactWriteItemsError, R>) -> Option<&'static str> {
     match err.as_service_error() {
         Some(TransactWriteItemsError::TransactionCanceledException(e)) => {
-            cancelled_for_contention(e.cancellation_reasons())
+            cancellation_contention(e.cancellation_reasons())
         }
-        _ => contended(err),
+        _ => contention(err),
     }
 }
 

@@ -74,6 +74,12 @@ pub struct Report {
     pub provider_charges: Option<u64>,
     pub duration_s: f64,
     pub log: Option<String>,
+    /// What the functions' EMF metrics counted in this run (the local cloud's
+    /// `metrics.jsonl`); `null` when the cloud kept none (`--api-url`). Not a pass condition:
+    /// a process killed by an injected crash loses the counts it had not flushed.
+    pub metrics: Option<crate::local::metrics::OrderMetrics>,
+    /// Where those counts do not add up (placed = confirmed + rejected + cancelled, …).
+    pub metrics_imbalances: Vec<String>,
 }
 
 /// Faults injected, by kind: the functions' own (`ORDERFLOW_FAULTS`), the fault proxy's, the

@@ -29,6 +29,9 @@ use crate::local::{FAULTS_VARIABLE, FAULT_SEED_VARIABLE};
 /// takes to come back (the visibility timeout) five times over, and than a late EventBridge copy.
 const QUIET: Duration = Duration::from_secs(30);
 
+/// How long the report waits for the functions' last metric lines.
+const METRICS_WAIT: Duration = Duration::from_secs(10);
+
 /// Runs the whole thing; `state_dir` keeps the cloud's log and state.
 pub async fn run(args: &ChaosArgs, state_dir: &Path) -> Result<Report, ChaosError> {
     let started = Instant::now();
@@ -201,6 +204,13 @@ async fn drive(
         stored: &stored,
     };
     count(&mut report, &evidence).await;
+    let finished = (report.confirmed + report.rejected + report.cancelled) as u64;
+    let kept = crate::local::metrics::settled(&cloud.state_dir, finished, METRICS_WAIT).await;
+    if !kept.series.is_empty() {
+        let metrics = kept.orders();
+        report.metrics_imbalances = metrics.imbalances();
+        report.metrics = Some(metrics);
+    }
     Ok((report, statuses))
 }
 

@@ -287,6 +287,21 @@ pub async fn redrive(client: &Client, dlq: &str) -> Result<(String, u64), DlqErr
     Ok((source.name.clone(), moved))
 }
 
+/// Messages in every dead-letter queue (the queues some redrive policy names), approximately;
+/// `None` when SQS cannot be read (the live summary of `local up`).
+pub async fn depth(client: &Client) -> Option<u64> {
+    let queues = all_queues(client).await.ok()?;
+    let mut total = 0;
+    for dead in queues.iter().filter(|q| {
+        queues
+            .iter()
+            .any(|s| s.dead_letter_arn.as_deref() == Some(&q.arn))
+    }) {
+        total += approximate_count(client, &dead.url).await?;
+    }
+    Some(total)
+}
+
 async fn approximate_count(client: &Client, url: &str) -> Option<u64> {
     let out = client
         .get_queue_attributes()

@@ -441,6 +441,8 @@ mod tests {
             report: String::new(),
             json: String::new(),
             log: None,
+            metrics: None,
+            metrics_mismatch: Vec::new(),
         }
     }
 

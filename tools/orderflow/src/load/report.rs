@@ -49,6 +49,12 @@ pub struct LoadReport {
     pub report: String,
     pub json: String,
     pub log: Option<String>,
+    /// What the functions' EMF metrics counted in this run (the local cloud's
+    /// `metrics.jsonl`); `null` when the cloud kept none (`--api-url`).
+    pub metrics: Option<crate::local::metrics::OrderMetrics>,
+    /// Where those counts disagree with this run's final orders or do not add up; the run
+    /// fails unless it is empty.
+    pub metrics_mismatch: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -61,7 +67,10 @@ pub struct ReplaySummary {
 
 impl LoadReport {
     pub fn passed(&self) -> bool {
-        self.oversold == 0 && self.not_terminal == 0 && self.stock_mismatch == 0
+        self.oversold == 0
+            && self.not_terminal == 0
+            && self.stock_mismatch == 0
+            && self.metrics_mismatch.is_empty()
     }
 }
 

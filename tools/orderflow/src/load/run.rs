@@ -163,6 +163,7 @@ async fn drive(
         add_calls(&mut report, measured, args)?;
         report.log = Some(log.display().to_string());
     }
+    add_metrics(&mut report, cloud).await;
     Ok(report)
 }
 
@@ -230,7 +231,27 @@ pub fn summarise(planned: &[Planned], recorded: &HashMap<String, Recorded>) -> L
         report: String::new(),
         json: String::new(),
         log: None,
+        metrics: None,
+        metrics_mismatch: Vec::new(),
     }
+}
+
+/// The functions' metrics of the run, checked against its final orders.
+async fn add_metrics(report: &mut LoadReport, cloud: &Cloud) {
+    let finished = (report.confirmed + report.rejected + report.cancelled) as u64;
+    let wait = Duration::from_secs(10);
+    let kept = crate::local::metrics::settled(&cloud.state_dir, finished, wait).await;
+    if kept.series.is_empty() {
+        return;
+    }
+    let metrics = kept.orders();
+    report.metrics_mismatch = crate::local::metrics::mismatches(
+        &metrics,
+        report.confirmed as u64,
+        report.rejected as u64,
+        report.cancelled as u64,
+    );
+    report.metrics = Some(metrics);
 }
 
 fn add_calls(

@@ -135,6 +135,10 @@ pub struct UpArgs {
     /// quiet cloud.
     #[arg(long, value_name = "SPEC", num_args = 0..=1, default_missing_value = "")]
     harsh: Option<String>,
+    /// No live metrics line (orders/s by outcome, in flight per stage, DLQ depth) every few
+    /// seconds.
+    #[arg(long)]
+    quiet_summary: bool,
 }
 
 /// A command line `local up` cannot run with.
@@ -154,10 +158,13 @@ fn parse_key_value(s: &str) -> Result<(String, String), String> {
 
 pub async fn run(command: LocalCommand) -> ExitCode {
     match command {
-        LocalCommand::Up(args) => match up_options(*args) {
-            Ok(options) => up(options).await,
-            Err(e) => fail(&e),
-        },
+        LocalCommand::Up(args) => {
+            let summary = !args.quiet_summary;
+            match up_options(*args) {
+                Ok(options) => up(options, summary).await,
+                Err(e) => fail(&e),
+            }
+        }
         LocalCommand::Token {
             customer,
             state_dir,
@@ -268,8 +275,9 @@ fn up_options(args: UpArgs) -> Result<UpOptions, UpArgsError> {
     })
 }
 
-/// Runs the local cloud on stdout until a signal, then stops every process it started.
-async fn up(options: UpOptions) -> ExitCode {
+/// Runs the local cloud on stdout until a signal, then stops every process it started; with
+/// `summary`, prints the live metrics line every [`SUMMARY_EVERY`].
+async fn up(options: UpOptions, summary: bool) -> ExitCode {
     let logs = LogSink::new(Some(options.state_dir.clone()));
     let cloud = match super::up(&options, logs.clone()).await {
         Ok(cloud) => cloud,
@@ -297,7 +305,11 @@ async fn up(options: UpOptions) -> ExitCode {
             cloud.api_url, cloud.endpoint
         ),
     );
+    let summary = summary.then(|| tokio::spawn(live_summary(logs.clone(), cloud.endpoint.clone())));
     wait_for_signal().await;
+    if let Some(task) = summary {
+        task.abort();
+    }
     logs.line("orderflow", "stopping every process");
     cloud.shutdown().await;
     CloudFile::remove(&options.state_dir);
@@ -311,6 +323,28 @@ fn with_call_timing(mut env: BTreeMap<String, String>) -> BTreeMap<String, Strin
     env.entry(orderflow_shared::aws::COUNT_AWS_CALLS.to_owned())
         .or_insert_with(|| "1".to_owned());
     env
+}
+
+/// How often `local up` prints its metrics line.
+const SUMMARY_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Every [`SUMMARY_EVERY`]: the rates since the last line, what is in flight, the DLQs' depth.
+async fn live_summary(logs: LogSink, endpoint: String) {
+    let sqs = aws_sdk_sqs::Client::new(&super::sdk_config(&endpoint).await);
+    let mut before = logs.metrics().totals();
+    let mut ticks = tokio::time::interval(SUMMARY_EVERY);
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        let now = logs.metrics().totals();
+        let dlq = crate::dlq::depth(&sqs).await;
+        let secs = SUMMARY_EVERY.as_secs_f64();
+        logs.line(
+            "metrics",
+            &super::metrics::summary(&before, &now, secs, dlq),
+        );
+        before = now;
+    }
 }
 
 #[cfg(test)]

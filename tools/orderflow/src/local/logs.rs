@@ -3,13 +3,16 @@
 //! (message id → reason) and appended to `<state dir>/failure-reasons.jsonl`, which
 //! `orderflow dlq list` reads to show why a message ended in a DLQ. Every JSON line a function
 //! writes, and what the runtime and the event source mappings record, go to
-//! `<state dir>/trace.jsonl` for `orderflow trace` ([`crate::trace::record`]).
+//! `<state dir>/trace.jsonl` for `orderflow trace` ([`crate::trace::record`]). The functions'
+//! EMF metric lines go to the metrics store instead (`local::metrics`), not to the
+//! interleaved log.
 
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use super::metrics::MetricsStore;
 use crate::trace::record::{TraceRecord, TRACE_FILE};
 
 pub const REASONS_FILE: &str = "failure-reasons.jsonl";
@@ -24,6 +27,7 @@ struct Inner {
     out: Mutex<Box<dyn Write + Send>>,
     reasons: Mutex<HashMap<String, String>>,
     reasons_file: Option<PathBuf>,
+    metrics: MetricsStore,
     /// `<state dir>/trace.jsonl`, appended to; `None` without a state dir (or if it cannot be
     /// opened: the trace is an aid, the cloud runs without it).
     trace: Mutex<Option<std::fs::File>>,
@@ -67,6 +71,7 @@ impl LogSink {
             inner: Arc::new(Inner {
                 out: Mutex::new(out),
                 reasons: Mutex::new(HashMap::new()),
+                metrics: MetricsStore::new(state_dir.as_deref()),
                 reasons_file: state_dir.map(|d| d.join(REASONS_FILE)),
                 trace: Mutex::new(trace),
             }),
@@ -89,8 +94,16 @@ impl LogSink {
         let _ = out.flush();
     }
 
+    /// The functions' metrics so far.
+    pub fn metrics(&self) -> &MetricsStore {
+        &self.inner.metrics
+    }
+
     /// A line a function process wrote.
     pub fn function_line(&self, function: &str, text: &str) {
+        if self.inner.metrics.record(text) {
+            return;
+        }
         if let Some((message_id, reason)) = failure_reason(text) {
             self.remember(function, &message_id, &reason);
         }

@@ -33,6 +33,7 @@ pub mod functions;
 pub mod hot_reload;
 pub mod logs;
 pub mod messages;
+pub mod metrics;
 pub mod moto;
 pub mod resources;
 pub mod runtime;

@@ -151,7 +151,7 @@ async fn contention_is_retried_until_the_call_succeeds() {
     let answer = retrying(
         "test",
         QUICK,
-        |e: &&str| *e == "conflict",
+        |e: &&str| (*e == "conflict").then_some("TransactionConflict"),
         || async {
             match calls.fetch_add(1, Ordering::SeqCst) {
                 0..=2 => Err("conflict"),
@@ -170,7 +170,7 @@ async fn any_other_answer_ends_the_retries_at_once() {
     let answer: Result<(), &str> = retrying(
         "test",
         QUICK,
-        |e: &&str| *e == "conflict",
+        |e: &&str| (*e == "conflict").then_some("TransactionConflict"),
         || {
             calls.fetch_add(1, Ordering::SeqCst);
             async { Err("condition failed") }
@@ -188,7 +188,7 @@ async fn endless_contention_fails_once_the_budget_is_spent() {
     let answer: Result<(), &str> = retrying(
         "test",
         QUICK,
-        |_: &&str| true,
+        |_: &&str| Some("ThrottlingException"),
         || {
             calls.fetch_add(1, Ordering::SeqCst);
             async { Err("conflict") }
@@ -199,4 +199,28 @@ async fn endless_contention_fails_once_the_budget_is_spent() {
     assert!(calls.load(Ordering::SeqCst) > 3);
     // The waits stay within the budget; the sleeps' own lateness is the only overrun.
     assert!(started.elapsed() < QUICK.budget + Duration::from_millis(200));
+}
+
+#[tokio::test]
+async fn every_retry_is_counted_by_its_reason() {
+    let captured = crate::telemetry::metrics::capture();
+    let calls = AtomicU32::new(0);
+    let answer = retrying(
+        "test",
+        QUICK,
+        |e: &&str| (*e == "conflict").then_some("TransactionConflict"),
+        || async {
+            match calls.fetch_add(1, Ordering::SeqCst) {
+                0..=1 => Err("conflict"),
+                _ => Ok("written"),
+            }
+        },
+    )
+    .await;
+    assert_eq!(answer, Ok("written"));
+    use crate::telemetry::metrics::{dim, name};
+    assert_eq!(
+        captured.sum(name::CONTENTION_RETRIES, &[(dim::REASON, "conflict")]),
+        2.0
+    );
 }
