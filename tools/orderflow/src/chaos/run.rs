@@ -204,6 +204,13 @@ async fn drive(
         stored: &stored,
     };
     count(&mut report, &evidence).await;
+    add_metrics(&mut report, cloud).await;
+    Ok((report, statuses))
+}
+
+/// The functions' metrics of the run and where they do not add up (reported, not required: a
+/// process the run crashed lost the counts it had not flushed).
+async fn add_metrics(report: &mut Report, cloud: &Cloud) {
     let finished = (report.confirmed + report.rejected + report.cancelled) as u64;
     let kept = crate::local::metrics::settled(&cloud.state_dir, finished, METRICS_WAIT).await;
     if !kept.series.is_empty() {
@@ -211,7 +218,6 @@ async fn drive(
         report.metrics_imbalances = metrics.imbalances();
         report.metrics = Some(metrics);
     }
-    Ok((report, statuses))
 }
 
 /// Reading the orders back until they settle, and the dead-letter queues.

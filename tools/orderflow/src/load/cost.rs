@@ -162,6 +162,29 @@ pub fn price(usage: &Usage, run: Run, prices: &PriceFile, price_file: &str) -> C
         run.http_requests as f64,
         p("http_api_request"),
     );
+    messaging(usage, run, &p, per_million, &mut add);
+    lines.sort_by(|a, b| {
+        b.usd_per_million_orders
+            .total_cmp(&a.usd_per_million_orders)
+    });
+    Cost {
+        price_file: price_file.to_owned(),
+        prices_of: format!("{} {}", prices.region, prices.date),
+        confirmed: run.confirmed,
+        usd_per_million_confirmed: lines.iter().map(|l| l.usd_per_million_orders).sum(),
+        lines,
+    }
+}
+
+/// The lines of the messaging services (EventBridge, SQS, SNS) and the logs.
+#[allow(clippy::float_arithmetic)] // money
+fn messaging(
+    usage: &Usage,
+    run: Run,
+    p: &dyn Fn(&str) -> f64,
+    per_million: f64,
+    add: &mut dyn FnMut(&str, &str, f64, f64),
+) {
     let of = |op: &str| usage.calls.get(op).cloned().unwrap_or_default();
     let events = of("EventBridge.PutEvents");
     add(
@@ -205,17 +228,6 @@ pub fn price(usage: &Usage, run: Run, prices: &PriceFile, price_file: &str) -> C
         log_gb,
         p("cloudwatch_logs_ingested_gb"),
     );
-    lines.sort_by(|a, b| {
-        b.usd_per_million_orders
-            .total_cmp(&a.usd_per_million_orders)
-    });
-    Cost {
-        price_file: price_file.to_owned(),
-        prices_of: format!("{} {}", prices.region, prices.date),
-        confirmed: run.confirmed,
-        usd_per_million_confirmed: lines.iter().map(|l| l.usd_per_million_orders).sum(),
-        lines,
-    }
 }
 
 /// (read, write) units, a refused call charged its operation's average.
