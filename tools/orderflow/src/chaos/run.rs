@@ -143,16 +143,7 @@ async fn drive(
         poison_injected,
         ..Report::default()
     };
-    // Each order read back with its customer's token.
-    let order_tokens: HashMap<OrderId, String> = placing
-        .accepted
-        .iter()
-        .filter_map(|(id, &index)| {
-            tokens
-                .get(&planned[index].customer)
-                .map(|t| (id.clone(), t.clone()))
-        })
-        .collect();
+    let order_tokens = tokens_of_orders(&placing.accepted, planned, &tokens);
     SAY.line(&format!(
         "{} accepted in {:.1} s; waiting for them to settle under faults",
         report.accepted,
@@ -206,6 +197,22 @@ async fn drive(
     count(&mut report, &evidence).await;
     add_metrics(&mut report, cloud).await;
     Ok((report, statuses))
+}
+
+/// Each accepted order with its customer's token, to read it back with.
+fn tokens_of_orders(
+    accepted: &BTreeMap<OrderId, usize>,
+    planned: &[Planned],
+    tokens: &HashMap<String, String>,
+) -> HashMap<OrderId, String> {
+    accepted
+        .iter()
+        .filter_map(|(id, &index)| {
+            tokens
+                .get(&planned.get(index)?.customer)
+                .map(|t| (id.clone(), t.clone()))
+        })
+        .collect()
 }
 
 /// The functions' metrics of the run and where they do not add up (reported, not required: a

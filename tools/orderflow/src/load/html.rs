@@ -271,6 +271,12 @@ pub fn load_page(r: &LoadReport, raw: &str) -> String {
         y_label: "ms",
         marks: Marks::Bars(stage_bars),
     }));
+    cost_and_calls(&mut b, r);
+    page("orderflow load", &b, raw)
+}
+
+/// The cost table and the AWS calls of the order flow.
+fn cost_and_calls(b: &mut String, r: &LoadReport) {
     if let Some(c) = &r.cost {
         let _ = write!(
             b,
@@ -304,7 +310,6 @@ pub fn load_page(r: &LoadReport, raw: &str) -> String {
         b.push_str(&row(&[op.clone(), n.to_string()]));
     }
     b.push_str("</table>");
-    page("orderflow load", &b, raw)
 }
 
 /// What bounded the run, in words, from its own figures.

@@ -175,49 +175,9 @@ async fn call(c: &Clients, one: &Call, order: usize, j: usize) -> (bool, bool) {
             .await
             .is_ok(),
         "DynamoDB.TransactWriteItems" => transact(c, order, j, entries).await,
-        "DynamoDB.BatchGetItem" => {
-            let keys = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
-                .set_keys(Some(
-                    (0..entries)
-                        .map(|k| {
-                            std::collections::HashMap::from([(
-                                "pk".to_owned(),
-                                s(format!("load-replay-sku-{order}-{k}")),
-                            )])
-                        })
-                        .collect(),
-                ))
-                .build();
-            match keys {
-                Ok(keys) => c
-                    .dynamodb
-                    .batch_get_item()
-                    .request_items(&t.inventory, keys)
-                    .send()
-                    .await
-                    .is_ok(),
-                Err(_) => false,
-            }
-        }
+        "DynamoDB.BatchGetItem" => batch_get(c, order, entries).await,
         "EventBridge.PutEvents" => match &c.targets.bus {
-            Some(bus) => c
-                .events
-                .put_events()
-                .set_entries(Some(
-                    (0..entries)
-                        .map(|k| {
-                            PutEventsRequestEntry::builder()
-                                .event_bus_name(bus)
-                                .source("orderflow.load-replay")
-                                .detail_type("Replay")
-                                .detail(format!("{{\"order\":{order},\"entry\":{k}}}"))
-                                .build()
-                        })
-                        .collect(),
-                ))
-                .send()
-                .await
-                .is_ok(),
+            Some(bus) => put_events(c, bus, order, entries).await,
             None => return (get(c, order).await, true),
         },
         "SNS.Publish" => match &c.targets.topic_arn {
@@ -240,6 +200,53 @@ async fn call(c: &Clients, one: &Call, order: usize, j: usize) -> (bool, bool) {
         _ => return (get(c, order).await, true),
     };
     (ok, false)
+}
+
+/// A `BatchGetItem` of `entries` keys of the inventory table.
+async fn batch_get(c: &Clients, order: usize, entries: usize) -> bool {
+    let keys = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+        .set_keys(Some(
+            (0..entries)
+                .map(|k| {
+                    std::collections::HashMap::from([(
+                        "pk".to_owned(),
+                        s(format!("load-replay-sku-{order}-{k}")),
+                    )])
+                })
+                .collect(),
+        ))
+        .build();
+    match keys {
+        Ok(keys) => c
+            .dynamodb
+            .batch_get_item()
+            .request_items(&c.targets.tables.inventory, keys)
+            .send()
+            .await
+            .is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// A `PutEvents` of `entries` entries on the bus.
+async fn put_events(c: &Clients, bus: &str, order: usize, entries: usize) -> bool {
+    c.events
+        .put_events()
+        .set_entries(Some(
+            (0..entries)
+                .map(|k| {
+                    PutEventsRequestEntry::builder()
+                        .event_bus_name(bus)
+                        .source("orderflow.load-replay")
+                        .detail_type("Replay")
+                        .detail(format!("{{\"order\":{order},\"entry\":{k}}}"))
+                        .build()
+                })
+                .collect(),
+        ))
+        .send()
+        .await
+        .is_ok()
 }
 
 async fn get(c: &Clients, order: usize) -> bool {
