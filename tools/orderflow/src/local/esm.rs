@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
+use aws_sdk_sqs::types::ChangeMessageVisibilityBatchRequestEntry;
 use axum::body::Bytes;
 use orderflow_shared::adapters::sqs::{Queues, ReceiveOptions, ReceivedMessage};
 use orderflow_shared::faults::Fault;
@@ -189,12 +190,23 @@ async fn hidden_while<F: std::future::Future>(
         tokio::select! {
             answer = &mut invocation => return answer,
             _ = ticks.tick() => {
-                for m in batch {
-                    // A failed extension only lets the message come back early: at-least-once.
-                    let _ = queues
-                        .change_visibility(&mapping.queue_url, &m.receipt_handle, seconds)
-                        .await;
-                }
+                // One call per batch (ten entries at most, as a batch is); a failed extension
+                // only lets a message come back early: at-least-once.
+                let entries = batch.iter().enumerate().filter_map(|(i, m)| {
+                    ChangeMessageVisibilityBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .receipt_handle(&m.receipt_handle)
+                        .visibility_timeout(seconds)
+                        .build()
+                        .ok()
+                });
+                let _ = queues
+                    .client()
+                    .change_message_visibility_batch()
+                    .queue_url(&mapping.queue_url)
+                    .set_entries(Some(entries.collect()))
+                    .send()
+                    .await;
             }
         }
     }
