@@ -268,7 +268,7 @@ mod tests {
         assert_eq!(sent.len(), 1);
         assert_eq!(sent[0].kind, NotificationKind::OrderConfirmed);
         assert_eq!(sent[0].email.as_str(), "ana@example.com");
-        assert!(sent[0].text.contains("52.48 EUR"), "{}", sent[0].text);
+        assert!(sent[0].text.contains("51.98 EUR"), "{}", sent[0].text);
     }
 
     #[tokio::test]

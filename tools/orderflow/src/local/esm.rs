@@ -183,32 +183,41 @@ async fn hidden_while<F: std::future::Future>(
     let Some(seconds) = mapping.visibility_timeout.filter(|s| *s > 0) else {
         return invocation.await;
     };
+    // Renewed beside the invocation, never in its way: its answer is acted on the moment it comes.
+    let renewing = tokio::spawn(keep_hidden(
+        queues.clone(),
+        mapping.queue_url.clone(),
+        batch.iter().map(|m| m.receipt_handle.clone()).collect(),
+        seconds,
+    ));
+    let answer = invocation.await;
+    renewing.abort();
+    answer
+}
+
+/// Every half of `seconds`, sets the visibility of the batch's messages to `seconds` again, with
+/// one call per batch (ten entries at most, as a batch is). A failed renewal only lets a message
+/// come back early: at-least-once.
+async fn keep_hidden(queues: Queues, queue_url: String, handles: Vec<String>, seconds: i32) {
     let period = Duration::from_millis(u64::try_from(seconds).unwrap_or(1) * 500);
-    tokio::pin!(invocation);
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     loop {
-        tokio::select! {
-            answer = &mut invocation => return answer,
-            _ = ticks.tick() => {
-                // One call per batch (ten entries at most, as a batch is); a failed extension
-                // only lets a message come back early: at-least-once.
-                let entries = batch.iter().enumerate().filter_map(|(i, m)| {
-                    ChangeMessageVisibilityBatchRequestEntry::builder()
-                        .id(i.to_string())
-                        .receipt_handle(&m.receipt_handle)
-                        .visibility_timeout(seconds)
-                        .build()
-                        .ok()
-                });
-                let _ = queues
-                    .client()
-                    .change_message_visibility_batch()
-                    .queue_url(&mapping.queue_url)
-                    .set_entries(Some(entries.collect()))
-                    .send()
-                    .await;
-            }
-        }
+        ticks.tick().await;
+        let entries = handles.iter().enumerate().filter_map(|(i, handle)| {
+            ChangeMessageVisibilityBatchRequestEntry::builder()
+                .id(i.to_string())
+                .receipt_handle(handle)
+                .visibility_timeout(seconds)
+                .build()
+                .ok()
+        });
+        let _ = queues
+            .client()
+            .change_message_visibility_batch()
+            .queue_url(&queue_url)
+            .set_entries(Some(entries.collect()))
+            .send()
+            .await;
     }
 }
 
