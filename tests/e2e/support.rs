@@ -188,6 +188,26 @@ impl Cloud {
         (answer.status, answer.body)
     }
 
+    /// Places an order as a storefront does under faults: with an `Idempotency-Key`, sent again
+    /// (same key) while the answer is a 503 that says to retry, a few times.
+    pub async fn place_retrying(&self, body: &Value) -> (u16, Value) {
+        let key = uuid::Uuid::new_v4().to_string();
+        let mut answer = (0, Value::Null);
+        for _ in 0..5 {
+            let a = self
+                .client
+                .post_order(&body.to_string(), Some(&key), self.token.as_deref())
+                .await
+                .unwrap();
+            answer = (a.status, a.body);
+            if answer.0 != 503 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+        answer
+    }
+
     /// The API client, to place orders from tasks of their own.
     pub fn placing(&self) -> Api {
         self.client.clone()
