@@ -3,7 +3,7 @@
 //! harness (the one `orderflow chaos` and `orderflow load` use) — its API, queues, tables and
 //! log, and the workspace root.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -370,4 +370,21 @@ pub fn order_body(sku: &str, quantity: u32, token: &str) -> Value {
         "items": [{"sku": sku, "quantity": quantity}],
         "paymentToken": token,
     })
+}
+
+/// Runs `orderflow ARGS --state-dir STATE` from the workspace root and reads the one JSON
+/// object it prints: that report, the run's output (for its exit status), and its stderr.
+pub fn run_for_json(args: &[&str], state: &Path) -> (Value, std::process::Output, String) {
+    let out = Command::new(orderflow_binary())
+        .current_dir(repo_root())
+        .args(args)
+        .arg("--state-dir")
+        .arg(state)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let report: Value = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("one JSON object on stdout ({e}):\n{stdout}\n{stderr}"));
+    (report, out, stderr)
 }
