@@ -3,12 +3,15 @@
 //! harness (the one `orderflow chaos` and `orderflow load` use) — its API, queues, tables and
 //! log, and the workspace root.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use orderflow::harness::{self, Api, ChildOptions};
 use orderflow::local::auth::LocalIssuer;
+use orderflow_shared::domain::OrderId;
+use orderflow_shared::ports::{ChargeOutcome, PaymentLedger};
 use serde_json::{json, Value};
 
 /// The workspace root (this package lives in `tests/`).
@@ -328,6 +331,68 @@ impl Cloud {
             .arg(&self.state_dir)
             .output()
             .unwrap()
+    }
+
+    /// Polls every order until it is in the status it must end in; fails as soon as one ends
+    /// in another. A message unlucky five times in a row is in a DLQ, so the DLQs are redriven
+    /// once, `redrive_before` the deadline, as operators would.
+    pub async fn wait_until_each_ends_as_expected(
+        &self,
+        expected: &HashMap<OrderId, &str>,
+        within: Duration,
+        redrive_before: Duration,
+    ) {
+        let deadline = Instant::now() + within;
+        let mut redriven = false;
+        loop {
+            let mut open = Vec::new();
+            for (id, want) in expected {
+                let order = self.order(id.as_str()).await;
+                let status = order["status"].as_str().unwrap_or("?");
+                if status != *want {
+                    assert!(
+                        !matches!(status, "CONFIRMED" | "CANCELLED" | "REJECTED"),
+                        "{id} ended {status}, expected {want}"
+                    );
+                    open.push(format!("{id}: {status}"));
+                }
+            }
+            if open.is_empty() {
+                return;
+            }
+            if !redriven && Instant::now() + redrive_before > deadline {
+                for dlq in ["InventoryDLQ", "PaymentDLQ", "NotificationDLQ"] {
+                    let out = self.cli(&["dlq", "redrive", dlq]);
+                    assert!(
+                        out.status.success(),
+                        "{}",
+                        String::from_utf8_lossy(&out.stderr)
+                    );
+                }
+                redriven = true;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} orders not finished: {open:#?}\n{}",
+                open.len(),
+                self.output().join("\n")
+            );
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+
+    /// Every order's ledger entry matches the status it ended in: charged if `CONFIRMED`,
+    /// declined if `CANCELLED`.
+    pub async fn check_each_charge(&self, expected: &HashMap<OrderId, &str>) {
+        let store = self.store().await;
+        for (id, want) in expected {
+            let entry = store.charge_for(id).await.unwrap().expect("a ledger entry");
+            match (*want, entry.outcome) {
+                ("CONFIRMED", ChargeOutcome::Approved { .. })
+                | ("CANCELLED", ChargeOutcome::Declined { .. }) => {}
+                (want, outcome) => panic!("{id}: {want} but the ledger says {outcome:?}"),
+            }
+        }
     }
 
     /// Lines of this cloud's log (every function's and its own) that carry an e-mail address or
