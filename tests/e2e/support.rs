@@ -8,11 +8,14 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use orderflow::harness::{self, Api, ChildOptions};
 use orderflow::local::auth::LocalIssuer;
 use orderflow_shared::domain::OrderId;
 use orderflow_shared::ports::{ChargeOutcome, PaymentLedger};
 use serde_json::{json, Value};
+
+pub mod events;
 
 /// The workspace root (this package lives in `tests/`).
 pub fn repo_root() -> PathBuf {
@@ -147,11 +150,8 @@ impl Cloud {
         self.inner().sqs()
     }
 
-    pub fn queue_url(&self, logical_id: &str) -> String {
-        format!(
-            "{}/123456789012/orderflow-local-{logical_id}",
-            self.endpoint
-        )
+    pub async fn queue_url(&self, logical_id: &str) -> String {
+        self.inner().queue_url(logical_id).await.unwrap()
     }
 
     /// The production DynamoDB adapter on this cloud's tables, to set up and inspect state.
@@ -323,14 +323,13 @@ impl Cloud {
 
     /// Runs the `orderflow` CLI against this cloud's endpoint and state folder.
     pub fn cli(&self, args: &[&str]) -> std::process::Output {
-        Command::new(orderflow_binary())
-            .args(args)
-            .arg("--endpoint-url")
-            .arg(&self.endpoint)
-            .arg("--state-dir")
-            .arg(&self.state_dir)
-            .output()
-            .unwrap()
+        cli(self.inner(), args)
+    }
+
+    /// Sends `bodies` to the queue `queue` (a logical id) in one batch; their message ids, in
+    /// order.
+    pub async fn send(&self, queue: &str, bodies: &[&str]) -> Vec<String> {
+        send(self.inner(), queue, bodies).await
     }
 
     /// Polls every order until it is in the status it must end in; fails as soon as one ends
@@ -435,6 +434,63 @@ pub fn order_body(sku: &str, quantity: u32, token: &str) -> Value {
         "items": [{"sku": sku, "quantity": quantity}],
         "paymentToken": token,
     })
+}
+
+/// The statuses an order (`GET /orders/{id}`) went through, in order.
+pub fn statuses(order: &Value) -> Vec<String> {
+    order["history"]
+        .as_array()
+        .map(|h| {
+            h.iter()
+                .map(|e| e["status"].as_str().unwrap_or("?").to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Runs the `orderflow` CLI against `cloud`'s endpoint and state folder.
+pub fn cli(cloud: &harness::Cloud, args: &[&str]) -> std::process::Output {
+    Command::new(orderflow_binary())
+        .args(args)
+        .arg("--endpoint-url")
+        .arg(&cloud.endpoint)
+        .arg("--state-dir")
+        .arg(&cloud.state_dir)
+        .output()
+        .unwrap()
+}
+
+/// Sends `bodies` to `cloud`'s queue `queue` (a logical id) in one batch; their message ids, in
+/// order.
+pub async fn send(cloud: &harness::Cloud, queue: &str, bodies: &[&str]) -> Vec<String> {
+    let url = cloud.queue_url(queue).await.unwrap();
+    let entries = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            SendMessageBatchRequestEntry::builder()
+                .id(i.to_string())
+                .message_body(*b)
+                .build()
+                .unwrap()
+        })
+        .collect();
+    let out = cloud
+        .sqs()
+        .send_message_batch()
+        .queue_url(url)
+        .set_entries(Some(entries))
+        .send()
+        .await
+        .unwrap();
+    assert!(out.failed().is_empty(), "{:?}", out.failed());
+    let mut ids: Vec<(usize, String)> = out
+        .successful()
+        .iter()
+        .map(|s| (s.id().parse().unwrap(), s.message_id().to_owned()))
+        .collect();
+    ids.sort();
+    ids.into_iter().map(|(_, id)| id).collect()
 }
 
 /// Runs `orderflow ARGS --state-dir STATE` from the workspace root and reads the one JSON
