@@ -246,40 +246,21 @@ impl Cloud {
 
     /// Polls `GET /orders/{id}` until the status is `want` (or fails after `within`).
     pub async fn wait_for_status(&self, order_id: &str, want: &str, within: Duration) -> Value {
-        let deadline = Instant::now() + within;
-        loop {
-            let order = self.order(order_id).await;
-            if order["status"] == want {
-                return order;
-            }
-            if Instant::now() > deadline {
+        poll_status(&self.client, self.token.as_deref(), order_id, want, within)
+            .await
+            .unwrap_or_else(|order| {
                 panic!(
                     "order {order_id} is {} after {within:?}, expected {want}\n{}",
                     order["status"],
                     self.output().join("\n")
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+                )
+            })
     }
 
     pub async fn stock(&self, sku: &str) -> u64 {
-        let products: Value = self
-            .http
-            .get(format!("{}/products", self.api))
-            .send()
+        stock(&self.client, sku)
             .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        products["products"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|p| p["sku"] == sku)
-            .and_then(|p| p["stock"].as_u64())
-            .unwrap_or_else(|| panic!("{sku} is not in the catalog"))
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Every notification in the customer inbox so far (consumed).
@@ -446,6 +427,48 @@ pub fn statuses(order: &Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// Polls `GET /orders/{id}` with `token` until its status is `want`: the order, or the last one
+/// seen once `within` has passed.
+pub async fn poll_status(
+    api: &Api,
+    token: Option<&str>,
+    order_id: &str,
+    want: &str,
+    within: Duration,
+) -> Result<Value, Value> {
+    let deadline = Instant::now() + within;
+    loop {
+        let order = api.get_order(order_id, token).await.unwrap().body;
+        if order["status"] == want {
+            return Ok(order);
+        }
+        if Instant::now() > deadline {
+            return Err(order);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The stock `GET /products` shows for `sku` (the catalog is public), or why there is none.
+pub async fn stock(api: &Api, sku: &str) -> Result<u64, String> {
+    let products: Value = api
+        .http()
+        .get(format!("{}/products", api.url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    products["products"]
+        .as_array()
+        .ok_or_else(|| format!("GET /products gave {products}"))?
+        .iter()
+        .find(|p| p["sku"] == sku)
+        .and_then(|p| p["stock"].as_u64())
+        .ok_or_else(|| format!("{sku} is not in the catalog"))
 }
 
 /// Runs the `orderflow` CLI against `cloud`'s endpoint and state folder.
