@@ -19,17 +19,12 @@ fn body() -> String {
 }
 
 async fn place(cloud: &Cloud, token: &str) -> (u16, Value) {
-    let r = cloud
-        .http
-        .post(format!("{}/orders", cloud.api))
-        .bearer_auth(token)
-        .header("content-type", "application/json")
-        .body(body())
-        .send()
+    let answer = cloud
+        .placing()
+        .post_order(&body(), None, Some(token))
         .await
         .unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
+    (answer.status, answer.body)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,16 +4,13 @@
 
 use std::process::Command;
 
-use crate::support::repo_root;
-use serde_json::Value;
+use crate::support::{repo_root, run_for_json};
 
 #[test]
 fn a_chaos_run_loses_doubles_oversells_strands_and_dead_letters_nothing_under_every_fault() {
-    let root = repo_root();
     let state = std::env::temp_dir().join(format!("orderflow-chaos-{}", std::process::id()));
-    let out = Command::new(root.join("target/debug/orderflow"))
-        .current_dir(&root)
-        .args([
+    let (report, out, stderr) = run_for_json(
+        &[
             "chaos",
             "--orders",
             "150",
@@ -28,15 +25,9 @@ fn a_chaos_run_loses_doubles_oversells_strands_and_dead_letters_nothing_under_ev
             // 1,000-order run at the full rates is there to measure.
             "--function-faults",
             "error_before=20,error_after=20,crash=5,delay=2,delay_ms=25000,crash_between_steps=8",
-        ])
-        .arg("--state-dir")
-        .arg(&state)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let report: Value = serde_json::from_str(stdout.trim())
-        .unwrap_or_else(|e| panic!("one JSON object on stdout ({e}):\n{stdout}\n{stderr}"));
+        ],
+        &state,
+    );
     eprintln!("{report:#}");
     for must_be_zero in [
         "lost",

@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use orderflow::harness::Placed;
 use orderflow_shared::domain::OrderId;
-use orderflow_shared::ports::{ChargeOutcome, PaymentLedger};
 use orderflow_shared::telemetry::messages::{fault, AWS_OPERATION, FAULT};
 
 use crate::support::{order_body, Cloud, CloudOptions};
@@ -55,22 +54,20 @@ async fn orders_survive_processes_dying_between_any_two_steps() {
     let missing = missing_steps(&cloud);
     assert!(missing.is_empty(), "no crash after: {missing:?}");
 
-    wait_until_each_ends_as_expected(&cloud, &expected).await;
+    cloud
+        .wait_until_each_ends_as_expected(
+            &expected,
+            Duration::from_secs(240),
+            Duration::from_secs(120),
+        )
+        .await;
     let confirmed = expected.values().filter(|w| **w == "CONFIRMED").count() as u64;
     assert_eq!(
         cloud.stock(SKU).await,
         before - confirmed,
         "stock taken once"
     );
-    let store = cloud.store().await;
-    for (id, want) in &expected {
-        let entry = store.charge_for(id).await.unwrap().expect("a ledger entry");
-        match (*want, entry.outcome) {
-            ("CONFIRMED", ChargeOutcome::Approved { .. })
-            | ("CANCELLED", ChargeOutcome::Declined { .. }) => {}
-            (want, outcome) => panic!("{id}: {want} but the ledger says {outcome:?}"),
-        }
-    }
+    cloud.check_each_charge(&expected).await;
     check_each_customer_was_told_one_thing(&cloud, &expected).await;
 }
 
@@ -108,49 +105,6 @@ fn missing_steps(cloud: &Cloud) -> Vec<String> {
         })
         .map(|(function, operations)| format!("{function} {operations:?}"))
         .collect()
-}
-
-/// Polls every order until it is in its expected state. A message unlucky five times in a row
-/// is in a DLQ, so the DLQs are redriven once, late, as operators would.
-async fn wait_until_each_ends_as_expected(cloud: &Cloud, expected: &HashMap<OrderId, &str>) {
-    let deadline = Instant::now() + Duration::from_secs(240);
-    let mut redriven = false;
-    loop {
-        let mut open = Vec::new();
-        for (id, want) in expected {
-            let status = cloud.order(id.as_str()).await["status"].clone();
-            if status != *want {
-                assert!(
-                    !matches!(
-                        status.as_str(),
-                        Some("CONFIRMED" | "CANCELLED" | "REJECTED")
-                    ),
-                    "{id} ended {status}, expected {want}"
-                );
-                open.push(format!("{id}: {status}"));
-            }
-        }
-        if open.is_empty() {
-            return;
-        }
-        if !redriven && Instant::now() + Duration::from_secs(120) > deadline {
-            for dlq in ["InventoryDLQ", "PaymentDLQ", "NotificationDLQ"] {
-                let out = cloud.cli(&["dlq", "redrive", dlq]);
-                assert!(
-                    out.status.success(),
-                    "{}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
-            }
-            redriven = true;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "not finished: {open:#?}\n{}",
-            cloud.output().join("\n")
-        );
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
 }
 
 /// Every order told, and never two different outcomes (a redundant publish of the same one, by

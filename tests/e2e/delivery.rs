@@ -2,85 +2,11 @@
 
 use std::time::{Duration, Instant};
 
+use crate::support::events::stored_order_placed;
 use crate::support::Cloud;
-use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
-use chrono::Utc;
-use orderflow_shared::domain::{
-    Currency, CustomerId, Email, Money, Order, OrderId, OrderLine, PaymentToken, Quantity, Sku,
-};
-use orderflow_shared::events::{DomainEvent, Envelope, OrderPlaced};
-use orderflow_shared::ports::OrderRepository;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 const MALFORMED: &str = r#"{"detail-type": "OrderPlaced", "detail": {"metadata": "#;
-
-/// Stores a PENDING order and returns the SQS body of its `OrderPlaced` event, as EventBridge
-/// would deliver it to the inventory queue.
-async fn stored_order_placed(cloud: &Cloud, sku: &str, quantity: u32) -> (OrderId, String) {
-    let store = cloud.store().await;
-    let order = Order::place(
-        OrderId::new(),
-        CustomerId::parse("cust-e2e").unwrap(),
-        Email::parse("e2e@example.com").unwrap(),
-        PaymentToken::parse("tok_visa").unwrap(),
-        vec![OrderLine {
-            sku: Sku::parse(sku).unwrap(),
-            quantity: Quantity::new(quantity).unwrap(),
-            unit_price: Money::new(1999, Currency::EUR),
-        }],
-        Utc::now(),
-    )
-    .unwrap();
-    store.create(&order).await.unwrap();
-    let envelope = Envelope::new(
-        DomainEvent::OrderPlaced(OrderPlaced {
-            order_id: order.order_id.clone(),
-            customer_id: order.customer_id.clone(),
-            email: order.email.clone(),
-            lines: order.lines.clone(),
-            total: order.total,
-            payment_token: order.payment_token.clone(),
-        }),
-        None,
-    );
-    let detail: Value = serde_json::from_str(&envelope.to_json().unwrap()).unwrap();
-    let body = json!({
-        "version": "0", "id": uuid::Uuid::new_v4().to_string(), "detail-type": "OrderPlaced",
-        "source": "orderflow", "account": "123456789012", "time": Utc::now().to_rfc3339(),
-        "region": "us-east-1", "resources": [], "detail": detail,
-    });
-    (order.order_id, body.to_string())
-}
-
-async fn send_batch(cloud: &Cloud, queue: &str, bodies: &[&str]) -> Vec<String> {
-    let sqs = cloud.sqs().await;
-    let entries = bodies
-        .iter()
-        .enumerate()
-        .map(|(i, b)| {
-            SendMessageBatchRequestEntry::builder()
-                .id(i.to_string())
-                .message_body(*b)
-                .build()
-                .unwrap()
-        })
-        .collect();
-    let out = sqs
-        .send_message_batch()
-        .queue_url(cloud.queue_url(queue))
-        .set_entries(Some(entries))
-        .send()
-        .await
-        .unwrap();
-    assert!(out.failed().is_empty());
-    let mut ids: Vec<(usize, String)> = out
-        .successful()
-        .iter()
-        .map(|s| (s.id().parse().unwrap(), s.message_id().to_owned()))
-        .collect();
-    ids.sort();
-    ids.into_iter().map(|(_, id)| id).collect()
-}
 
 fn dlq_entries(cloud: &Cloud, queue: &str) -> Vec<Value> {
     let out = cloud.cli(&["dlq", "list", queue, "--json"]);
@@ -124,7 +50,7 @@ fn lines_for_message(cloud: &Cloud, function: &str, message_id: &str, message: &
 #[tokio::test]
 async fn a_malformed_message_reaches_the_dlq_after_max_receive_count_and_redrive_returns_it() {
     let cloud = Cloud::start().await;
-    let ids = send_batch(&cloud, "InventoryQueue", &[MALFORMED]).await;
+    let ids = cloud.send("InventoryQueue", &[MALFORMED]).await;
     let id = ids[0].clone();
 
     wait_until(
@@ -190,8 +116,8 @@ async fn a_malformed_message_reaches_the_dlq_after_max_receive_count_and_redrive
 async fn a_batch_with_one_failing_record_redelivers_only_that_record() {
     let cloud = Cloud::start().await;
     let before = cloud.stock("SKU-CAP-01").await;
-    let (order_id, good) = stored_order_placed(&cloud, "SKU-CAP-01", 1).await;
-    let ids = send_batch(&cloud, "InventoryQueue", &[&good, MALFORMED]).await;
+    let (order_id, good) = stored_order_placed(&cloud.store().await, "SKU-CAP-01", 1).await;
+    let ids = cloud.send("InventoryQueue", &[&good, MALFORMED]).await;
 
     cloud
         .wait_for_status(order_id.as_str(), "CONFIRMED", Duration::from_secs(30))
@@ -222,9 +148,9 @@ async fn a_batch_with_one_failing_record_redelivers_only_that_record() {
 async fn the_same_order_placed_delivered_twice_reserves_once() {
     let cloud = Cloud::start().await;
     let before = cloud.stock("SKU-SOCKS-3P").await;
-    let (order_id, placed) = stored_order_placed(&cloud, "SKU-SOCKS-3P", 2).await;
-    send_batch(&cloud, "InventoryQueue", &[&placed]).await;
-    send_batch(&cloud, "InventoryQueue", &[&placed]).await;
+    let (order_id, placed) = stored_order_placed(&cloud.store().await, "SKU-SOCKS-3P", 2).await;
+    cloud.send("InventoryQueue", &[&placed]).await;
+    cloud.send("InventoryQueue", &[&placed]).await;
 
     cloud
         .wait_for_status(order_id.as_str(), "CONFIRMED", Duration::from_secs(30))

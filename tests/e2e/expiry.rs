@@ -5,15 +5,15 @@
 
 use std::time::{Duration, Instant};
 
-use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use chrono::Utc;
 use orderflow_shared::domain::{CustomerId, Email, Money, OrderId};
 use orderflow_shared::events::{DomainEvent, Envelope, ReservationExpired};
 use orderflow_shared::ports::{ChargeOutcome, PaymentLedger};
 use orderflow_shared::telemetry::messages::{ORDER_ID, PROVIDER_CHARGE_APPROVED};
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use crate::support::{order_body, Cloud, E2E_CUSTOMER};
+use crate::support::events::eventbridge_body;
+use crate::support::{order_body, statuses, Cloud, E2E_CUSTOMER};
 
 const WITHIN: Duration = Duration::from_secs(60);
 
@@ -31,28 +31,9 @@ async fn expire(cloud: &Cloud, order: &Value) {
         }),
         None,
     );
-    let detail: Value = serde_json::from_str(&envelope.to_json().unwrap()).unwrap();
-    let body = json!({
-        "version": "0", "id": uuid::Uuid::new_v4().to_string(),
-        "detail-type": "ReservationExpired", "source": "orderflow",
-        "account": "123456789012", "time": Utc::now().to_rfc3339(), "region": "us-east-1",
-        "resources": [], "detail": detail,
-    });
-    let entry = SendMessageBatchRequestEntry::builder()
-        .id("0")
-        .message_body(body.to_string())
-        .build()
-        .unwrap();
-    let out = cloud
-        .sqs()
-        .await
-        .send_message_batch()
-        .queue_url(cloud.queue_url("PaymentQueue"))
-        .entries(entry)
-        .send()
-        .await
-        .unwrap();
-    assert!(out.failed().is_empty());
+    cloud
+        .send("PaymentQueue", &[&eventbridge_body(&envelope)])
+        .await;
 }
 
 /// process-payment's lines that mention `order_id` and contain `text`.
@@ -94,14 +75,8 @@ async fn an_order_whose_payment_never_succeeds_is_released_cancelled_and_told_wh
     expire(&cloud, &accepted).await;
 
     let order = cloud.wait_for_status(id, "CANCELLED", WITHIN).await;
-    let history: Vec<&str> = order["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["status"].as_str().unwrap())
-        .collect();
     assert_eq!(
-        history,
+        statuses(&order),
         ["PENDING", "RESERVED", "PAYMENT_FAILED", "CANCELLED"]
     );
     assert_eq!(cloud.stock("SKU-TSHIRT-M").await, before);

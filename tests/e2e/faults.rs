@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use crate::support::{order_body, Cloud, CloudOptions};
 use orderflow_shared::domain::OrderId;
-use orderflow_shared::ports::{ChargeOutcome, PaymentLedger};
 
 const ORDERS: usize = 24;
 
@@ -32,7 +31,13 @@ async fn orders_survive_errors_and_crashes_in_the_consumers_with_nothing_lost_or
     let before = cloud.stock(sku).await;
 
     let expected = place_orders(&cloud, sku).await;
-    wait_until_each_ends_as_expected(&cloud, &expected).await;
+    cloud
+        .wait_until_each_ends_as_expected(
+            &expected,
+            Duration::from_secs(150),
+            Duration::from_secs(90),
+        )
+        .await;
     check_faults_were_injected(&cloud);
 
     let confirmed = expected.values().filter(|w| **w == "CONFIRMED").count() as u64;
@@ -41,25 +46,12 @@ async fn orders_survive_errors_and_crashes_in_the_consumers_with_nothing_lost_or
         before - confirmed,
         "confirmed orders took stock once; cancelled ones gave it back"
     );
-
-    let store = cloud.store().await;
-    for (id, want) in &expected {
-        let entry = store
-            .charge_for(&OrderId::parse(id).unwrap())
-            .await
-            .unwrap()
-            .expect("a ledger entry");
-        match (*want, entry.outcome) {
-            ("CONFIRMED", ChargeOutcome::Approved { .. })
-            | ("CANCELLED", ChargeOutcome::Declined { .. }) => {}
-            (want, outcome) => panic!("{id}: {want} but ledger says {outcome:?}"),
-        }
-    }
+    cloud.check_each_charge(&expected).await;
 
     let told = notifications_per_order(&cloud).await;
     for id in expected.keys() {
         assert_eq!(
-            told.get(id).copied().unwrap_or(0),
+            told.get(id.as_str()).copied().unwrap_or(0),
             1,
             "{id} told exactly once"
         );
@@ -68,7 +60,7 @@ async fn orders_survive_errors_and_crashes_in_the_consumers_with_nothing_lost_or
 
 /// Places [`ORDERS`] orders, one in four with a declined card; returns each order's id and the
 /// status it must end in.
-async fn place_orders(cloud: &Cloud, sku: &str) -> HashMap<String, &'static str> {
+async fn place_orders(cloud: &Cloud, sku: &str) -> HashMap<OrderId, &'static str> {
     let mut expected = HashMap::new();
     for i in 0..ORDERS {
         let token = if i % 4 == 0 {
@@ -84,53 +76,13 @@ async fn place_orders(cloud: &Cloud, sku: &str) -> HashMap<String, &'static str>
         } else {
             "CONFIRMED"
         };
-        expected.insert(accepted["orderId"].as_str().unwrap().to_owned(), want);
+        expected.insert(
+            OrderId::parse(accepted["orderId"].as_str().unwrap()).unwrap(),
+            want,
+        );
     }
 
     expected
-}
-
-/// Polls every order until it is in its expected state; a message unlucky five times in a row
-/// is in a DLQ, so the DLQs are redriven once, as operators would.
-async fn wait_until_each_ends_as_expected(cloud: &Cloud, expected: &HashMap<String, &'static str>) {
-    let deadline = Instant::now() + Duration::from_secs(150);
-    let mut redriven = false;
-    loop {
-        let mut open = 0;
-        for (id, want) in expected {
-            let status = cloud.order(id).await["status"]
-                .as_str()
-                .unwrap_or("?")
-                .to_owned();
-            if status != *want {
-                assert!(
-                    status != "CONFIRMED" && status != "CANCELLED" && status != "REJECTED",
-                    "{id} ended {status}, expected {want}"
-                );
-                open += 1;
-            }
-        }
-        if open == 0 {
-            break;
-        }
-        if !redriven && Instant::now() + Duration::from_secs(90) > deadline {
-            for dlq in ["InventoryDLQ", "PaymentDLQ", "NotificationDLQ"] {
-                let out = cloud.cli(&["dlq", "redrive", dlq]);
-                assert!(
-                    out.status.success(),
-                    "{}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
-            }
-            redriven = true;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{open} orders not finished\n{}",
-            cloud.output().join("\n")
-        );
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
 }
 
 /// Asserts that the run injected faults, and prints what it injected.

@@ -3,26 +3,16 @@
 //! calls counted and priced, the HTML report and its JSON written), and a small `--flash` run's
 //! three rows. The large runs are `make load` and `make load-flash`.
 
-use std::process::Command;
-
-use crate::support::repo_root;
+use crate::support::run_for_json;
 use serde_json::Value;
 
 #[test]
 fn a_small_flash_sale_oversells_nothing_finishes_every_order_and_counts_its_aws_calls() {
-    let root = repo_root();
     let state = std::env::temp_dir().join(format!("orderflow-load-{}", std::process::id()));
-    let out = Command::new(root.join("target/debug/orderflow"))
-        .current_dir(&root)
-        .args(["load", "--orders", "60", "--concurrency", "8", "--json"])
-        .arg("--state-dir")
-        .arg(&state)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let report: Value = serde_json::from_str(stdout.trim())
-        .unwrap_or_else(|e| panic!("one JSON object on stdout ({e}):\n{stdout}\n{stderr}"));
+    let (report, out, stderr) = run_for_json(
+        &["load", "--orders", "60", "--concurrency", "8", "--json"],
+        &state,
+    );
     eprintln!("{report:#}");
     assert!(out.status.success(), "exit status {}\n{stderr}", out.status);
     assert_eq!(report["orders"], 60);
@@ -90,11 +80,9 @@ fn a_small_flash_sale_oversells_nothing_finishes_every_order_and_counts_its_aws_
 
 #[test]
 fn a_small_flash_sale_on_one_shard_on_four_and_uncapped_sells_exactly_its_stock_in_each_row() {
-    let root = repo_root();
     let state = std::env::temp_dir().join(format!("orderflow-flash-{}", std::process::id()));
-    let out = Command::new(root.join("target/debug/orderflow"))
-        .current_dir(&root)
-        .args([
+    let (report, _, stderr) = run_for_json(
+        &[
             "load",
             "--flash",
             "SKU-FLASH-E2E",
@@ -102,8 +90,6 @@ fn a_small_flash_sale_on_one_shard_on_four_and_uncapped_sells_exactly_its_stock_
             "12",
             "--buyers",
             "16",
-        ])
-        .args([
             "--shards",
             "4",
             "--item-wcu",
@@ -111,15 +97,9 @@ fn a_small_flash_sale_on_one_shard_on_four_and_uncapped_sells_exactly_its_stock_
             "--concurrency",
             "8",
             "--json",
-        ])
-        .arg("--state-dir")
-        .arg(&state)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let report: Value = serde_json::from_str(stdout.trim())
-        .unwrap_or_else(|e| panic!("one JSON object on stdout ({e}):\n{stdout}\n{stderr}"));
+        ],
+        &state,
+    );
     eprintln!("{report:#}");
     let rows = report["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 3);

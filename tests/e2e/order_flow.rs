@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::support::{order_body, Cloud};
+use crate::support::{order_body, statuses, Cloud};
 
 const WITHIN: Duration = Duration::from_secs(30);
 
@@ -19,13 +19,7 @@ async fn an_approved_order_is_confirmed_charged_and_notified_once() {
     let id = accepted["orderId"].as_str().unwrap();
 
     let order = cloud.wait_for_status(id, "CONFIRMED", WITHIN).await;
-    let history: Vec<&str> = order["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["status"].as_str().unwrap())
-        .collect();
-    assert_eq!(history, ["PENDING", "RESERVED", "CONFIRMED"]);
+    assert_eq!(statuses(&order), ["PENDING", "RESERVED", "CONFIRMED"]);
     assert_eq!(cloud.stock("SKU-TSHIRT-M").await, before - 2);
 
     let told = cloud.notifications_for(id, 1, WITHIN).await;
@@ -66,14 +60,8 @@ async fn a_declined_card_cancels_the_order_restores_the_stock_and_notifies_once(
     let id = accepted["orderId"].as_str().unwrap();
 
     let order = cloud.wait_for_status(id, "CANCELLED", WITHIN).await;
-    let history: Vec<&str> = order["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["status"].as_str().unwrap())
-        .collect();
     assert_eq!(
-        history,
+        statuses(&order),
         ["PENDING", "RESERVED", "PAYMENT_FAILED", "CANCELLED"]
     );
     assert_eq!(cloud.stock("SKU-HOODIE-M").await, before);

@@ -6,13 +6,12 @@
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use orderflow_shared::domain::{
-    CustomerId, Email, Order, OrderId, OrderLine, PaymentToken, Quantity, Sku,
-};
-use orderflow_shared::ports::{Catalog, ChargeOutcome, OrderRepository, PaymentLedger};
+use orderflow_shared::domain::{Order, OrderId, Sku};
+use orderflow_shared::ports::{Catalog, ChargeOutcome, PaymentLedger};
 use serde_json::Value;
 
-use crate::support::{order_body, Cloud, CloudOptions, E2E_CUSTOMER};
+use crate::support::events::stored_order;
+use crate::support::{order_body, statuses, Cloud, CloudOptions};
 
 /// A cloud whose reconciler runs every 2 s with these parameters.
 fn reconciling(parameters: &[(&str, &str)]) -> CloudOptions {
@@ -24,15 +23,6 @@ fn reconciling(parameters: &[(&str, &str)]) -> CloudOptions {
         schedule_period: Some(2),
         ..CloudOptions::default()
     }
-}
-
-fn statuses(order: &Value) -> Vec<String> {
-    order["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["status"].as_str().unwrap().to_owned())
-        .collect()
 }
 
 fn moved_at(order: &Value, status: &str) -> DateTime<Utc> {
@@ -53,21 +43,7 @@ async fn stored_without_its_event(cloud: &Cloud, sku: &str, quantity: u32) -> Or
     let store = cloud.store().await;
     let sku = Sku::parse(sku).unwrap();
     let product = store.products(std::slice::from_ref(&sku)).await.unwrap()[0].clone();
-    let order = Order::place(
-        OrderId::new(),
-        CustomerId::parse(E2E_CUSTOMER).unwrap(),
-        Email::parse("e2e@example.com").unwrap(),
-        PaymentToken::parse("tok_visa").unwrap(),
-        vec![OrderLine {
-            sku,
-            quantity: Quantity::new(quantity).unwrap(),
-            unit_price: product.price,
-        }],
-        Utc::now(),
-    )
-    .unwrap();
-    store.create(&order).await.unwrap();
-    order
+    stored_order(&store, sku, quantity, product.price).await
 }
 
 /// The reconciler's lines about an order it republished for.
@@ -107,7 +83,7 @@ async fn a_keyless_order_whose_order_placed_was_lost_is_finished_and_its_custome
 /// Waits until the queue holds at least one message (visible or not).
 async fn wait_for_message_in(cloud: &Cloud, queue: &str, within: Duration) {
     let sqs = cloud.sqs().await;
-    let url = cloud.queue_url(queue);
+    let url = cloud.queue_url(queue).await;
     let deadline = Instant::now() + within;
     loop {
         let attributes = sqs

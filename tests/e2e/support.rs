@@ -3,13 +3,19 @@
 //! harness (the one `orderflow chaos` and `orderflow load` use) — its API, queues, tables and
 //! log, and the workspace root.
 
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use orderflow::harness::{self, Api, ChildOptions};
 use orderflow::local::auth::LocalIssuer;
+use orderflow_shared::domain::OrderId;
+use orderflow_shared::ports::{ChargeOutcome, PaymentLedger};
 use serde_json::{json, Value};
+
+pub mod events;
 
 /// The workspace root (this package lives in `tests/`).
 pub fn repo_root() -> PathBuf {
@@ -144,11 +150,8 @@ impl Cloud {
         self.inner().sqs()
     }
 
-    pub fn queue_url(&self, logical_id: &str) -> String {
-        format!(
-            "{}/123456789012/orderflow-local-{logical_id}",
-            self.endpoint
-        )
+    pub async fn queue_url(&self, logical_id: &str) -> String {
+        self.inner().queue_url(logical_id).await.unwrap()
     }
 
     /// The production DynamoDB adapter on this cloud's tables, to set up and inspect state.
@@ -243,40 +246,21 @@ impl Cloud {
 
     /// Polls `GET /orders/{id}` until the status is `want` (or fails after `within`).
     pub async fn wait_for_status(&self, order_id: &str, want: &str, within: Duration) -> Value {
-        let deadline = Instant::now() + within;
-        loop {
-            let order = self.order(order_id).await;
-            if order["status"] == want {
-                return order;
-            }
-            if Instant::now() > deadline {
+        poll_status(&self.client, self.token.as_deref(), order_id, want, within)
+            .await
+            .unwrap_or_else(|order| {
                 panic!(
                     "order {order_id} is {} after {within:?}, expected {want}\n{}",
                     order["status"],
                     self.output().join("\n")
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+                )
+            })
     }
 
     pub async fn stock(&self, sku: &str) -> u64 {
-        let products: Value = self
-            .http
-            .get(format!("{}/products", self.api))
-            .send()
+        stock(&self.client, sku)
             .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        products["products"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|p| p["sku"] == sku)
-            .and_then(|p| p["stock"].as_u64())
-            .unwrap_or_else(|| panic!("{sku} is not in the catalog"))
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Every notification in the customer inbox so far (consumed).
@@ -320,14 +304,75 @@ impl Cloud {
 
     /// Runs the `orderflow` CLI against this cloud's endpoint and state folder.
     pub fn cli(&self, args: &[&str]) -> std::process::Output {
-        Command::new(orderflow_binary())
-            .args(args)
-            .arg("--endpoint-url")
-            .arg(&self.endpoint)
-            .arg("--state-dir")
-            .arg(&self.state_dir)
-            .output()
-            .unwrap()
+        cli(self.inner(), args)
+    }
+
+    /// Sends `bodies` to the queue `queue` (a logical id) in one batch; their message ids, in
+    /// order.
+    pub async fn send(&self, queue: &str, bodies: &[&str]) -> Vec<String> {
+        send(self.inner(), queue, bodies).await
+    }
+
+    /// Polls every order until it is in the status it must end in; fails as soon as one ends
+    /// in another. A message unlucky five times in a row is in a DLQ, so the DLQs are redriven
+    /// once, `redrive_before` the deadline, as operators would.
+    pub async fn wait_until_each_ends_as_expected(
+        &self,
+        expected: &HashMap<OrderId, &str>,
+        within: Duration,
+        redrive_before: Duration,
+    ) {
+        let deadline = Instant::now() + within;
+        let mut redriven = false;
+        loop {
+            let mut open = Vec::new();
+            for (id, want) in expected {
+                let order = self.order(id.as_str()).await;
+                let status = order["status"].as_str().unwrap_or("?");
+                if status != *want {
+                    assert!(
+                        !matches!(status, "CONFIRMED" | "CANCELLED" | "REJECTED"),
+                        "{id} ended {status}, expected {want}"
+                    );
+                    open.push(format!("{id}: {status}"));
+                }
+            }
+            if open.is_empty() {
+                return;
+            }
+            if !redriven && Instant::now() + redrive_before > deadline {
+                for dlq in ["InventoryDLQ", "PaymentDLQ", "NotificationDLQ"] {
+                    let out = self.cli(&["dlq", "redrive", dlq]);
+                    assert!(
+                        out.status.success(),
+                        "{}",
+                        String::from_utf8_lossy(&out.stderr)
+                    );
+                }
+                redriven = true;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} orders not finished: {open:#?}\n{}",
+                open.len(),
+                self.output().join("\n")
+            );
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+
+    /// Every order's ledger entry matches the status it ended in: charged if `CONFIRMED`,
+    /// declined if `CANCELLED`.
+    pub async fn check_each_charge(&self, expected: &HashMap<OrderId, &str>) {
+        let store = self.store().await;
+        for (id, want) in expected {
+            let entry = store.charge_for(id).await.unwrap().expect("a ledger entry");
+            match (*want, entry.outcome) {
+                ("CONFIRMED", ChargeOutcome::Approved { .. })
+                | ("CANCELLED", ChargeOutcome::Declined { .. }) => {}
+                (want, outcome) => panic!("{id}: {want} but the ledger says {outcome:?}"),
+            }
+        }
     }
 
     /// Lines of this cloud's log (every function's and its own) that carry an e-mail address or
@@ -370,4 +415,120 @@ pub fn order_body(sku: &str, quantity: u32, token: &str) -> Value {
         "items": [{"sku": sku, "quantity": quantity}],
         "paymentToken": token,
     })
+}
+
+/// The statuses an order (`GET /orders/{id}`) went through, in order.
+pub fn statuses(order: &Value) -> Vec<String> {
+    order["history"]
+        .as_array()
+        .map(|h| {
+            h.iter()
+                .map(|e| e["status"].as_str().unwrap_or("?").to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Polls `GET /orders/{id}` with `token` until its status is `want`: the order, or the last one
+/// seen once `within` has passed.
+pub async fn poll_status(
+    api: &Api,
+    token: Option<&str>,
+    order_id: &str,
+    want: &str,
+    within: Duration,
+) -> Result<Value, Value> {
+    let deadline = Instant::now() + within;
+    loop {
+        let order = api.get_order(order_id, token).await.unwrap().body;
+        if order["status"] == want {
+            return Ok(order);
+        }
+        if Instant::now() > deadline {
+            return Err(order);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The stock `GET /products` shows for `sku` (the catalog is public), or why there is none.
+pub async fn stock(api: &Api, sku: &str) -> Result<u64, String> {
+    let products: Value = api
+        .http()
+        .get(format!("{}/products", api.url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    products["products"]
+        .as_array()
+        .ok_or_else(|| format!("GET /products gave {products}"))?
+        .iter()
+        .find(|p| p["sku"] == sku)
+        .and_then(|p| p["stock"].as_u64())
+        .ok_or_else(|| format!("{sku} is not in the catalog"))
+}
+
+/// Runs the `orderflow` CLI against `cloud`'s endpoint and state folder.
+pub fn cli(cloud: &harness::Cloud, args: &[&str]) -> std::process::Output {
+    Command::new(orderflow_binary())
+        .args(args)
+        .arg("--endpoint-url")
+        .arg(&cloud.endpoint)
+        .arg("--state-dir")
+        .arg(&cloud.state_dir)
+        .output()
+        .unwrap()
+}
+
+/// Sends `bodies` to `cloud`'s queue `queue` (a logical id) in one batch; their message ids, in
+/// order.
+pub async fn send(cloud: &harness::Cloud, queue: &str, bodies: &[&str]) -> Vec<String> {
+    let url = cloud.queue_url(queue).await.unwrap();
+    let entries = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            SendMessageBatchRequestEntry::builder()
+                .id(i.to_string())
+                .message_body(*b)
+                .build()
+                .unwrap()
+        })
+        .collect();
+    let out = cloud
+        .sqs()
+        .send_message_batch()
+        .queue_url(url)
+        .set_entries(Some(entries))
+        .send()
+        .await
+        .unwrap();
+    assert!(out.failed().is_empty(), "{:?}", out.failed());
+    let mut ids: Vec<(usize, String)> = out
+        .successful()
+        .iter()
+        .map(|s| (s.id().parse().unwrap(), s.message_id().to_owned()))
+        .collect();
+    ids.sort();
+    ids.into_iter().map(|(_, id)| id).collect()
+}
+
+/// Runs `orderflow ARGS --state-dir STATE` from the workspace root and reads the one JSON
+/// object it prints: that report, the run's output (for its exit status), and its stderr.
+pub fn run_for_json(args: &[&str], state: &Path) -> (Value, std::process::Output, String) {
+    let out = Command::new(orderflow_binary())
+        .current_dir(repo_root())
+        .args(args)
+        .arg("--state-dir")
+        .arg(state)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let report: Value = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("one JSON object on stdout ({e}):\n{stdout}\n{stderr}"));
+    (report, out, stderr)
 }

@@ -5,29 +5,15 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
-use orderflow_shared::domain::{
-    Currency, CustomerId, Email, Money, Order, OrderId, OrderLine, PaymentToken, Quantity, Sku,
-};
-use orderflow_shared::events::{DomainEvent, Envelope, OrderPlaced};
-use orderflow_shared::ports::{OrderRepository, Product};
+use orderflow_shared::domain::{Currency, Money, Sku};
+use orderflow_shared::ports::Product;
 use serde_json::{json, Value};
 
 use super::subject::Subject;
-use crate::support::{order_body, E2E_CUSTOMER};
+use crate::support::events::stored_order_placed;
+use crate::support::{cli, order_body, send, statuses};
 
 const WITHIN: Duration = Duration::from_secs(60);
-
-fn history(order: &Value) -> Vec<String> {
-    order["history"]
-        .as_array()
-        .map(|h| {
-            h.iter()
-                .map(|e| e["status"].as_str().unwrap_or("?").to_owned())
-                .collect()
-        })
-        .unwrap_or_default()
-}
 
 /// Places an order as the end-to-end customer; its id.
 async fn placed(s: &Subject, sku: &str, quantity: u64, token: &str) -> String {
@@ -58,7 +44,7 @@ pub async fn approved(s: Arc<Subject>) {
     let id = placed(&s, "SKU-TSHIRT-M", 2, "tok_visa").await;
     let order = s.wait_for_status(&id, "CONFIRMED", WITHIN).await;
     assert_eq!(
-        history(&order),
+        statuses(&order),
         ["PENDING", "RESERVED", "CONFIRMED"],
         "{}",
         s.which
@@ -88,7 +74,7 @@ pub async fn declined(s: Arc<Subject>) {
     let id = placed(&s, "SKU-HOODIE-M", 3, "tok_declined").await;
     let order = s.wait_for_status(&id, "CANCELLED", WITHIN).await;
     assert_eq!(
-        history(&order),
+        statuses(&order),
         ["PENDING", "RESERVED", "PAYMENT_FAILED", "CANCELLED"],
         "{}",
         s.which
@@ -104,7 +90,7 @@ pub async fn sold_out(s: Arc<Subject>) {
     let before = s.stock("SKU-BACKPACK-20L").await;
     let id = placed(&s, "SKU-BACKPACK-20L", before + 1, "tok_visa").await;
     let order = s.wait_for_status(&id, "REJECTED", WITHIN).await;
-    assert_eq!(history(&order), ["PENDING", "REJECTED"], "{}", s.which);
+    assert_eq!(statuses(&order), ["PENDING", "REJECTED"], "{}", s.which);
     assert_eq!(s.stock("SKU-BACKPACK-20L").await, before, "{}", s.which);
     let told = s.notifications_for(&id, 1, WITHIN).await;
     assert_eq!(told.len(), 1, "{}: {told:?}", s.which);
@@ -113,7 +99,7 @@ pub async fn sold_out(s: Arc<Subject>) {
 
 /// The DLQ's messages with `body`, as `orderflow dlq list --json` shows them.
 fn dead_lettered(s: &Subject, dlq: &str, body: &str) -> Vec<Value> {
-    let out = s.dlq(&["list", dlq, "--json"]);
+    let out = cli(&s.cloud, &["dlq", "list", dlq, "--json"]);
     assert!(
         out.status.success(),
         "{}: {}",
@@ -149,7 +135,7 @@ pub async fn poison_message(s: Arc<Subject>) {
         r#"{{"detail-type": "OrderPlaced", "poison": "{}", "detail": {{"metadata": "#,
         uuid::Uuid::new_v4()
     );
-    s.send("InventoryQueue", &[&poison]).await;
+    send(&s.cloud, "InventoryQueue", &[&poison]).await;
     let dlq = s.name("InventoryDLQ");
     let entry = until_dead_lettered(&s, &dlq, &poison).await;
     assert!(
@@ -166,7 +152,7 @@ pub async fn poison_message(s: Arc<Subject>) {
         );
     }
     eprintln!("{}: dead-lettered: {entry}", s.which);
-    let redrive = s.dlq(&["redrive", &dlq]);
+    let redrive = cli(&s.cloud, &["dlq", "redrive", &dlq]);
     let said = String::from_utf8_lossy(&redrive.stdout);
     eprintln!("{}: {}", s.which, said.trim());
     assert!(
@@ -182,49 +168,12 @@ pub async fn poison_message(s: Arc<Subject>) {
     until_dead_lettered(&s, &dlq, &poison).await;
 }
 
-/// Stores a PENDING order for `sku` and returns it with the body of its `OrderPlaced`, as
-/// EventBridge delivers it to the inventory queue.
-async fn stored_order_placed(s: &Subject, sku: &str, quantity: u32) -> (OrderId, String) {
-    let order = Order::place(
-        OrderId::new(),
-        CustomerId::parse(E2E_CUSTOMER).unwrap(),
-        Email::parse("e2e@example.com").unwrap(),
-        PaymentToken::parse("tok_visa").unwrap(),
-        vec![OrderLine {
-            sku: Sku::parse(sku).unwrap(),
-            quantity: Quantity::new(quantity).unwrap(),
-            unit_price: Money::new(1999, Currency::EUR),
-        }],
-        Utc::now(),
-    )
-    .unwrap();
-    s.cloud.store().create(&order).await.unwrap();
-    let envelope = Envelope::new(
-        DomainEvent::OrderPlaced(OrderPlaced {
-            order_id: order.order_id.clone(),
-            customer_id: order.customer_id.clone(),
-            email: order.email.clone(),
-            lines: order.lines.clone(),
-            total: order.total,
-            payment_token: order.payment_token.clone(),
-        }),
-        None,
-    );
-    let detail: Value = serde_json::from_str(&envelope.to_json().unwrap()).unwrap();
-    let body = json!({
-        "version": "0", "id": uuid::Uuid::new_v4().to_string(), "detail-type": "OrderPlaced",
-        "source": "orderflow", "account": "123456789012", "time": Utc::now().to_rfc3339(),
-        "region": "us-east-1", "resources": [], "detail": detail,
-    });
-    (order.order_id, body.to_string())
-}
-
 /// The same `OrderPlaced` delivered twice: reserved once, charged once, told once.
 pub async fn duplicate_delivery(s: Arc<Subject>) {
     let before = s.stock("SKU-SOCKS-3P").await;
-    let (id, placed) = stored_order_placed(&s, "SKU-SOCKS-3P", 2).await;
-    s.send("InventoryQueue", &[&placed]).await;
-    s.send("InventoryQueue", &[&placed]).await;
+    let (id, placed) = stored_order_placed(&s.cloud.store(), "SKU-SOCKS-3P", 2).await;
+    send(&s.cloud, "InventoryQueue", &[&placed]).await;
+    send(&s.cloud, "InventoryQueue", &[&placed]).await;
     s.wait_for_status(id.as_str(), "CONFIRMED", WITHIN).await;
     let told = s.notifications_for(id.as_str(), 1, WITHIN).await;
     assert_eq!(

@@ -3,15 +3,14 @@
 //! processes reached through the `orderflow` harness — the same API calls, the same tables and
 //! queues found by the harness's names, the same `orderflow dlq` commands.
 
-use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aws_sdk_sqs::types::{QueueAttributeName, SendMessageBatchRequestEntry};
+use aws_sdk_sqs::types::QueueAttributeName;
 use orderflow::harness::{self, Api, ChildOptions};
 use serde_json::Value;
 
-use crate::support::{orderflow_binary, repo_root, E2E_CUSTOMER};
+use crate::support::{self, orderflow_binary, repo_root, E2E_CUSTOMER};
 
 /// Failed messages come back after this many seconds, on both clouds (the template's 120 s
 /// would make five receives take ten minutes, on AWS too).
@@ -25,7 +24,6 @@ pub struct Subject {
     pub which: &'static str,
     pub cloud: harness::Cloud,
     api: Api,
-    http: reqwest::Client,
     token: String,
     /// Every notification the customer inbox has received so far (a task drains it).
     told: Arc<Mutex<Vec<Value>>>,
@@ -72,7 +70,6 @@ impl Subject {
     }
 
     async fn new(which: &'static str, cloud: harness::Cloud) -> Subject {
-        let http = reqwest::Client::new();
         let told = Arc::new(Mutex::new(Vec::new()));
         let inbox = cloud.inbox().await.unwrap_or_else(|e| panic!("{e}"));
         let sink = told.clone();
@@ -84,16 +81,11 @@ impl Subject {
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
         });
-        let token = cloud
-            .tokens([E2E_CUSTOMER], 3600)
-            .unwrap()
-            .remove(E2E_CUSTOMER)
-            .unwrap_or_else(|| panic!("the {which} has no issuer"));
+        let token = token(&cloud, which, E2E_CUSTOMER);
         Subject {
             which,
-            api: cloud.api(http.clone()),
+            api: cloud.api(reqwest::Client::new()),
             cloud,
-            http,
             token,
             told,
             drain,
@@ -101,11 +93,7 @@ impl Subject {
     }
 
     pub fn token_for(&self, customer: &str) -> String {
-        self.cloud
-            .tokens([customer], 3600)
-            .unwrap()
-            .remove(customer)
-            .unwrap_or_else(|| panic!("the {} has no issuer", self.which))
+        token(&self.cloud, self.which, customer)
     }
 
     /// `POST /orders` as the end-to-end customer.
@@ -132,40 +120,21 @@ impl Subject {
 
     /// Polls `GET /orders/{id}` (as the end-to-end customer) until its status is `want`.
     pub async fn wait_for_status(&self, order_id: &str, want: &str, within: Duration) -> Value {
-        let deadline = Instant::now() + within;
-        loop {
-            let order = self.order_as(order_id, &self.token).await;
-            if order["status"] == want {
-                return order;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{}: order {order_id} is {} after {within:?}, expected {want}",
-                self.which,
-                order["status"]
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        support::poll_status(&self.api, Some(&self.token), order_id, want, within)
+            .await
+            .unwrap_or_else(|order| {
+                panic!(
+                    "{}: order {order_id} is {} after {within:?}, expected {want}",
+                    self.which, order["status"]
+                )
+            })
     }
 
     /// The stock `GET /products` shows (the catalog is public).
     pub async fn stock(&self, sku: &str) -> u64 {
-        let products: Value = self
-            .http
-            .get(format!("{}/products", self.api.url()))
-            .send()
+        support::stock(&self.api, sku)
             .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        products["products"]
-            .as_array()
-            .unwrap_or_else(|| panic!("{}: GET /products gave {products}", self.which))
-            .iter()
-            .find(|p| p["sku"] == sku)
-            .and_then(|p| p["stock"].as_u64())
-            .unwrap_or_else(|| panic!("{}: {sku} is not in the catalog", self.which))
+            .unwrap_or_else(|e| panic!("{}: {e}", self.which))
     }
 
     /// The notifications for `order_id` once there are `n` (or `within` has passed), after
@@ -191,52 +160,9 @@ impl Subject {
         for_order()
     }
 
-    /// Sends `bodies` to the stack's queue `queue` (a logical id) in one batch; their ids.
-    pub async fn send(&self, queue: &str, bodies: &[&str]) -> Vec<String> {
-        let url = self.cloud.queue_url(queue).await.unwrap();
-        let entries = bodies
-            .iter()
-            .enumerate()
-            .map(|(i, b)| {
-                SendMessageBatchRequestEntry::builder()
-                    .id(i.to_string())
-                    .message_body(*b)
-                    .build()
-                    .unwrap()
-            })
-            .collect();
-        let out = self
-            .cloud
-            .sqs()
-            .send_message_batch()
-            .queue_url(url)
-            .set_entries(Some(entries))
-            .send()
-            .await
-            .unwrap();
-        assert!(out.failed().is_empty(), "{:?}", out.failed());
-        out.successful()
-            .iter()
-            .map(|s| s.message_id().to_owned())
-            .collect()
-    }
-
     /// The name of the stack's resource `logical_id` on this cloud.
     pub fn name(&self, logical_id: &str) -> String {
         self.cloud.names().name(logical_id).unwrap()
-    }
-
-    /// `orderflow dlq ARGS` against this cloud's endpoint and state folder.
-    pub fn dlq(&self, args: &[&str]) -> Output {
-        Command::new(orderflow_binary())
-            .arg("dlq")
-            .args(args)
-            .arg("--endpoint-url")
-            .arg(&self.cloud.endpoint)
-            .arg("--state-dir")
-            .arg(&self.cloud.state_dir)
-            .output()
-            .unwrap()
     }
 
     /// Whether `orderflow dlq list` can say why a message failed: the local cloud records the
@@ -254,6 +180,15 @@ impl Subject {
     fn is_local(&self) -> bool {
         self.cloud.names().deployed_stack().is_none()
     }
+}
+
+/// An access token for `customer` from the issuer of `cloud` (the `which`).
+fn token(cloud: &harness::Cloud, which: &str, customer: &str) -> String {
+    cloud
+        .tokens([customer], 3600)
+        .unwrap()
+        .remove(customer)
+        .unwrap_or_else(|| panic!("the {which} has no issuer"))
 }
 
 impl Drop for Subject {
