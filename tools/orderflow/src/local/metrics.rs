@@ -48,12 +48,14 @@ impl Totals {
     /// Adds one line; `false` when it is not an EMF line.
     pub fn add_line(&mut self, line: &str) -> bool {
         // A cheap look before parsing: most lines are logs.
-        if !line.starts_with('{') || !line.contains("\"_aws\"") {
+        if !may_be_emf(line) {
             return false;
         }
-        let Ok(v) = serde_json::from_str::<Value>(line) else {
-            return false;
-        };
+        serde_json::from_str::<Value>(line).is_ok_and(|v| self.add_parsed(&v))
+    }
+
+    /// Adds one line already parsed; `false` when it is not an EMF line.
+    fn add_parsed(&mut self, v: &Value) -> bool {
         let Some(directive) = v.pointer("/_aws/CloudWatchMetrics/0") else {
             return false;
         };
@@ -249,11 +251,18 @@ impl MetricsStore {
 
     /// Keeps `line` if it is an EMF line (then `true`).
     pub fn record(&self, line: &str) -> bool {
-        let kept = self
-            .totals
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .add_line(line);
+        may_be_emf(line)
+            && serde_json::from_str::<Value>(line).is_ok_and(|v| self.record_parsed(line, &v))
+    }
+
+    /// [`MetricsStore::record`] of a line the caller has parsed already (`parsed`).
+    pub fn record_parsed(&self, line: &str, parsed: &Value) -> bool {
+        let kept = may_be_emf(line)
+            && self
+                .totals
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .add_parsed(parsed);
         if kept {
             if let Some(path) = &self.file {
                 // Created here too: `local up` makes its state folder after the log sink.
@@ -275,6 +284,11 @@ impl MetricsStore {
             .unwrap_or_else(|p| p.into_inner())
             .clone()
     }
+}
+
+/// The cheap look before any parsing: an EMF line is a JSON object naming `_aws`.
+fn may_be_emf(line: &str) -> bool {
+    line.starts_with('{') && line.contains("\"_aws\"")
 }
 
 /// The metrics a local cloud kept in `state_dir` so far.
