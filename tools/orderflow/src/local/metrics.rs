@@ -271,7 +271,9 @@ impl MetricsStore {
                     .append(true)
                     .open(path);
                 if let Ok(mut f) = file {
-                    let _ = writeln!(f, "{line}");
+                    // One write per line: the functions' lines come from several tasks at once,
+                    // and a reader never sees half a line.
+                    let _ = f.write_all(format!("{line}\n").as_bytes());
                 }
             }
         }
