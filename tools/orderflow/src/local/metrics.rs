@@ -304,12 +304,48 @@ pub fn read(state_dir: &Path) -> Totals {
 /// follow their invocations' ends), or after `within` whatever they are.
 pub async fn settled(state_dir: &Path, orders: u64, within: std::time::Duration) -> Totals {
     let deadline = tokio::time::Instant::now() + within;
+    let mut kept = Following::new(state_dir.join(METRICS_FILE));
     loop {
-        let kept = read(state_dir);
-        if kept.orders().notified >= orders || tokio::time::Instant::now() >= deadline {
-            return kept;
+        kept.read_on();
+        if kept.totals.orders().notified >= orders || tokio::time::Instant::now() >= deadline {
+            return kept.totals;
         }
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}
+
+/// The metrics file read as it grows: each look adds only the whole lines written since the last.
+struct Following {
+    path: PathBuf,
+    /// Bytes read so far, up to the end of the last whole line.
+    offset: u64,
+    totals: Totals,
+}
+
+impl Following {
+    fn new(path: PathBuf) -> Following {
+        Following {
+            path,
+            offset: 0,
+            totals: Totals::default(),
+        }
+    }
+
+    fn read_on(&mut self) {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut new = String::new();
+        let read = std::fs::File::open(&self.path).and_then(|mut f| {
+            f.seek(SeekFrom::Start(self.offset))?;
+            f.read_to_string(&mut new)
+        });
+        if read.is_err() {
+            return;
+        }
+        let whole = new.rfind('\n').map_or(0, |end| end + 1);
+        for line in new[..whole].lines() {
+            self.totals.add_line(line);
+        }
+        self.offset += whole as u64;
     }
 }
 
