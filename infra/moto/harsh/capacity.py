@@ -25,6 +25,7 @@ from moto.dynamodb.responses import DynamoHandler
 from .contention import write_units
 
 READ_UNIT_BYTES = 4096
+# The single-item writes, by handler method (the contention model wraps the same ones).
 SINGLE = {"put_item": "PutItem", "update_item": "UpdateItem", "delete_item": "DeleteItem"}
 
 
@@ -53,7 +54,8 @@ def _answer(result: Any, table: str, units: float, kind: str, many: bool) -> Any
     return result
 
 
-def _item_size(attrs: dict[str, Any]) -> int:
+def item_size(attrs: dict[str, Any]) -> int:
+    """An item's size as DynamoDB bills it: every attribute's name and value."""
     return sum(bytesize(name) + DynamoType(value).size() for name, value in attrs.items())
 
 
@@ -65,7 +67,8 @@ def _stored_size(backend: Any, table: str, key: dict[str, Any]) -> int:
     return item.size() if item is not None else 0
 
 
-def _key_of(backend: Any, op: str, body: dict[str, Any]) -> dict[str, Any]:
+def key_of(backend: Any, op: str, body: dict[str, Any]) -> dict[str, Any]:
+    """The key of the item a write names (a PutItem's from its item)."""
     if op != "PutItem":
         return body["Key"]
     table = backend.get_table(body["TableName"])
@@ -77,8 +80,8 @@ def _key_of(backend: Any, op: str, body: dict[str, Any]) -> dict[str, Any]:
 
 def _write_sizes(backend: Any, op: str, body: dict[str, Any]) -> tuple[str, dict, int]:
     """(table, key, the larger of the stored item and the new one) before the write."""
-    table, key = body["TableName"], _key_of(backend, op, body)
-    new = _item_size(body["Item"]) if op == "PutItem" else 0
+    table, key = body["TableName"], key_of(backend, op, body)
+    new = item_size(body["Item"]) if op == "PutItem" else 0
     return table, key, max(new, _stored_size(backend, table, key))
 
 
@@ -162,7 +165,7 @@ def _range_read(original: Callable) -> Callable:
             return original(self)
         result = original(self)
         body = result.result
-        returned = sum(_item_size(item) for item in body.get("Items", []))
+        returned = sum(item_size(item) for item in body.get("Items", []))
         count, scanned = body.get("Count", 0), body.get("ScannedCount", 0)
         size = returned * scanned // count if count else 0
         units = read_units(size, bool(self.body.get("ConsistentRead")))

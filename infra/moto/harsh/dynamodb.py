@@ -31,12 +31,11 @@ from moto.dynamodb.exceptions import (
     DynamodbException,
     TransactionCanceledException,
 )
-from moto.dynamodb.models.dynamo_type import DynamoType
-from moto.dynamodb.models.utilities import bytesize
 from moto.core.responses import ActionResult
 from moto.dynamodb.responses import DynamoHandler
 
 from . import log
+from .capacity import SINGLE, item_size, key_of
 from .contention import Contention, write_units
 from .spec import Spec
 from .spec_file import SpecFile
@@ -55,8 +54,6 @@ THROTTLE_MESSAGE = (
 THROTTLE_REASON = "TableWriteKeyRangeThroughputExceeded"
 IN_PROGRESS_MESSAGE = "A transaction with this ClientRequestToken is still in progress."
 MISMATCH_MESSAGE = "This ClientRequestToken was used with different request parameters."
-
-SINGLE_WRITES = {"put_item": "PutItem", "update_item": "UpdateItem", "delete_item": "DeleteItem"}
 
 _model = Contention()
 _tokens = Tokens()
@@ -116,7 +113,7 @@ class Target:
 
 
 def install(spec_file: SpecFile) -> None:
-    for method, op in SINGLE_WRITES.items():
+    for method, op in SINGLE.items():
         setattr(DynamoHandler, method, _single_write(getattr(DynamoHandler, method), op, spec_file))
     DynamoHandler.transact_write_items = _transaction(
         DynamoHandler.transact_write_items, spec_file
@@ -271,15 +268,8 @@ def _transact_target(backend: Any, entry: dict[str, Any]) -> Target:
 
 def _target(backend: Any, op: str, body: dict[str, Any], writes: bool) -> Target:
     table = backend.get_table(body["TableName"])
-    if op == "PutItem":
-        item = body["Item"]
-        key = {table.hash_key_attr: item[table.hash_key_attr]}
-        if table.range_key_attr is not None:
-            key[table.range_key_attr] = item[table.range_key_attr]
-        new = sum(bytesize(name) + DynamoType(value).size() for name, value in item.items())
-    else:
-        key = body["Key"]
-        new = 0
+    key = key_of(backend, op, body)
+    new = item_size(body["Item"]) if op == "PutItem" else 0
     current = backend.get_item(table.name, key)
     before = current.size() if current is not None else 0
     return Target(table=table, key=key, before=before, new=new, writes=writes)

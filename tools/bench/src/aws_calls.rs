@@ -20,8 +20,8 @@ pub struct AwsCalls {
     pub per_order: f64,
 }
 
-/// `None` when the load run has not written the file.
-pub fn read(path: &Path) -> Result<Option<AwsCalls>, Error> {
+/// A JSON file the load run leaves, `None` when it has not written it (also read by `load`).
+pub fn read<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, Error> {
     match std::fs::read_to_string(path) {
         Ok(text) => serde_json::from_str(&text)
             .map(Some)

@@ -15,13 +15,7 @@ pub const END: &str = "<!-- load:end -->";
 
 /// A JSON file, `None` when it is not there.
 pub fn read(path: &Path) -> Result<Option<Value>, Error> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => serde_json::from_str(&text)
-            .map(Some)
-            .map_err(|e| format!("{}: {e}", path.display()).into()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(format!("cannot read {}: {e}", path.display()).into()),
-    }
+    crate::aws_calls::read(path)
 }
 
 fn f(v: &Value, ptr: &str) -> f64 {

@@ -29,41 +29,19 @@ pub async fn glimpse(
     store: &DynamoStore,
 ) -> Result<Vec<Glimpse>, ChaosError> {
     let table = &store.tables().orders;
-    let mut out = Vec::new();
-    let mut start = None;
-    loop {
-        let page = dynamodb
-            .scan()
-            .table_name(table)
-            .projection_expression("#a0, #a1, #a2")
-            .set_expression_attribute_names(Some(
-                ATTRIBUTES
-                    .iter()
-                    .enumerate()
-                    .map(|(i, a)| (format!("#a{i}"), (*a).to_owned()))
-                    .collect::<HashMap<_, _>>(),
-            ))
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(|e| {
-                ChaosError::Setup(format!(
-                    "scanning {table}: {}",
-                    aws_sdk_dynamodb::error::DisplayErrorContext(e)
-                ))
-            })?;
-        for item in page.items() {
-            out.push(read(item).ok_or_else(|| {
+    let items = crate::harness::scan::attributes(dynamodb, table, &ATTRIBUTES)
+        .await
+        .map_err(ChaosError::Setup)?;
+    items
+        .iter()
+        .map(|item| {
+            read(item).ok_or_else(|| {
                 ChaosError::Setup(format!(
                     "{table} holds an item that is not an order: {item:?}"
                 ))
-            })?);
-        }
-        start = page.last_evaluated_key().cloned();
-        if start.is_none() {
-            return Ok(out);
-        }
-    }
+            })
+        })
+        .collect()
 }
 
 fn read(item: &HashMap<String, AttributeValue>) -> Option<Glimpse> {

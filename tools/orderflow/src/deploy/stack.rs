@@ -82,30 +82,24 @@ impl StackDescription {
             .iter()
             .filter_map(|o| Some((o.output_key()?.to_owned(), o.output_value()?.to_owned())))
             .collect();
+        let summaries = cfn
+            .list_stack_resources()
+            .stack_name(stack)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| call("ListStackResources", DisplayErrorContext(e).to_string()))?;
         let mut resources = BTreeMap::new();
-        let mut token = None;
-        loop {
-            let page = cfn
-                .list_stack_resources()
-                .stack_name(stack)
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(|e| call("ListStackResources", DisplayErrorContext(e).to_string()))?;
-            for r in page.stack_resource_summaries() {
-                if let (Some(id), Some(physical)) =
-                    (r.logical_resource_id(), r.physical_resource_id())
-                {
-                    let resource = StackResource {
-                        kind: r.resource_type().unwrap_or_default().to_owned(),
-                        physical_id: physical.to_owned(),
-                    };
-                    resources.insert(id.to_owned(), resource);
-                }
-            }
-            token = page.next_token().map(str::to_owned);
-            if token.is_none() {
-                break;
+        for r in summaries {
+            if let (Some(id), Some(physical)) = (r.logical_resource_id(), r.physical_resource_id())
+            {
+                let resource = StackResource {
+                    kind: r.resource_type().unwrap_or_default().to_owned(),
+                    physical_id: physical.to_owned(),
+                };
+                resources.insert(id.to_owned(), resource);
             }
         }
         Ok(Some(StackDescription {

@@ -50,21 +50,14 @@ pub struct QueueInfo {
 }
 
 pub async fn all_queues(client: &Client) -> Result<Vec<QueueInfo>, DlqError> {
-    let mut urls = Vec::new();
-    let mut token = None;
-    loop {
-        let out = client
-            .list_queues()
-            .set_next_token(token)
-            .send()
-            .await
-            .map_err(|e| sqs("ListQueues", e))?;
-        urls.extend(out.queue_urls().iter().cloned());
-        token = out.next_token().map(str::to_owned);
-        if token.is_none() {
-            break;
-        }
-    }
+    let urls: Vec<String> = client
+        .list_queues()
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| sqs("ListQueues", e))?;
     let mut out = Vec::new();
     for url in urls {
         out.push(queue_info(client, &url).await?);

@@ -127,13 +127,20 @@ pub struct Started {
 
 const READY_WITHIN: Duration = Duration::from_secs(90);
 
-impl ChildProcess {
-    /// Starts `binary local up` in `cwd` and waits until it says it is ready.
-    pub async fn start(
-        binary: &Path,
-        cwd: &Path,
-        options: &ChildOptions,
-    ) -> Result<Started, ChildError> {
+/// A cloud started as `binary <command> --api-port A <endpoint_flag> E --state-dir D <extra>`,
+/// on two free ports and a state folder of its own, waited for until it says it is ready.
+pub(super) struct Launch {
+    pub command: [&'static str; 2],
+    /// The flag that sets the port of its AWS endpoint.
+    pub endpoint_flag: &'static str,
+    pub extra: Vec<OsString>,
+    /// The state folder's name in the temporary folder, before a fresh id.
+    pub state_prefix: &'static str,
+    pub ready_within: Duration,
+}
+
+impl Launch {
+    pub(super) async fn run(self, binary: &Path, cwd: &Path) -> Result<Started, ChildError> {
         if !binary.is_file() {
             return Err(ChildError::Missing(binary.to_owned()));
         }
@@ -141,27 +148,43 @@ impl ChildProcess {
             binary: binary.to_owned(),
             source,
         };
-        let (api_port, aws_port) = (
+        let (api_port, endpoint_port) = (
             local::free_port().map_err(spawn)?,
             local::free_port().map_err(spawn)?,
         );
         let state_dir =
-            std::env::temp_dir().join(format!("orderflow-e2e-{}", uuid::Uuid::new_v4()));
-        let mut args: Vec<OsString> = ["local", "up", "--api-port", &api_port.to_string()]
-            .into_iter()
-            .map(OsString::from)
-            .collect();
-        args.extend(["--aws-port".into(), aws_port.to_string().into()]);
+            std::env::temp_dir().join(format!("{}-{}", self.state_prefix, uuid::Uuid::new_v4()));
+        let mut args: Vec<OsString> = self.command.into_iter().map(OsString::from).collect();
+        args.extend(["--api-port".into(), api_port.to_string().into()]);
+        args.extend([self.endpoint_flag.into(), endpoint_port.to_string().into()]);
         args.extend(["--state-dir".into(), state_dir.clone().into_os_string()]);
-        args.extend(options.args());
+        args.extend(self.extra);
         let mut process = ChildProcess::spawn(binary, cwd, args, &state_dir)?;
-        process.ready(READY_WITHIN).await?;
+        process.ready(self.ready_within).await?;
         Ok(Started {
             process,
             api_url: format!("http://127.0.0.1:{api_port}"),
-            endpoint: format!("http://127.0.0.1:{aws_port}"),
+            endpoint: format!("http://127.0.0.1:{endpoint_port}"),
             state_dir,
         })
+    }
+}
+
+impl ChildProcess {
+    /// Starts `binary local up` in `cwd` and waits until it says it is ready.
+    pub async fn start(
+        binary: &Path,
+        cwd: &Path,
+        options: &ChildOptions,
+    ) -> Result<Started, ChildError> {
+        let launch = Launch {
+            command: ["local", "up"],
+            endpoint_flag: "--aws-port",
+            extra: options.args(),
+            state_prefix: "orderflow-e2e",
+            ready_within: READY_WITHIN,
+        };
+        launch.run(binary, cwd).await
     }
 
     /// `binary args…` in `cwd`, its output captured; `state_dir` is removed after a clean exit.

@@ -10,6 +10,7 @@
 //! - [`names`]: what a cloud's resources are called, local or deployed;
 //! - [`api`]: the order API as a storefront uses it ([`Api`]), statuses as `OrderStatus`;
 //! - [`inbox`]: what customers were told ([`Inbox`]);
+//! - [`scan`]: a table read back, some attributes of every item (chaos's and load's one reader);
 //! - [`stock`]: what the confirmed orders took of each SKU, against the table;
 //! - [`rng`]: the seeded generator that plans a workload;
 //! - [`progress`]: progress lines and bars on stderr.
@@ -23,6 +24,7 @@ pub mod inbox;
 pub mod names;
 pub mod progress;
 pub mod rng;
+pub mod scan;
 pub mod stock;
 
 pub use api::{Answer, Api, Lookup, Placed, Retry};

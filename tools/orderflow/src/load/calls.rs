@@ -86,14 +86,16 @@ pub async fn settled(log_path: &Path) -> String {
     let read = || std::fs::read_to_string(log_path).unwrap_or_default();
     let total = |log: &str| stats::count_aws_calls(log, |_| true).values().sum::<u64>();
     let mut log = read();
+    let mut counted = total(&log);
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
         tokio::time::sleep(Duration::from_secs(2)).await;
-        let now = read();
-        if total(&now) == total(&log) {
-            return now;
+        log = read();
+        let now = total(&log);
+        if now == counted {
+            return log;
         }
-        log = now;
+        counted = now;
     }
     log
 }

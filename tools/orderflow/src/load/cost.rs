@@ -112,31 +112,47 @@ pub struct Run {
     pub arm64: bool,
 }
 
-#[allow(clippy::float_arithmetic)] // money
-pub fn price(usage: &Usage, run: Run, prices: &PriceFile, price_file: &str) -> Cost {
-    let p = |k: &str| prices.prices.get(k).map_or(0.0, Price::per_unit);
-    let per_million = 1e6 / (run.confirmed.max(1) as f64);
-    let mut lines = Vec::new();
-    let mut add = |service: &str, what: &str, units: f64, unit_price: f64| {
-        lines.push(Line {
+/// The bill as it is drawn up: each line's units priced from the file, per million orders.
+struct Bill<'a> {
+    prices: &'a PriceFile,
+    /// Confirmed orders of the run to a million.
+    per_million: f64,
+    lines: Vec<Line>,
+}
+
+impl Bill<'_> {
+    /// A line of `units` at the file's price `price`.
+    #[allow(clippy::float_arithmetic)] // money
+    fn add(&mut self, service: &str, what: &str, units: f64, price: &str) {
+        let unit_price = self.prices.prices.get(price).map_or(0.0, Price::per_unit);
+        self.lines.push(Line {
             service: service.to_owned(),
             what: what.to_owned(),
             units,
-            usd_per_million_orders: units * unit_price * per_million,
+            usd_per_million_orders: units * unit_price * self.per_million,
         });
+    }
+}
+
+#[allow(clippy::float_arithmetic)] // money
+pub fn price(usage: &Usage, run: Run, prices: &PriceFile, price_file: &str) -> Cost {
+    let mut bill = Bill {
+        prices,
+        per_million: 1e6 / (run.confirmed.max(1) as f64),
+        lines: Vec::new(),
     };
     let (reads, writes) = dynamodb_units(usage);
-    add(
+    bill.add(
         "DynamoDB",
         "write request units",
         writes,
-        p("dynamodb_write_request_unit"),
+        "dynamodb_write_request_unit",
     );
-    add(
+    bill.add(
         "DynamoDB",
         "read request units",
         reads,
-        p("dynamodb_read_request_unit"),
+        "dynamodb_read_request_unit",
     );
     let invocations: u64 = usage.lambda.values().map(|l| l.invocations).sum();
     let gb_s: f64 = usage
@@ -144,25 +160,21 @@ pub fn price(usage: &Usage, run: Run, prices: &PriceFile, price_file: &str) -> C
         .values()
         .map(|l| l.billed_ms as f64 / 1000.0 * l.memory_mb as f64 / 1024.0)
         .sum();
-    add(
-        "Lambda",
-        "requests",
-        invocations as f64,
-        p("lambda_request"),
-    );
+    bill.add("Lambda", "requests", invocations as f64, "lambda_request");
     let gb_s_price = if run.arm64 {
         "lambda_gb_second_arm64"
     } else {
         "lambda_gb_second_x86_64"
     };
-    add("Lambda", "GB-seconds", gb_s, p(gb_s_price));
-    add(
+    bill.add("Lambda", "GB-seconds", gb_s, gb_s_price);
+    bill.add(
         "API Gateway",
         "HTTP API requests",
         run.http_requests as f64,
-        p("http_api_request"),
+        "http_api_request",
     );
-    messaging(usage, run, &p, per_million, &mut add);
+    messaging(&mut bill, usage, run);
+    let mut lines = bill.lines;
     lines.sort_by(|a, b| {
         b.usd_per_million_orders
             .total_cmp(&a.usd_per_million_orders)
@@ -178,20 +190,14 @@ pub fn price(usage: &Usage, run: Run, prices: &PriceFile, price_file: &str) -> C
 
 /// The lines of the messaging services (EventBridge, SQS, SNS) and the logs.
 #[allow(clippy::float_arithmetic)] // money
-fn messaging(
-    usage: &Usage,
-    run: Run,
-    p: &dyn Fn(&str) -> f64,
-    per_million: f64,
-    add: &mut dyn FnMut(&str, &str, f64, f64),
-) {
+fn messaging(bill: &mut Bill<'_>, usage: &Usage, run: Run) {
     let of = |op: &str| usage.calls.get(op).cloned().unwrap_or_default();
     let events = of("EventBridge.PutEvents");
-    add(
+    bill.add(
         "EventBridge",
         "events (64 KB chunks)",
         events.chunks as f64,
-        p("eventbridge_custom_event"),
+        "eventbridge_custom_event",
     );
     let batches: u64 = CONSUMERS
         .iter()
@@ -199,34 +205,25 @@ fn messaging(
         .map(|l| l.invocations)
         .sum();
     let sqs = events.entries as f64 + 2.0 * batches as f64;
-    add(
-        "SQS",
-        "send, receive, delete",
-        sqs,
-        p("sqs_standard_request"),
-    );
+    bill.add("SQS", "send, receive, delete", sqs, "sqs_standard_request");
     let million_s = 1e6 / run.throughput_orders_per_s.max(1e-9);
     let empty = CONSUMERS.len() as f64 * POLLERS_PER_QUEUE * million_s / LONG_POLL_S;
     // Already per million orders: undo the scaling `add` applies.
-    add(
+    let run_share = empty / bill.per_million;
+    bill.add(
         "SQS",
         "empty receives (pollers, modelled; the run's share)",
-        empty / per_million,
-        p("sqs_standard_request"),
+        run_share,
+        "sqs_standard_request",
     );
     let sns = of("SNS.Publish").chunks + of("SNS.PublishBatch").chunks;
-    add(
-        "SNS",
-        "publishes (64 KB chunks)",
-        sns as f64,
-        p("sns_publish"),
-    );
+    bill.add("SNS", "publishes (64 KB chunks)", sns as f64, "sns_publish");
     let log_gb = usage.lambda.values().map(|l| l.log_bytes).sum::<u64>() as f64 / GB;
-    add(
+    bill.add(
         "CloudWatch Logs",
         "GB ingested",
         log_gb,
-        p("cloudwatch_logs_ingested_gb"),
+        "cloudwatch_logs_ingested_gb",
     );
 }
 
@@ -234,14 +231,13 @@ fn messaging(
 #[allow(clippy::float_arithmetic)] // averages of units
 fn dynamodb_units(usage: &Usage) -> (f64, f64) {
     let (mut reads, mut writes) = (0.0, 0.0);
-    for (op, u) in usage
+    for (_, u) in usage
         .calls
         .iter()
         .filter(|(op, _)| op.starts_with("DynamoDB."))
     {
         let ok = u.calls.saturating_sub(u.failed).max(1) as f64;
         let scale = 1.0 + u.failed as f64 / ok;
-        let _ = op;
         reads += u.read_units * scale;
         writes += u.write_units * scale;
     }

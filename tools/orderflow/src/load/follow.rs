@@ -11,41 +11,10 @@ use orderflow_shared::domain::OrderStatus;
 
 use super::history::Recorded;
 use crate::harness::inbox;
+use crate::harness::scan::{self, Item};
 
 /// How often the run looks at the orders while it waits.
 pub const EVERY: Duration = Duration::from_secs(3);
-
-type Item = HashMap<String, AttributeValue>;
-
-async fn scan(
-    dynamodb: &aws_sdk_dynamodb::Client,
-    table: &str,
-    projection: &str,
-) -> Result<Vec<Item>, String> {
-    let mut out = Vec::new();
-    let mut start = None;
-    loop {
-        let page = dynamodb
-            .scan()
-            .table_name(table)
-            .projection_expression(projection)
-            .expression_attribute_names("#s", "status")
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(|e| {
-                format!(
-                    "scanning {table}: {}",
-                    aws_sdk_dynamodb::error::DisplayErrorContext(e)
-                )
-            })?;
-        out.extend(page.items().iter().cloned());
-        start = page.last_evaluated_key().cloned();
-        if start.is_none() {
-            return Ok(out);
-        }
-    }
-}
 
 fn text<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
     match item.get(name) {
@@ -73,7 +42,7 @@ pub async fn until_final(
 ) -> Result<(), String> {
     let deadline = Instant::now() + timeout;
     loop {
-        let items = scan(dynamodb, table, "orderId, #s").await?;
+        let items = scan::attributes(dynamodb, table, &["orderId", "status"]).await?;
         let ours: Vec<&Item> = items
             .iter()
             .filter(|i| text(i, "orderId").is_some_and(|id| ids.contains(id)))
@@ -99,7 +68,12 @@ pub async fn recorded(
     dynamodb: &aws_sdk_dynamodb::Client,
     table: &str,
 ) -> Result<HashMap<String, Recorded>, String> {
-    let items = scan(dynamodb, table, "orderId, #s, createdAt, history").await?;
+    let items = scan::attributes(
+        dynamodb,
+        table,
+        &["orderId", "status", "createdAt", "history"],
+    )
+    .await?;
     Ok(items.iter().filter_map(read_recorded).collect())
 }
 

@@ -221,39 +221,36 @@ async fn delete_items_naming(
                 .collect()
         })
         .unwrap_or_default();
-    let mut start = None;
-    loop {
-        let page = client
-            .scan()
-            .table_name(table)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(|e| table_err(&aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
-        for item in page.items() {
-            let key: BTreeMap<String, AttributeValue> = keys
-                .iter()
-                .filter_map(|k| Some((k.clone(), item.get(k)?.clone())))
-                .collect();
-            let names_it = key.values().any(|v| {
-                v.as_s()
-                    .is_ok_and(|s| names.iter().any(|n| s.contains(n.as_str())))
-            });
-            if names_it {
-                client
-                    .delete_item()
-                    .table_name(table)
-                    .set_key(Some(key.into_iter().collect()))
-                    .send()
-                    .await
-                    .map_err(|e| table_err(&aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
-            }
-        }
-        start = page.last_evaluated_key().cloned();
-        if start.is_none() {
-            return Ok(());
+    let mut items = client
+        .scan()
+        .table_name(table)
+        .into_paginator()
+        .items()
+        .send();
+    while let Some(item) = items
+        .try_next()
+        .await
+        .map_err(|e| table_err(&aws_sdk_dynamodb::error::DisplayErrorContext(e)))?
+    {
+        let key: BTreeMap<String, AttributeValue> = keys
+            .iter()
+            .filter_map(|k| Some((k.clone(), item.get(k)?.clone())))
+            .collect();
+        let names_it = key.values().any(|v| {
+            v.as_s()
+                .is_ok_and(|s| names.iter().any(|n| s.contains(n.as_str())))
+        });
+        if names_it {
+            client
+                .delete_item()
+                .table_name(table)
+                .set_key(Some(key.into_iter().collect()))
+                .send()
+                .await
+                .map_err(|e| table_err(&aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
         }
     }
+    Ok(())
 }
 
 /// Places the order and moves it to `status` the way the chain does.

@@ -116,6 +116,9 @@ async fn start_one(
     .await?)
 }
 
+/// How many shortened visibility timeouts a lock lasts locally.
+const LOCK_TIMEOUTS: i64 = 3;
+
 /// With the visibility timeout shortened to `seconds`, an idempotency lock (the template's
 /// `IDEMPOTENCY_LOCK_SECONDS`, 90 s, under the queue's 120 s: the rule `idempotency-lock`) is
 /// shortened to [`LOCK_TIMEOUTS`] of them. On AWS a record that meets a dead holder's lock comes
@@ -123,9 +126,6 @@ async fn start_one(
 /// every receive and reach the DLQ. Three timeouts: the lock, taken before the record's first
 /// receive, has expired by its fourth (the queues dead-letter at the fifth), while a live holder
 /// keeps its lock for as long as the shortened timeouts allow.
-/// How many shortened visibility timeouts a lock lasts locally.
-const LOCK_TIMEOUTS: i64 = 3;
-
 fn lock_within_visibility(env: &mut BTreeMap<String, String>, seconds: i32) {
     let Some(lock) = env.get(LOCK_SECONDS).and_then(|v| v.parse::<i64>().ok()) else {
         return;

@@ -99,15 +99,17 @@ impl LogSink {
         &self.inner.metrics
     }
 
-    /// A line a function process wrote.
+    /// A line a function process wrote. A JSON line is parsed once, for the metrics store, the
+    /// failure reasons and the trace.
     pub fn function_line(&self, function: &str, text: &str) {
-        if self.inner.metrics.record(text) {
-            return;
-        }
-        if let Some((message_id, reason)) = failure_reason(text) {
-            self.remember(function, &message_id, &reason);
-        }
-        if let Ok(line @ serde_json::Value::Object(_)) = serde_json::from_str(text) {
+        let parsed = serde_json::from_str::<serde_json::Value>(text).ok();
+        if let Some(line @ serde_json::Value::Object(_)) = parsed {
+            if self.inner.metrics.record_parsed(text, &line) {
+                return;
+            }
+            if let Some((message_id, reason)) = reason_of(&line) {
+                self.remember(function, &message_id, &reason);
+            }
             self.record(&TraceRecord::Log {
                 at: chrono::Utc::now(),
                 function: function.base_name().to_owned(),
@@ -158,8 +160,12 @@ impl BaseName for str {
 /// `(message_id, reason)` from a JSON log line of a failed record: an ERROR or WARN line with a
 /// `reason` field, inside a span that carries `message_id` (see `shared::sqs_batch`).
 pub fn failure_reason(line: &str) -> Option<(String, String)> {
+    reason_of(&serde_json::from_str(line).ok()?)
+}
+
+/// [`failure_reason`] of a parsed line.
+fn reason_of(v: &serde_json::Value) -> Option<(String, String)> {
     use orderflow_shared::telemetry::messages::{MESSAGE_ID, REASON};
-    let v: serde_json::Value = serde_json::from_str(line).ok()?;
     let level = v.get("level")?.as_str()?;
     if level != "ERROR" && level != "WARN" {
         return None;

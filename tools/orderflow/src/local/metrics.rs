@@ -48,12 +48,14 @@ impl Totals {
     /// Adds one line; `false` when it is not an EMF line.
     pub fn add_line(&mut self, line: &str) -> bool {
         // A cheap look before parsing: most lines are logs.
-        if !line.starts_with('{') || !line.contains("\"_aws\"") {
+        if !may_be_emf(line) {
             return false;
         }
-        let Ok(v) = serde_json::from_str::<Value>(line) else {
-            return false;
-        };
+        serde_json::from_str::<Value>(line).is_ok_and(|v| self.add_parsed(&v))
+    }
+
+    /// Adds one line already parsed; `false` when it is not an EMF line.
+    fn add_parsed(&mut self, v: &Value) -> bool {
         let Some(directive) = v.pointer("/_aws/CloudWatchMetrics/0") else {
             return false;
         };
@@ -249,11 +251,18 @@ impl MetricsStore {
 
     /// Keeps `line` if it is an EMF line (then `true`).
     pub fn record(&self, line: &str) -> bool {
-        let kept = self
-            .totals
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .add_line(line);
+        may_be_emf(line)
+            && serde_json::from_str::<Value>(line).is_ok_and(|v| self.record_parsed(line, &v))
+    }
+
+    /// [`MetricsStore::record`] of a line the caller has parsed already (`parsed`).
+    pub fn record_parsed(&self, line: &str, parsed: &Value) -> bool {
+        let kept = may_be_emf(line)
+            && self
+                .totals
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .add_parsed(parsed);
         if kept {
             if let Some(path) = &self.file {
                 // Created here too: `local up` makes its state folder after the log sink.
@@ -262,7 +271,9 @@ impl MetricsStore {
                     .append(true)
                     .open(path);
                 if let Ok(mut f) = file {
-                    let _ = writeln!(f, "{line}");
+                    // One write per line: the functions' lines come from several tasks at once,
+                    // and a reader never sees half a line.
+                    let _ = f.write_all(format!("{line}\n").as_bytes());
                 }
             }
         }
@@ -277,6 +288,11 @@ impl MetricsStore {
     }
 }
 
+/// The cheap look before any parsing: an EMF line is a JSON object naming `_aws`.
+fn may_be_emf(line: &str) -> bool {
+    line.starts_with('{') && line.contains("\"_aws\"")
+}
+
 /// The metrics a local cloud kept in `state_dir` so far.
 pub fn read(state_dir: &Path) -> Totals {
     std::fs::read_to_string(state_dir.join(METRICS_FILE))
@@ -288,12 +304,48 @@ pub fn read(state_dir: &Path) -> Totals {
 /// follow their invocations' ends), or after `within` whatever they are.
 pub async fn settled(state_dir: &Path, orders: u64, within: std::time::Duration) -> Totals {
     let deadline = tokio::time::Instant::now() + within;
+    let mut kept = Following::new(state_dir.join(METRICS_FILE));
     loop {
-        let kept = read(state_dir);
-        if kept.orders().notified >= orders || tokio::time::Instant::now() >= deadline {
-            return kept;
+        kept.read_on();
+        if kept.totals.orders().notified >= orders || tokio::time::Instant::now() >= deadline {
+            return kept.totals;
         }
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}
+
+/// The metrics file read as it grows: each look adds only the whole lines written since the last.
+struct Following {
+    path: PathBuf,
+    /// Bytes read so far, up to the end of the last whole line.
+    offset: u64,
+    totals: Totals,
+}
+
+impl Following {
+    fn new(path: PathBuf) -> Following {
+        Following {
+            path,
+            offset: 0,
+            totals: Totals::default(),
+        }
+    }
+
+    fn read_on(&mut self) {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut new = String::new();
+        let read = std::fs::File::open(&self.path).and_then(|mut f| {
+            f.seek(SeekFrom::Start(self.offset))?;
+            f.read_to_string(&mut new)
+        });
+        if read.is_err() {
+            return;
+        }
+        let whole = new.rfind('\n').map_or(0, |end| end + 1);
+        for line in new[..whole].lines() {
+            self.totals.add_line(line);
+        }
+        self.offset += whole as u64;
     }
 }
 

@@ -88,6 +88,35 @@ fn the_store_keeps_emf_lines_in_its_file_for_other_processes() {
 }
 
 #[test]
+fn a_followed_metrics_file_adds_each_whole_line_once() {
+    let dir = std::env::temp_dir().join(format!("orderflow-metrics-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(METRICS_FILE);
+    let mut following = Following::new(path.clone());
+    following.read_on();
+    assert_eq!(following.totals, Totals::default(), "no file yet: nothing");
+    let placed = emitted(emit::order_placed);
+    let (half, rest) = placed.split_at(placed.len() / 2);
+    std::fs::write(&path, format!("{placed}\n{half}")).unwrap();
+    following.read_on();
+    assert_eq!(following.totals.sum(name::ORDERS_PLACED, &[]), 1.0);
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
+    std::io::Write::write_all(&mut file, format!("{rest}\n").as_bytes()).unwrap();
+    following.read_on();
+    following.read_on();
+    assert_eq!(following.totals.sum(name::ORDERS_PLACED, &[]), 2.0);
+    assert_eq!(
+        following.totals,
+        read(&dir),
+        "as one read of the whole file"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
 fn the_summary_line_gives_rates_in_flight_and_the_dlq_depth() {
     let before = Totals::from_lines(&emitted(emit::order_placed));
     let now = Totals::from_lines(&emitted(|| {
