@@ -2,7 +2,6 @@
 //! with its name.
 
 use chrono::Duration;
-use orderflow_shared::aws::{Clients, SdkConfig};
 use orderflow_shared::config::{idempotency_policy, required, ConfigError, Lookup};
 #[cfg(feature = "local-cloud")]
 use orderflow_shared::faults::Faults;
@@ -30,9 +29,6 @@ pub struct Config {
     /// `ORDERFLOW_FAULTS`: faults injected around each record (local cloud only).
     #[cfg(feature = "local-cloud")]
     pub faults: Faults,
-    /// `ORDERFLOW_COUNT_AWS_CALLS=1`: one log line per AWS call (local cloud only).
-    #[cfg(feature = "local-cloud")]
-    pub count_aws_calls: bool,
 }
 
 impl Config {
@@ -67,21 +63,7 @@ impl Config {
             provider_key_ttl: key_ttl(lookup)?,
             #[cfg(feature = "local-cloud")]
             faults: Faults::from_lookup(lookup)?,
-            #[cfg(feature = "local-cloud")]
-            count_aws_calls: orderflow_shared::aws::counting::enabled(lookup),
         })
-    }
-
-    /// The SDK clients.
-    #[cfg(not(feature = "local-cloud"))]
-    pub fn clients<'a>(&self, sdk: &'a SdkConfig) -> Clients<'a> {
-        Clients::new(sdk)
-    }
-
-    /// The SDK clients, counting their calls when asked to.
-    #[cfg(feature = "local-cloud")]
-    pub fn clients<'a>(&self, sdk: &'a SdkConfig) -> Clients<'a> {
-        Clients::new(sdk).counting_calls(self.count_aws_calls)
     }
 
     /// How batches run.

@@ -17,7 +17,7 @@ async fn main() -> Result<(), Error> {
     telemetry::metrics::init("process-payment");
     let config = Config::from_env()?;
     let sdk = aws::sdk_config().await;
-    let clients = config.clients(&sdk);
+    let clients = aws::Clients::new(&sdk);
     let dynamodb = clients.dynamodb();
     let ledger = LedgerTables {
         payments: config.payments_table.clone(),

@@ -1,7 +1,6 @@
 //! What query-api reads at start, and nothing else: a missing variable stops the start
 //! with its name.
 
-use orderflow_shared::aws::{Clients, SdkConfig};
 use orderflow_shared::config::{required, ConfigError, Lookup};
 use orderflow_shared::http::Access;
 
@@ -14,9 +13,6 @@ pub struct Config {
     /// `REQUIRE_AUTH`: whether orders are read as the token's customer (deployed, and whenever
     /// the variable is not `false`) or by anyone (an open API).
     pub access: Access,
-    /// `ORDERFLOW_COUNT_AWS_CALLS=1`: one log line per AWS call (local cloud only).
-    #[cfg(feature = "local-cloud")]
-    pub count_aws_calls: bool,
 }
 
 impl Config {
@@ -29,21 +25,7 @@ impl Config {
             orders_table: required(lookup, "ORDERS_TABLE", "name of the Orders table")?,
             inventory_table: required(lookup, "INVENTORY_TABLE", "name of the Inventory table")?,
             access: Access::from_lookup(lookup),
-            #[cfg(feature = "local-cloud")]
-            count_aws_calls: orderflow_shared::aws::counting::enabled(lookup),
         })
-    }
-
-    /// The SDK clients.
-    #[cfg(not(feature = "local-cloud"))]
-    pub fn clients<'a>(&self, sdk: &'a SdkConfig) -> Clients<'a> {
-        Clients::new(sdk)
-    }
-
-    /// The SDK clients, counting their calls when asked to.
-    #[cfg(feature = "local-cloud")]
-    pub fn clients<'a>(&self, sdk: &'a SdkConfig) -> Clients<'a> {
-        Clients::new(sdk).counting_calls(self.count_aws_calls)
     }
 }
 

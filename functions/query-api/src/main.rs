@@ -12,7 +12,7 @@ async fn main() -> Result<(), Error> {
     telemetry::metrics::init("query-api");
     let config = Config::from_env()?;
     let sdk = aws::sdk_config().await;
-    let dynamodb = config.clients(&sdk).dynamodb();
+    let dynamodb = aws::Clients::new(&sdk).dynamodb();
     let function = QueryApi {
         orders: DynamoOrders::new(dynamodb.clone(), &config.orders_table),
         catalog: DynamoCatalog::new(dynamodb, &config.inventory_table),

@@ -2,7 +2,6 @@
 //! stops the start with its name.
 
 use chrono::Duration;
-use orderflow_shared::aws::{Clients, SdkConfig};
 use orderflow_shared::config::{required, ConfigError, Lookup};
 
 use crate::due::Bounds;
@@ -22,9 +21,6 @@ pub struct Config {
     pub event_bus: String,
     pub bounds: Bounds,
     pub sweep: Sweep,
-    /// `ORDERFLOW_COUNT_AWS_CALLS=1`: one log line per AWS call (local cloud only).
-    #[cfg(feature = "local-cloud")]
-    pub count_aws_calls: bool,
 }
 
 impl Config {
@@ -64,21 +60,7 @@ impl Config {
                 page_size: PAGE_SIZE,
                 max_orders_per_run: positive(lookup, "MAX_ORDERS_PER_RUN")?,
             },
-            #[cfg(feature = "local-cloud")]
-            count_aws_calls: orderflow_shared::aws::counting::enabled(lookup),
         })
-    }
-
-    /// The SDK clients.
-    #[cfg(not(feature = "local-cloud"))]
-    pub fn clients<'a>(&self, sdk: &'a SdkConfig) -> Clients<'a> {
-        Clients::new(sdk)
-    }
-
-    /// The SDK clients, counting their calls when asked to.
-    #[cfg(feature = "local-cloud")]
-    pub fn clients<'a>(&self, sdk: &'a SdkConfig) -> Clients<'a> {
-        Clients::new(sdk).counting_calls(self.count_aws_calls)
     }
 }
 

@@ -13,7 +13,7 @@ async fn main() -> Result<(), Error> {
     telemetry::metrics::init("reconcile-orders");
     let config = Config::from_env()?;
     let sdk = aws::sdk_config().await;
-    let clients = config.clients(&sdk);
+    let clients = aws::Clients::new(&sdk);
     let dynamodb = clients.dynamodb();
     // Only `charge_for` is called, which reads the Payments table alone; the settlement's
     // tables are never written by this function (its role grants it nothing on them).

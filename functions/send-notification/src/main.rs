@@ -14,7 +14,7 @@ async fn main() -> Result<(), Error> {
     telemetry::metrics::init("send-notification");
     let config = Config::from_env()?;
     let sdk = aws::sdk_config().await;
-    let clients = config.clients(&sdk);
+    let clients = aws::Clients::new(&sdk);
     let function = SendNotification {
         keys: DynamoIdempotency::new(clients.dynamodb(), &config.idempotency_table),
         notifier: SnsNotifier::new(clients.sns(), &config.topic_arn),

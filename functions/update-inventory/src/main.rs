@@ -14,7 +14,7 @@ async fn main() -> Result<(), Error> {
     telemetry::metrics::init("update-inventory");
     let config = Config::from_env()?;
     let sdk = aws::sdk_config().await;
-    let clients = config.clients(&sdk);
+    let clients = aws::Clients::new(&sdk);
     let dynamodb = clients.dynamodb();
     let stock = StockTables {
         inventory: config.inventory_table.clone(),

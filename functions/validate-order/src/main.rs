@@ -13,7 +13,7 @@ async fn main() -> Result<(), Error> {
     telemetry::metrics::init("validate-order");
     let config = Config::from_env()?;
     let sdk = aws::sdk_config().await;
-    let clients = config.clients(&sdk);
+    let clients = aws::Clients::new(&sdk);
     let dynamodb = clients.dynamodb();
     let function = ValidateOrder {
         orders: DynamoOrders::new(dynamodb.clone(), &config.orders_table),

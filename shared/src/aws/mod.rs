@@ -36,31 +36,17 @@ pub struct Clients<'a> {
 }
 
 impl<'a> Clients<'a> {
-    /// In a local-cloud build, the clients also end the process between steps when
-    /// `ORDERFLOW_FAULTS` asks for `crash_between_steps` (read here, once, in `main`: every
-    /// function gets it through the one place its clients are made, with no code of its own).
+    /// In a local-cloud build, the clients also log one line per AWS call when
+    /// `ORDERFLOW_COUNT_AWS_CALLS=1`, and end the process between steps when `ORDERFLOW_FAULTS`
+    /// asks for `crash_between_steps` (both read here, once, in `main`: every function gets them
+    /// through the one place its clients are made, with no code of its own).
     pub fn new(sdk: &'a SdkConfig) -> Self {
         Clients {
             sdk,
             #[cfg(feature = "local-cloud")]
-            count_calls: false,
+            count_calls: counting::enabled(&crate::config::env),
             #[cfg(feature = "local-cloud")]
             crash: crash::CrashBetweenSteps::from_lookup(&crate::config::env),
-        }
-    }
-
-    /// Clients that end the process between steps as `crash` decides (`None`: never).
-    #[cfg(feature = "local-cloud")]
-    pub fn crashing_between_steps(self, crash: Option<crash::CrashBetweenSteps>) -> Self {
-        Clients { crash, ..self }
-    }
-
-    /// Clients that log one line per AWS call when `on` (`ORDERFLOW_COUNT_AWS_CALLS=1`).
-    #[cfg(feature = "local-cloud")]
-    pub fn counting_calls(self, on: bool) -> Self {
-        Clients {
-            count_calls: on,
-            ..self
         }
     }
 }

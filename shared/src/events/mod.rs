@@ -323,6 +323,11 @@ impl Envelope {
     /// A new event about `event.order_id()`, caused by `causation_id` when there is one, in a
     /// new trace ([`in_trace`](Self::in_trace) puts it in an existing one).
     pub fn new(event: DomainEvent, causation_id: Option<&str>) -> Envelope {
+        Envelope::traced(event, causation_id, TraceContext::new_root())
+    }
+
+    /// A new event in `trace` (its span already chosen).
+    fn traced(event: DomainEvent, causation_id: Option<&str>, trace: TraceContext) -> Envelope {
         let event_type = event.event_type();
         Envelope {
             metadata: Metadata {
@@ -333,7 +338,7 @@ impl Envelope {
                 causation_id: causation_id.map(str::to_owned),
                 occurred_at: Utc::now(),
                 placed_at: None,
-                traceparent: Some(TraceContext::new_root()),
+                traceparent: Some(trace),
             },
             event,
         }
@@ -348,12 +353,15 @@ impl Envelope {
     /// A new event caused by this one (same correlation id, causation = this event's id, the
     /// same placed time, same trace: a new trace only if this one carries none).
     pub fn caused(&self, event: DomainEvent) -> Envelope {
-        let mut caused = Envelope::new(event, Some(&self.metadata.event_id));
+        // Per record: no root trace is made only to be replaced (each id is a getrandom call).
+        let trace = self
+            .metadata
+            .traceparent
+            .as_ref()
+            .map_or_else(TraceContext::new_root, TraceContext::child);
+        let mut caused = Envelope::traced(event, Some(&self.metadata.event_id), trace);
         caused.metadata.placed_at = self.metadata.placed_at;
-        match &self.metadata.traceparent {
-            Some(trace) => caused.in_trace(trace),
-            None => caused,
-        }
+        caused
     }
 
     /// This event, published from a span of `trace` (same trace id, a new span id).

@@ -17,11 +17,11 @@ use super::item::{idempotency_from_item, n, s, IdempotencyRecord, Item, COMPLETE
 use super::retry::send;
 use super::table::{build_error, failed_condition, Table};
 use super::transaction::all_at_once;
-use crate::idempotency::{
-    AttemptClaim, AttemptStore, Claim, ClaimTimes, IdempotencyError, IdempotencyStore, Intent,
-};
+use crate::idempotency::{Claim, ClaimTimes, IdempotencyError, IdempotencyStore};
 use crate::ports::StoreError;
 
+/// Keys of effects whose outcome can be unknown: the claim keeps the record's note of the first
+/// attempt (`AttemptStore`).
 mod attempt;
 
 /// Attempts at a claim whose record changed between the write and the read.
@@ -252,25 +252,6 @@ impl IdempotencyStore for DynamoIdempotency {
             Err(Ok(_)) => Err(IdempotencyError::NotHeld),
             Err(Err(e)) => Err(e.into()),
         }
-    }
-}
-
-/// Keys of effects whose outcome can be unknown (`attempt`): the claim keeps the record's note
-/// of the first attempt.
-#[async_trait]
-impl AttemptStore for DynamoIdempotency {
-    async fn claim_attempt(
-        &self,
-        key: &str,
-        payload_hash: &str,
-        times: ClaimTimes,
-        intent: Intent,
-    ) -> Result<AttemptClaim, IdempotencyError> {
-        self.claim_noting(key, payload_hash, times, intent).await
-    }
-
-    async fn unlock(&self, key: &str) -> Result<(), IdempotencyError> {
-        self.unlock_key(key).await
     }
 }
 

@@ -31,6 +31,39 @@ struct IdempotencyRecord {
     attempted_at: Option<DateTime<Utc>>,
 }
 
+impl IdempotencyRecord {
+    /// The record of a claim just acquired, keeping `attempted_at`.
+    fn claimed(payload_hash: &str, times: ClaimTimes, attempted_at: Option<DateTime<Utc>>) -> Self {
+        IdempotencyRecord {
+            payload_hash: payload_hash.to_owned(),
+            result: None,
+            lock_until: times.lock_until,
+            expires_at: times.expires_at,
+            attempted_at,
+        }
+    }
+}
+
+/// What a claim at `now` finds in a live `existing` record instead of acquiring it: its result,
+/// or that it is in progress; `None` when the key is free, expired or its holder ran past its
+/// deadline (the claim takes it over).
+fn refusal(
+    existing: Option<&IdempotencyRecord>,
+    payload_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Claim>, IdempotencyError> {
+    let Some(live) = existing.filter(|r| r.expires_at > now) else {
+        return Ok(None);
+    };
+    if live.payload_hash != payload_hash {
+        return Err(IdempotencyError::PayloadMismatch);
+    }
+    if let Some(result) = &live.result {
+        return Ok(Some(Claim::Completed(result.clone())));
+    }
+    Ok((live.lock_until > now).then_some(Claim::InProgress))
+}
+
 /// A catalog entry and its stock, one count per shard (`domain::shards`).
 struct Stocked {
     product: Product,
@@ -385,33 +418,12 @@ impl IdempotencyStore for MemoryStore {
         times: ClaimTimes,
     ) -> Result<Claim, IdempotencyError> {
         let mut state = self.begin()?;
-        let fresh = IdempotencyRecord {
-            payload_hash: payload_hash.to_owned(),
-            result: None,
-            lock_until: times.lock_until,
-            expires_at: times.expires_at,
-            attempted_at: None,
-        };
-        match state.idempotency.get(key) {
-            Some(existing) if existing.expires_at > times.now => {
-                if existing.payload_hash != payload_hash {
-                    return Err(IdempotencyError::PayloadMismatch);
-                }
-                if let Some(result) = &existing.result {
-                    return Ok(Claim::Completed(result.clone()));
-                }
-                if existing.lock_until > times.now {
-                    return Ok(Claim::InProgress);
-                }
-                // The holder ran past its deadline: take the lock over.
-                state.idempotency.insert(key.to_owned(), fresh);
-                Ok(Claim::Acquired)
-            }
-            _ => {
-                state.idempotency.insert(key.to_owned(), fresh);
-                Ok(Claim::Acquired)
-            }
+        if let Some(found) = refusal(state.idempotency.get(key), payload_hash, times.now)? {
+            return Ok(found);
         }
+        let fresh = IdempotencyRecord::claimed(payload_hash, times, None);
+        state.idempotency.insert(key.to_owned(), fresh);
+        Ok(Claim::Acquired)
     }
 
     async fn complete(&self, key: &str, result: &str) -> Result<(), IdempotencyError> {
@@ -452,28 +464,12 @@ impl AttemptStore for MemoryStore {
         let existing = state.idempotency.get(key);
         // The note survives everything but the record's deletion, as the DynamoDB update keeps it.
         let noted = existing.and_then(|r| r.attempted_at);
-        if let Some(live) = existing.filter(|r| r.expires_at > times.now) {
-            if live.payload_hash != payload_hash {
-                return Err(IdempotencyError::PayloadMismatch);
-            }
-            if let Some(result) = &live.result {
-                return Ok(AttemptClaim::new(Claim::Completed(result.clone()), None));
-            }
-            if live.lock_until > times.now {
-                return Ok(AttemptClaim::new(Claim::InProgress, None));
-            }
+        if let Some(found) = refusal(existing, payload_hash, times.now)? {
+            return Ok(AttemptClaim::new(found, None));
         }
         let attempting = (intent == Intent::Attempt).then_some(times.now);
-        state.idempotency.insert(
-            key.to_owned(),
-            IdempotencyRecord {
-                payload_hash: payload_hash.to_owned(),
-                result: None,
-                lock_until: times.lock_until,
-                expires_at: times.expires_at,
-                attempted_at: noted.or(attempting),
-            },
-        );
+        let fresh = IdempotencyRecord::claimed(payload_hash, times, noted.or(attempting));
+        state.idempotency.insert(key.to_owned(), fresh);
         Ok(AttemptClaim::new(Claim::Acquired, noted))
     }
 

@@ -5,6 +5,8 @@
 //! write (`ALL_NEW`) says whether an earlier claim attempted: an `attemptedBy` other than ours.
 //! A claim whose answer was lost is read back as ours by its owner token, its note with it.
 
+use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use chrono::{DateTime, TimeZone, Utc};
 
@@ -15,7 +17,7 @@ use super::{
 use crate::adapters::dynamodb::item::{n, s, Item, IN_PROGRESS};
 use crate::adapters::dynamodb::retry::send;
 use crate::adapters::dynamodb::table::failed_condition;
-use crate::idempotency::{AttemptClaim, Claim, ClaimTimes, IdempotencyError, Intent};
+use crate::idempotency::{AttemptClaim, AttemptStore, Claim, ClaimTimes, IdempotencyError, Intent};
 use crate::ports::StoreError;
 
 /// What every claim sets (as the plain claim's item has it); a noting claim adds
@@ -26,7 +28,39 @@ const NOTE_ATTEMPT: &str = ", attemptedAt = if_not_exists(attemptedAt, :now_ms),
      attemptedBy = if_not_exists(attemptedBy, :owner)";
 
 impl DynamoIdempotency {
-    pub(super) async fn claim_noting(
+    /// The claim's conditional update, noting an attempt with [`Intent::Attempt`].
+    fn noting_claim(&self, claimant: &Claimant<'_>, intent: Intent) -> UpdateItemFluentBuilder {
+        let note = match intent {
+            Intent::Attempt => NOTE_ATTEMPT,
+            Intent::Settle => "",
+        };
+        let times = claimant.times;
+        let mut values = claim_values(claimant);
+        values.insert(
+            ":lock_until".to_owned(),
+            n(times.lock_until.timestamp_millis()),
+        );
+        values.insert(":expires_at".to_owned(), n(times.expires_at.timestamp()));
+        values.insert(":owner".to_owned(), s(claimant.owner));
+        self.keys
+            .client
+            .update_item()
+            .table_name(&self.keys.name)
+            .key("id", s(claimant.key))
+            .update_expression(format!("{CLAIM_SET}{note} REMOVE #result"))
+            .condition_expression(CLAIM_CONDITION)
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#result", "result")
+            .expression_attribute_names("#owner", "owner")
+            .set_expression_attribute_values(Some(values))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+    }
+}
+
+#[async_trait]
+impl AttemptStore for DynamoIdempotency {
+    async fn claim_attempt(
         &self,
         key: &str,
         payload_hash: &str,
@@ -40,32 +74,7 @@ impl DynamoIdempotency {
             times,
             owner: &owner,
         };
-        let note = match intent {
-            Intent::Attempt => NOTE_ATTEMPT,
-            Intent::Settle => "",
-        };
-        let update = format!("{CLAIM_SET}{note} REMOVE #result");
-        let mut values = claim_values(&claimant);
-        values.insert(
-            ":lock_until".to_owned(),
-            n(times.lock_until.timestamp_millis()),
-        );
-        values.insert(":expires_at".to_owned(), n(times.expires_at.timestamp()));
-        values.insert(":owner".to_owned(), s(&owner));
-        let request = self
-            .keys
-            .client
-            .update_item()
-            .table_name(&self.keys.name)
-            .key("id", s(key))
-            .update_expression(update)
-            .condition_expression(CLAIM_CONDITION)
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_names("#result", "result")
-            .expression_attribute_names("#owner", "owner")
-            .set_expression_attribute_values(Some(values))
-            .return_values(ReturnValue::AllNew)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let request = self.noting_claim(&claimant, intent);
         let op = "UpdateItem (idempotency claim, attempts noted)";
         for _ in 0..CLAIM_ATTEMPTS {
             let returned = match send(op, || request.clone().send()).await {
@@ -104,7 +113,7 @@ impl DynamoIdempotency {
         .into())
     }
 
-    pub(super) async fn unlock_key(&self, key: &str) -> Result<(), IdempotencyError> {
+    async fn unlock(&self, key: &str) -> Result<(), IdempotencyError> {
         let request = self
             .keys
             .client

@@ -145,23 +145,31 @@ const QUICK: Policy = Policy {
     budget: Duration::from_millis(60),
 };
 
-#[tokio::test]
-async fn contention_is_retried_until_the_call_succeeds() {
+/// [`retrying`] under [`QUICK`] a call that conflicts `conflicts` times, then writes: its answer
+/// and how many calls were made.
+async fn written_after(conflicts: u32) -> (Result<&'static str, &'static str>, u32) {
     let calls = AtomicU32::new(0);
     let answer = retrying(
         "test",
         QUICK,
         |e: &&str| (*e == "conflict").then_some("TransactionConflict"),
         || async {
-            match calls.fetch_add(1, Ordering::SeqCst) {
-                0..=2 => Err("conflict"),
-                _ => Ok("written"),
+            if calls.fetch_add(1, Ordering::SeqCst) < conflicts {
+                Err("conflict")
+            } else {
+                Ok("written")
             }
         },
     )
     .await;
+    (answer, calls.load(Ordering::SeqCst))
+}
+
+#[tokio::test]
+async fn contention_is_retried_until_the_call_succeeds() {
+    let (answer, calls) = written_after(3).await;
     assert_eq!(answer, Ok("written"));
-    assert_eq!(calls.load(Ordering::SeqCst), 4);
+    assert_eq!(calls, 4);
 }
 
 #[tokio::test]
@@ -204,19 +212,7 @@ async fn endless_contention_fails_once_the_budget_is_spent() {
 #[tokio::test]
 async fn every_retry_is_counted_by_its_reason() {
     let captured = crate::telemetry::metrics::capture();
-    let calls = AtomicU32::new(0);
-    let answer = retrying(
-        "test",
-        QUICK,
-        |e: &&str| (*e == "conflict").then_some("TransactionConflict"),
-        || async {
-            match calls.fetch_add(1, Ordering::SeqCst) {
-                0..=1 => Err("conflict"),
-                _ => Ok("written"),
-            }
-        },
-    )
-    .await;
+    let (answer, _) = written_after(2).await;
     assert_eq!(answer, Ok("written"));
     use crate::telemetry::metrics::{dim, name};
     assert_eq!(
