@@ -262,7 +262,8 @@ impl ChildProcess {
     }
 
     /// SIGTERM, so the local cloud stops its own children before it exits; killed if it has
-    /// not exited 15 s later. Its state folder is removed after a clean exit.
+    /// not exited 15 s later. Its state folder is removed after a clean exit (see
+    /// [`ChildProcess::clear_state_dir`]).
     pub fn stop(&mut self) {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
@@ -270,13 +271,28 @@ impl ChildProcess {
         let deadline = Instant::now() + Duration::from_secs(15);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
-                let _ = std::fs::remove_dir_all(&self.state_dir);
+                self.clear_state_dir();
                 return;
             }
             std::thread::sleep(Duration::from_millis(100));
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+impl ChildProcess {
+    /// Removes the state folder, unless a test is failing on this thread: then its logs are
+    /// what explains the failure, so the folder stays and its path is printed.
+    fn clear_state_dir(&self) {
+        if std::thread::panicking() {
+            eprintln!(
+                "state kept for the failed test: {}",
+                self.state_dir.display()
+            );
+        } else {
+            let _ = std::fs::remove_dir_all(&self.state_dir);
+        }
     }
 }
 
