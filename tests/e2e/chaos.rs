@@ -19,12 +19,6 @@ fn a_chaos_run_loses_doubles_oversells_strands_and_dead_letters_nothing_under_ev
             "--json",
             "--timeout",
             "600",
-            // Half the default error and crash rates (issue 11's note): at the full rates a
-            // 150-order run dead-lettered 1–2 payment messages (a crash fails a whole batch of
-            // ten, and a dead holder's lock takes receives of its own), which `make chaos`'s
-            // 1,000-order run at the full rates is there to measure.
-            "--function-faults",
-            "error_before=20,error_after=20,crash=5,delay=2,delay_ms=25000,crash_between_steps=8",
         ],
         &state,
     );

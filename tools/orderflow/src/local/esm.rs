@@ -43,6 +43,9 @@ pub struct Mapping {
     pub report_batch_item_failures: bool,
     /// Overrides the queue's visibility timeout (local speed-up for tests), when set.
     pub visibility_timeout: Option<i32>,
+    /// With the timeout overridden: how long a batch whose invocation failed (a crash, a
+    /// timeout) stays hidden, so it comes back after the locks its dead process held.
+    pub after_failed_invocation: Option<i32>,
     pub region: String,
     /// `duplicate=N`: leave N per mille of processed messages undeleted, so SQS delivers them again.
     pub faults: FaultSwitch,
@@ -195,30 +198,35 @@ async fn hidden_while<F: std::future::Future>(
     answer
 }
 
-/// Every half of `seconds`, sets the visibility of the batch's messages to `seconds` again, with
-/// one call per batch (ten entries at most, as a batch is). A failed renewal only lets a message
-/// come back early: at-least-once.
+/// Every half of `seconds`, sets the visibility of the batch's messages to `seconds` again. A
+/// failed renewal only lets a message come back early: at-least-once.
 async fn keep_hidden(queues: Queues, queue_url: String, handles: Vec<String>, seconds: i32) {
     let period = Duration::from_millis(u64::try_from(seconds).unwrap_or(1) * 500);
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     loop {
         ticks.tick().await;
-        let entries = handles.iter().enumerate().filter_map(|(i, handle)| {
-            ChangeMessageVisibilityBatchRequestEntry::builder()
-                .id(i.to_string())
-                .receipt_handle(handle)
-                .visibility_timeout(seconds)
-                .build()
-                .ok()
-        });
-        let _ = queues
-            .client()
-            .change_message_visibility_batch()
-            .queue_url(&queue_url)
-            .set_entries(Some(entries.collect()))
-            .send()
-            .await;
+        hide(&queues, &queue_url, &handles, seconds).await;
     }
+}
+
+/// Sets the visibility of a batch's messages to `seconds` from now, with one call per batch (ten
+/// entries at most, as a batch is); a failed call is let go (the message comes back sooner).
+async fn hide(queues: &Queues, queue_url: &str, handles: &[String], seconds: i32) {
+    let entries = handles.iter().enumerate().filter_map(|(i, handle)| {
+        ChangeMessageVisibilityBatchRequestEntry::builder()
+            .id(i.to_string())
+            .receipt_handle(handle)
+            .visibility_timeout(seconds)
+            .build()
+            .ok()
+    });
+    let _ = queues
+        .client()
+        .change_message_visibility_batch()
+        .queue_url(queue_url)
+        .set_entries(Some(entries.collect()))
+        .send()
+        .await;
 }
 
 /// Long-polls until at least one message arrives, then keeps receiving until the batch is full
@@ -295,6 +303,10 @@ pub async fn deliver(
         }
         Ok(_) => Vec::new(),
         Err(e) => {
+            if let Some(seconds) = mapping.after_failed_invocation {
+                let handles: Vec<String> = batch.iter().map(|m| m.receipt_handle.clone()).collect();
+                hide(queues, &mapping.queue_url, &handles, seconds).await;
+            }
             let reason = e.to_string();
             batch_reason = Some(reason.clone());
             for m in &batch {
@@ -433,6 +445,7 @@ mod tests {
             batching_window: Duration::ZERO,
             report_batch_item_failures: true,
             visibility_timeout: None,
+            after_failed_invocation: None,
             region: "us-east-1".into(),
             faults: FaultSwitch::new(orderflow_shared::faults::Faults::none()),
             slots: Arc::new(Semaphore::new(1)),
@@ -582,6 +595,7 @@ mod tests {
             queue_url: url,
             batch_size: 1,
             visibility_timeout: Some(1),
+            after_failed_invocation: None,
             slots: Arc::new(Semaphore::new(2)),
             ..mapping()
         };

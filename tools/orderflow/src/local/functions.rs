@@ -117,21 +117,30 @@ async fn start_one(
 }
 
 /// How many shortened visibility timeouts a lock lasts locally.
-const LOCK_TIMEOUTS: i64 = 3;
+const LOCK_TIMEOUTS: i32 = 3;
 
 /// With the visibility timeout shortened to `seconds`, an idempotency lock (the template's
 /// `IDEMPOTENCY_LOCK_SECONDS`, 90 s, under the queue's 120 s: the rule `idempotency-lock`) is
 /// shortened to [`LOCK_TIMEOUTS`] of them. On AWS a record that meets a dead holder's lock comes
 /// back after the lock has expired; with a 2 s timeout and a 90 s lock it would meet the lock on
-/// every receive and reach the DLQ. Three timeouts: the lock, taken before the record's first
-/// receive, has expired by its fourth (the queues dead-letter at the fifth), while a live holder
-/// keeps its lock for as long as the shortened timeouts allow.
+/// every receive and reach the DLQ. Three timeouts: a live holder keeps its lock while a slow
+/// invocation on a loaded machine outlives the shortened timeout, and a batch whose invocation
+/// failed stays hidden that long ([`lock_seconds`]), so it comes back to an expired lock.
 fn lock_within_visibility(env: &mut BTreeMap<String, String>, seconds: i32) {
     let Some(lock) = env.get(LOCK_SECONDS).and_then(|v| v.parse::<i64>().ok()) else {
         return;
     };
-    let shortened = lock.min(LOCK_TIMEOUTS * i64::from(seconds.max(1)));
+    let shortened = lock.min(i64::from(lock_seconds(seconds)));
     env.insert(LOCK_SECONDS.into(), shortened.to_string());
+}
+
+/// The longest lock with the visibility timeout shortened to `seconds`. A batch whose
+/// invocation failed stays hidden this long: on AWS the queue's timeout (120 s) outlasts the
+/// lock (90 s), so a crashed process's records come back to expired locks and a crash costs one
+/// receive; after the shortened timeout alone they would meet the dead holder's lock on up to
+/// three more receives and could reach the DLQ through crashes AWS would have absorbed.
+fn lock_seconds(seconds: i32) -> i32 {
+    LOCK_TIMEOUTS * seconds.max(1)
 }
 
 /// For each enabled SQS event source, one poller per batch in flight (`--batches-in-flight`);
@@ -163,6 +172,7 @@ fn start_mappings(
             batching_window: Duration::from_secs(sqs.maximum_batching_window_seconds),
             report_batch_item_failures: sqs.reports_batch_item_failures(),
             visibility_timeout: w.options.visibility_timeout,
+            after_failed_invocation: w.options.visibility_timeout.map(lock_seconds),
             region: REGION.into(),
             faults: w.faults.sharing(w.options.esm_faults.clone()),
             slots: slots.clone(),
