@@ -196,6 +196,13 @@ async fn drive(
     };
     count(&mut report, &evidence).await;
     add_metrics(&mut report, cloud).await;
+    // The provider's charges are checked against every stored order: an extra keyless order
+    // (a retry without a key after a lost answer) is a real order, charged when confirmed.
+    for order in &stored {
+        statuses
+            .entry(order.order_id.clone())
+            .or_insert(watch::Seen::Status(order.status));
+    }
     Ok((report, statuses))
 }
 
