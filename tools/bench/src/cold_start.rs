@@ -104,6 +104,14 @@ fn environment(
         ("EVENT_BUS_NAME", "bench-orderflow"),
         ("IDEMPOTENCY_LOCK_SECONDS", "90"),
         ("IDEMPOTENCY_KEEP_SECONDS", "1296000"),
+        ("PROVIDER_TABLE", "bench-ProviderTable"),
+        ("PROVIDER_KEY_TTL_SECONDS", "86400"),
+        ("OPEN_ORDERS_INDEX", "OpenOrders"),
+        ("PENDING_AFTER_SECONDS", "120"),
+        ("RESERVATION_TTL_SECONDS", "900"),
+        ("STRANDED_AFTER_SECONDS", "3600"),
+        ("MAX_ORDERS_PER_RUN", "2000"),
+        ("REQUIRE_AUTH", "true"),
         (
             "NOTIFICATION_TOPIC_ARN",
             "arn:aws:sns:us-east-1:123456789012:bench-CustomerNotificationsTopic",
@@ -244,4 +252,59 @@ fn stop_child(child: &mut Child) -> String {
         let _ = pipe.read_to_string(&mut stderr);
     }
     stderr
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The names under every `Variables:` block of the SAM template.
+    fn template_variables() -> Vec<String> {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../infra/template.yaml");
+        let text = std::fs::read_to_string(&path).expect("infra/template.yaml is readable");
+        let mut names = Vec::new();
+        let mut block: Option<usize> = None;
+        for line in text.lines() {
+            let indent = line.len() - line.trim_start().len();
+            let trimmed = line.trim();
+            if trimmed == "Variables:" {
+                block = Some(indent);
+                continue;
+            }
+            match block {
+                Some(outer) if indent > outer && !trimmed.is_empty() => {
+                    if let Some((name, _)) = trimmed.split_once(':') {
+                        if indent == outer + 2 && !name.starts_with('#') {
+                            names.push(name.to_owned());
+                        }
+                    }
+                }
+                Some(_) if trimmed.is_empty() || trimmed.starts_with('#') => {}
+                _ => block = None,
+            }
+        }
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    #[test]
+    fn the_bench_gives_every_variable_the_template_gives_a_function() {
+        let target = Target {
+            name: "any".into(),
+            bootstrap: PathBuf::from("bootstrap"),
+        };
+        let addr: SocketAddr = "127.0.0.1:9001".parse().expect("a socket address");
+        let given: Vec<String> = environment(&target, addr, Path::new("/tmp"), 1)
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        let wanted = template_variables();
+        assert!(wanted.len() >= 10, "the template's variables: {wanted:?}");
+        let missing: Vec<&String> = wanted.iter().filter(|w| !given.contains(w)).collect();
+        assert!(
+            missing.is_empty(),
+            "a function would exit at start-up for want of {missing:?}"
+        );
+    }
 }
