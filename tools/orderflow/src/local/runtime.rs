@@ -62,6 +62,9 @@ pub struct FunctionSpec {
 pub struct FunctionHandle {
     pub name: String,
     tx: mpsc::Sender<Invocation>,
+    /// Invocations asked for and not yet answered (queued for a process or running): what the
+    /// console shows as the function's in-flight invocations.
+    in_flight: Arc<AtomicUsize>,
 }
 
 impl FunctionHandle {
@@ -72,6 +75,7 @@ impl FunctionHandle {
         FunctionHandle {
             name: name.to_owned(),
             tx,
+            in_flight: Arc::default(),
         }
     }
 
@@ -90,6 +94,7 @@ impl FunctionHandle {
         let handle = FunctionHandle {
             name: name.to_owned(),
             tx,
+            in_flight: Arc::default(),
         };
         (handle, payloads)
     }
@@ -114,16 +119,41 @@ impl FunctionHandle {
         FunctionHandle {
             name: name.to_owned(),
             tx,
+            in_flight: Arc::default(),
         }
     }
 
     pub async fn invoke(&self, payload: Bytes) -> Result<Bytes, InvokeError> {
+        let _counted = Counted::new(&self.in_flight);
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Invocation { payload, reply })
             .await
             .map_err(|_| InvokeError::ShuttingDown)?;
         rx.await.unwrap_or(Err(InvokeError::ShuttingDown))
+    }
+}
+
+impl FunctionHandle {
+    /// Invocations asked for and not answered yet.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+}
+
+/// One more in flight while it lives (a dropped `invoke` future counts down too).
+struct Counted<'a>(&'a AtomicUsize);
+
+impl<'a> Counted<'a> {
+    fn new(n: &'a AtomicUsize) -> Counted<'a> {
+        n.fetch_add(1, Ordering::Relaxed);
+        Counted(n)
+    }
+}
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -468,6 +498,7 @@ pub async fn start_function(
     Ok(FunctionHandle {
         name: spec.name,
         tx,
+        in_flight: Arc::default(),
     })
 }
 

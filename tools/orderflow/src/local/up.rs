@@ -25,6 +25,7 @@ use super::functions::{self, Wiring};
 use super::logs::LogSink;
 use super::moto::HarshSpec;
 use super::resources::{self, Clients, Deployment};
+use super::runtime::FunctionHandle;
 use super::{catalog, fault_proxy, moto};
 
 #[derive(Debug, Clone)]
@@ -60,6 +61,8 @@ pub struct UpOptions {
     pub schedule_period: Option<Duration>,
     /// The harsh cloud (DESIGN §8): moto started with this spec; `None`, moto as it is.
     pub harsh: Option<HarshSpec>,
+    /// The console on `127.0.0.1:port` (0: a free port); `None`: no console.
+    pub console_port: Option<u16>,
 }
 
 /// Processes per function unless told otherwise: as many as an SQS event source mapping has
@@ -84,6 +87,8 @@ pub enum UpError {
     Io(#[from] std::io::Error),
     #[error("{0}")]
     DevEnv(#[from] DevEnvError),
+    #[error("{0}")]
+    Console(#[from] crate::console::ConsoleError),
 }
 
 const READY_WITHIN: Duration = Duration::from_secs(60);
@@ -149,6 +154,22 @@ pub async fn up(options: &UpOptions, logs: LogSink) -> Result<LocalCloud, UpErro
     )
     .await?;
     tasks.push(api);
+    let console_url = match options.console_port {
+        Some(port) => {
+            let sources = console_sources(
+                options,
+                &functions,
+                &deployment,
+                &started.functions,
+                &aws.url,
+            )
+            .with_api(&api_url, auth.as_ref().map(|a| a.issuer.clone()), &logs);
+            let console = crate::console::start(port, sources, shutdown_rx.clone(), &logs).await?;
+            tasks.extend(console.tasks);
+            Some(console.url)
+        }
+        None => None,
+    };
     let issuer = auth.map(|a| {
         tasks.push(a.task);
         a.issuer
@@ -169,6 +190,7 @@ pub async fn up(options: &UpOptions, logs: LogSink) -> Result<LocalCloud, UpErro
     .write(&options.state_dir)?;
     Ok(LocalCloud {
         api_url,
+        console_url,
         endpoint: aws.url,
         deployment,
         issuer,
@@ -178,6 +200,26 @@ pub async fn up(options: &UpOptions, logs: LogSink) -> Result<LocalCloud, UpErro
         moto: aws.moto,
         tasks,
     })
+}
+
+/// What the console reads: this cloud's tables, queues, state folder, functions and metrics.
+fn console_sources(
+    options: &UpOptions,
+    functions: &[Function],
+    deployment: &Deployment,
+    handles: &[FunctionHandle],
+    endpoint: &str,
+) -> crate::console::Sources {
+    crate::console::Sources {
+        api_url: String::new(),
+        endpoint: endpoint.to_owned(),
+        orders_table: functions::table_from_env(functions, deployment, "ORDERS_TABLE")
+            .unwrap_or_default(),
+        state_dir: options.state_dir.clone(),
+        functions: handles.to_vec(),
+        metrics: None,
+        issuer: None,
+    }
 }
 
 /// What tools beside the cloud read (`orderflow local env`, `fixtures load`).

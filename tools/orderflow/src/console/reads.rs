@@ -1,0 +1,292 @@
+//! What the console shows, read where the CLI tools read it: the orders from the Orders
+//! table (`harness::scan`, the shared DynamoDB adapter), the queues and dead-letter queues
+//! through `crate::dlq`, an order's timeline through `crate::trace`.
+
+use std::collections::{BTreeMap, HashMap};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_sqs::types::QueueAttributeName;
+use orderflow_shared::domain::{Money, Order, OrderId};
+use orderflow_shared::ports::OrderRepository;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::Console;
+use crate::dlq::{self, DlqMessage, QueueInfo};
+use crate::harness::scan;
+
+/// Why a read failed; shown on the page as it is.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("{0}")]
+    Orders(String),
+    #[error("{0}")]
+    Dlq(#[from] dlq::DlqError),
+    #[error("no order {0}")]
+    NoOrder(String),
+    #[error("{0} is not an order id")]
+    BadId(String),
+}
+
+/// Orders the list shows at most, newest first.
+pub const LIST_LIMIT: usize = 100;
+
+/// The newest orders (a few attributes each) and how many there are in each status.
+pub async fn orders(console: &Console) -> Result<Value, ReadError> {
+    let items = scan::attributes(
+        &console.dynamodb,
+        &console.sources.orders_table,
+        &[
+            "orderId",
+            "status",
+            "createdAt",
+            "updatedAt",
+            "customerId",
+            "email",
+            "total",
+        ],
+    )
+    .await
+    .map_err(ReadError::Orders)?;
+    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+    let mut rows: Vec<Value> = items
+        .iter()
+        .map(|item| {
+            let row = item_json(item);
+            if let Some(status) = row["status"].as_str() {
+                *counts.entry(status.to_owned()).or_default() += 1;
+            }
+            row
+        })
+        .collect();
+    // RFC 3339 in UTC with the same precision: the text sorts as the time does.
+    rows.sort_by(|a, b| {
+        let key = |v: &Value| v["createdAt"].as_str().unwrap_or_default().to_owned();
+        key(b).cmp(&key(a))
+    });
+    let total = rows.len();
+    rows.truncate(LIST_LIMIT);
+    Ok(json!({"total": total, "byStatus": counts, "orders": rows}))
+}
+
+/// One order as the Orders table holds it, with its history and its timeline.
+pub async fn order(console: &Console, id: &str) -> Result<Value, ReadError> {
+    let order_id = OrderId::parse(id).map_err(|_| ReadError::BadId(id.to_owned()))?;
+    let store = orderflow_shared::adapters::dynamodb::DynamoOrders::new(
+        console.dynamodb.clone(),
+        console.sources.orders_table.clone(),
+    );
+    let order = store
+        .get(&order_id)
+        .await
+        .map_err(|e| ReadError::Orders(e.to_string()))?
+        .ok_or_else(|| ReadError::NoOrder(id.to_owned()))?;
+    let timeline = match crate::trace::timeline(&console.sources.state_dir, id) {
+        Ok(t) => serde_json::to_value(t).unwrap_or(Value::Null),
+        Err(e) => json!({"unavailable": e.to_string()}),
+    };
+    Ok(json!({"order": order_json(&order), "timeline": timeline}))
+}
+
+fn money(m: &Money) -> Value {
+    json!({"amount": m.amount, "currency": m.currency.to_string()})
+}
+
+fn order_json(o: &Order) -> Value {
+    json!({
+        "orderId": o.order_id.as_str(),
+        "customerId": o.customer_id.as_str(),
+        "email": o.email.as_str(),
+        "paymentToken": o.payment_token.as_str(),
+        "status": o.status.as_str(),
+        "total": money(&o.total),
+        "createdAt": o.created_at,
+        "lines": o.lines.iter().map(|l| json!({
+            "sku": l.sku.as_str(),
+            "quantity": l.quantity.get(),
+            "unitPrice": money(&l.unit_price),
+        })).collect::<Vec<_>>(),
+        "history": o.history.iter().map(|h| json!({"status": h.status.as_str(), "at": h.at})).collect::<Vec<_>>(),
+    })
+}
+
+/// A DynamoDB item as plain JSON (numbers as numbers where they parse).
+pub fn item_json(item: &HashMap<String, AttributeValue>) -> Value {
+    Value::Object(item.iter().map(|(k, v)| (k.clone(), av_json(v))).collect())
+}
+
+fn av_json(v: &AttributeValue) -> Value {
+    match v {
+        AttributeValue::S(s) => Value::String(s.clone()),
+        AttributeValue::N(n) => n
+            .parse::<i64>()
+            .map(Value::from)
+            .unwrap_or_else(|_| Value::String(n.clone())),
+        AttributeValue::Bool(b) => Value::Bool(*b),
+        AttributeValue::M(m) => item_json(m),
+        AttributeValue::L(l) => Value::Array(l.iter().map(av_json).collect()),
+        AttributeValue::Ss(ss) => json!(ss),
+        _ => Value::Null,
+    }
+}
+
+/// A queue as the pipeline view shows it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QueueView {
+    pub name: String,
+    /// `queue`, `dlq` or `inbox`.
+    pub kind: &'static str,
+    pub waiting: u64,
+    pub in_flight: u64,
+    pub delayed: u64,
+    /// The age of its oldest message (seconds), where it can be read without taking the
+    /// message from a consumer: the dead-letter queues' (nobody consumes them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oldest_seconds: Option<i64>,
+    /// Its dead-letter queue and that queue's depth.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dlq: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dlq_depth: Option<u64>,
+}
+
+/// A function as the pipeline view shows it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FunctionView {
+    pub name: String,
+    pub in_flight: usize,
+    /// The last failure reasons the local cloud recorded for it, newest first.
+    pub recent_errors: Vec<String>,
+    pub errors: usize,
+}
+
+/// Every queue with its counts, every dead-letter queue's messages (with their reasons), and
+/// every function's invocations in flight and recent errors.
+pub async fn pipeline(console: &Console) -> Result<Value, ReadError> {
+    let queues = dlq::all_queues(&console.sqs).await?;
+    let event_dlqs: Vec<String> = dlq::events::dead_letter_queues(&console.events)
+        .await
+        .map(|found| found.into_keys().collect())
+        .unwrap_or_default();
+    let is_dlq = |q: &QueueInfo| {
+        event_dlqs.contains(&q.arn)
+            || queues
+                .iter()
+                .any(|s| s.dead_letter_arn.as_deref() == Some(q.arn.as_str()))
+    };
+    let reasons = crate::local::logs::read_reasons(&console.sources.state_dir);
+    let by_id: HashMap<String, String> = reasons
+        .values()
+        .map(|r| {
+            (
+                r.message_id.clone(),
+                format!("{}: {}", r.function, r.reason),
+            )
+        })
+        .collect();
+    let mut views = Vec::new();
+    let mut messages: Vec<DlqMessage> = Vec::new();
+    for q in &queues {
+        let counts = counts(console, &q.url).await;
+        let kind = if is_dlq(q) {
+            "dlq"
+        } else if q.name.ends_with("-inbox") {
+            "inbox"
+        } else {
+            "queue"
+        };
+        let mut view = QueueView {
+            name: q.name.clone(),
+            kind,
+            waiting: counts[0],
+            in_flight: counts[1],
+            delayed: counts[2],
+            oldest_seconds: None,
+            dlq: None,
+            dlq_depth: None,
+        };
+        if kind == "dlq" && counts[0] + counts[1] > 0 {
+            let these = dlq::list(&console.sqs, Some(&q.arn), &event_dlqs, &by_id).await?;
+            view.oldest_seconds = these.iter().map(|m| m.age_seconds).max();
+            messages.extend(these);
+        }
+        views.push(view);
+    }
+    link_dead_letter_queues(&mut views, &queues);
+    let functions = functions(console, &reasons);
+    Ok(json!({"queues": views, "functions": functions, "deadLetters": messages}))
+}
+
+/// Each source queue names its DLQ and that DLQ's depth.
+fn link_dead_letter_queues(views: &mut [QueueView], queues: &[QueueInfo]) {
+    let depth: HashMap<String, u64> = views
+        .iter()
+        .filter(|v| v.kind == "dlq")
+        .map(|v| (v.name.clone(), v.waiting + v.in_flight))
+        .collect();
+    for (view, info) in views.iter_mut().zip(queues) {
+        let dead = info
+            .dead_letter_arn
+            .as_deref()
+            .and_then(|arn| queues.iter().find(|q| q.arn == arn));
+        if let Some(dead) = dead {
+            view.dlq = Some(dead.name.clone());
+            view.dlq_depth = depth.get(&dead.name).copied();
+        }
+    }
+}
+
+/// Waiting, in flight (received, not deleted) and delayed messages.
+async fn counts(console: &Console, url: &str) -> [u64; 3] {
+    let names = [
+        QueueAttributeName::ApproximateNumberOfMessages,
+        QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+        QueueAttributeName::ApproximateNumberOfMessagesDelayed,
+    ];
+    let got = console
+        .sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .set_attribute_names(Some(names.to_vec()))
+        .send()
+        .await
+        .ok();
+    names.map(|n| {
+        got.as_ref()
+            .and_then(|o| o.attributes())
+            .and_then(|a| a.get(&n))
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0)
+    })
+}
+
+fn functions(
+    console: &Console,
+    reasons: &HashMap<String, crate::local::logs::ReasonRecord>,
+) -> Vec<FunctionView> {
+    console
+        .sources
+        .functions
+        .iter()
+        .map(|f| {
+            let mut theirs: Vec<(&str, &str)> = reasons
+                .values()
+                .filter(|r| r.function == f.name || r.function.starts_with(&format!("{}#", f.name)))
+                .map(|r| (r.at.as_str(), r.reason.as_str()))
+                .collect();
+            theirs.sort_by(|a, b| b.0.cmp(a.0));
+            FunctionView {
+                name: f.name.clone(),
+                in_flight: f.in_flight(),
+                errors: theirs.len(),
+                recent_errors: theirs
+                    .iter()
+                    .take(3)
+                    .map(|(_, r)| (*r).to_owned())
+                    .collect(),
+            }
+        })
+        .collect()
+}
