@@ -175,9 +175,10 @@ function renderDlq(p) {
     const messages = p.deadLetters.filter((m) => m.queue === q.name);
     const depth = q.waiting + q.inFlight;
     const table = messages.length ? `<div class="table-wrap"><table><caption class="skip">Messages in ${esc(q.name)}</caption>
-      <thead><tr><th scope="col">Message</th><th scope="col" class="num">Age</th><th scope="col" class="num">Receives</th>
+      <thead><tr><th scope="col">Message</th><th scope="col">Order</th><th scope="col" class="num">Age</th><th scope="col" class="num">Receives</th>
       <th scope="col">Reason</th><th scope="col" class="hide-narrow">Body</th></tr></thead><tbody>` +
-      messages.map((m) => `<tr data-message-id="${esc(m.messageId)}"><td class="mono">${esc(m.messageId.slice(0, 8))}…</td>
+      messages.map((m) => `<tr data-message-id="${esc(m.messageId)}" data-order-id="${esc(orderOf(m.body))}">
+        <td class="mono">${esc(m.messageId.slice(0, 8))}…</td><td class="order">${orderLink(orderOf(m.body))}</td>
         <td class="num">${ago(m.ageSeconds)}</td><td class="num">${m.receiveCount}</td>
         <td class="reason">${esc(m.reason || '(no reason recorded)')}</td>
         <td class="mono body hide-narrow">${esc(m.body.slice(0, 160))}</td></tr>`).join('') + '</tbody></table></div>'
@@ -188,6 +189,20 @@ function renderDlq(p) {
       ${table}</section>`;
   }).join('') || '<p class="empty">No dead-letter queues.</p>');
 }
+
+// The order a dead letter is about: its event's order id (an EventBridge envelope, or the event
+// alone), else its correlation id.
+function orderOf(body) {
+  try {
+    const m = JSON.parse(body);
+    const event = m.detail ?? m;
+    return event?.data?.orderId ?? event?.metadata?.correlationId ?? '';
+  } catch {
+    return '';
+  }
+}
+
+const orderLink = (id) => (id ? `<a class="mono" data-key="d-${esc(id)}" href="#order/${encodeURIComponent(id)}">${esc(id.slice(0, 8))}…</a>` : '—');
 
 const W = 640, H = 200, PAD = 34;
 function chart(samples, series) {

@@ -116,7 +116,11 @@ pub async fn flash_sale(console: &Console, sku: &str, buyers: u32) -> Result<Val
 
 /// `orderflow dlq redrive QUEUE`: what it says.
 pub async fn redrive(console: &Console, queue: &str) -> Result<String, ActionError> {
-    Ok(crate::dlq::command::redrive(&console.sqs, &console.events, queue).await?)
+    let mut listed = console.dead_letters.lock().await;
+    let said = crate::dlq::command::redrive(&console.sqs, &console.events, queue).await?;
+    // What was listed has gone back: the next look lists again.
+    listed.clear();
+    Ok(said)
 }
 
 /// The catalog, as `GET /products` gives it (the form's choices).

@@ -59,6 +59,9 @@ pub struct Console {
     pub(crate) guard: guard::Guard,
     pub(crate) charts: Arc<Mutex<charts::Charts>>,
     pub(crate) live: watch::Sender<Arc<String>>,
+    /// Each dead-letter queue's last listing, by ARN; its lock keeps listings and redrives
+    /// apart.
+    pub(crate) dead_letters: tokio::sync::Mutex<std::collections::HashMap<String, reads::Listed>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -100,6 +103,7 @@ pub async fn start(
         guard: guard::Guard::new(bound),
         charts: Arc::default(),
         live: watch::channel(Arc::new(String::new())).0,
+        dead_letters: tokio::sync::Mutex::default(),
         sources,
     });
     let mut tasks = Vec::new();

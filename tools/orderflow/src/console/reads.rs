@@ -208,7 +208,8 @@ pub async fn pipeline(console: &Console) -> Result<Value, ReadError> {
             dlq_depth: None,
         };
         if kind == "dlq" && counts[0] + counts[1] > 0 {
-            let these = dlq::list(&console.sqs, Some(&q.arn), &event_dlqs, &by_id).await?;
+            let these =
+                dead_letters(console, q, counts[0] + counts[1], &event_dlqs, &by_id).await?;
             view.oldest_seconds = these.iter().map(|m| m.age_seconds).max();
             messages.extend(these);
         }
@@ -217,6 +218,56 @@ pub async fn pipeline(console: &Console) -> Result<Value, ReadError> {
     link_dead_letter_queues(&mut views, &queues);
     let functions = functions(console, &reasons);
     Ok(json!({"queues": views, "functions": functions, "deadLetters": messages}))
+}
+
+/// How long a dead-letter queue's listing is reused while its depth stays the same: listing
+/// receives the messages (SQS has no peek), and each receive counts in their receive count.
+pub const RELIST_AFTER: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// A dead-letter queue's listing as it was read, and when.
+pub struct Listed {
+    depth: u64,
+    at: tokio::time::Instant,
+    messages: Vec<DlqMessage>,
+}
+
+/// The messages of dead-letter queue `q` (`depth` deep now): listed again only when its depth
+/// changed or the listing is older than [`RELIST_AFTER`]; the ages move on meanwhile.
+async fn dead_letters(
+    console: &Console,
+    q: &QueueInfo,
+    depth: u64,
+    event_dlqs: &[String],
+    reasons: &HashMap<String, String>,
+) -> Result<Vec<DlqMessage>, ReadError> {
+    // Held while listing: a redrive (which takes it too) never meets messages made invisible
+    // by a listing.
+    let mut listed = console.dead_letters.lock().await;
+    let fresh = listed
+        .get(&q.arn)
+        .is_some_and(|l| l.depth == depth && l.at.elapsed() < RELIST_AFTER);
+    if !fresh {
+        let messages = dlq::list(&console.sqs, Some(&q.arn), event_dlqs, reasons).await?;
+        let at = tokio::time::Instant::now();
+        listed.insert(
+            q.arn.clone(),
+            Listed {
+                depth,
+                at,
+                messages,
+            },
+        );
+    }
+    Ok(listed.get(&q.arn).map_or_else(Vec::new, |l| {
+        let since = i64::try_from(l.at.elapsed().as_secs()).unwrap_or(0);
+        l.messages
+            .iter()
+            .map(|m| DlqMessage {
+                age_seconds: m.age_seconds + since,
+                ..m.clone()
+            })
+            .collect()
+    }))
 }
 
 /// Each source queue names its DLQ and that DLQ's depth.
@@ -277,6 +328,9 @@ fn functions(
                 .map(|r| (r.at.as_str(), r.reason.as_str()))
                 .collect();
             theirs.sort_by(|a, b| b.0.cmp(a.0));
+            let mut recent: Vec<String> = theirs.iter().map(|(_, r)| (*r).to_owned()).collect();
+            recent.dedup();
+            recent.truncate(3);
             FunctionView {
                 name: f.name.clone(),
                 in_flight: f.in_flight(),
