@@ -2,7 +2,8 @@
 //! `chromium-driver`, which `make test` installs) driven through WebDriver. It places an order
 //! with the form and sees it reach CONFIRMED in the live list and in the order's view, places
 //! one whose payment always fails and sees it in its dead-letter queue with its reason, redrives
-//! it with the button, and keeps a screenshot of each view under `target/console-screenshots/`.
+//! it with the button, starts a small flash sale, and keeps a screenshot of each view under
+//! `target/console-screenshots/`.
 
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -41,6 +42,7 @@ async fn the_console_shows_an_order_confirmed_and_redrives_a_dead_letter_in_a_re
     let confirmed = place_and_confirm(&browser, &shots).await;
     open_order(&browser, &shots, &confirmed).await;
     redrive_a_dead_letter(&browser, &shots).await;
+    flash_sale(&browser).await;
     the_pipeline_and_the_charts(&browser, &shots, &cloud).await;
 
     browser.set_window_size(390, 844).await.unwrap();
@@ -164,6 +166,39 @@ async fn redrive_a_dead_letter(browser: &Client, shots: &Shots) {
         "{said}"
     );
     shots.take(browser, "dlq-redriven").await;
+}
+
+/// A small flash sale from its form: every buyer answered.
+async fn flash_sale(browser: &Client) {
+    browser
+        .find(Locator::Css("nav a[href='#orders']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let buyers = browser.find(Locator::Css("#buyers")).await.unwrap();
+    buyers.clear().await.unwrap();
+    buyers.send_keys("24").await.unwrap();
+    browser
+        .find(Locator::Css("#flash-sku"))
+        .await
+        .unwrap()
+        .select_by_value("SKU-MUG-350")
+        .await
+        .unwrap();
+    browser
+        .find(Locator::Css("#start-flash-sale"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let said = wait_text(browser, "#action-result", |t| t.contains("orders accepted")).await;
+    assert!(
+        said.starts_with("Flash sale: 24 of 24 orders accepted"),
+        "{said}"
+    );
 }
 
 /// The pipeline (every function and queue) and the charts drawn from the metrics.

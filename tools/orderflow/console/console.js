@@ -135,7 +135,7 @@ function renderOrder({ order, timeline }) {
 }
 
 function entryFailed(e) {
-  return e.failed || e.kind === 'fault' || (e.outcome && !['ok', 'deleted'].includes(e.outcome));
+  return e.failed || e.kind === 'fault' || ['failed', 'error', 'timeout', 'crashed'].includes(e.outcome);
 }
 
 function describe(e) {
@@ -210,11 +210,13 @@ function chart(samples, series) {
   const max = Math.max(1, ...series.flatMap((s) => samples.map(s.get).filter((v) => v != null)));
   const x = (i) => PAD + (i * (W - PAD - 8)) / (samples.length - 1);
   const y = (v) => H - 20 - (v * (H - 30)) / max;
+  // The first series drawn last, on top; a lone point (a stage reached once) as a dot.
   const lines = series.map((s, k) => {
     const points = samples.map((p, i) => [i, s.get(p)]).filter(([, v]) => v != null)
-      .map(([i, v]) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(' ');
-    return points ? `<polyline class="c${k}" points="${points}"/>` : '';
-  }).join('');
+      .map(([i, v]) => [x(i).toFixed(1), y(v).toFixed(1)]);
+    const dots = points.length < 12 ? points.map(([px, py]) => `<circle class="c${k}" cx="${px}" cy="${py}" r="3"/>`).join('') : '';
+    return points.length ? `<polyline class="c${k}" points="${points.map((p) => p.join(',')).join(' ')}"/>${dots}` : '';
+  }).reverse().join('');
   const ticks = [0, max / 2, max].map((v) => `<text class="tick" x="2" y="${y(v) + 4}">${v < 10 ? v.toFixed(1) : Math.round(v)}</text>`).join('');
   const span = samples[samples.length - 1].at - samples[0].at;
   return `<svg viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(series.map((s) => s.name).join(', '))} over the last ${span} s">
@@ -241,6 +243,9 @@ async function loadProducts() {
     const options = (json.products || []).map((p) => `<option value="${esc(p.sku)}">${esc(p.name)} (${esc(p.sku)}, ${esc(p.stock)} left)</option>`).join('');
     $('sku').innerHTML = options;
     $('flash-sku').innerHTML = options;
+    // A product in stock to start with.
+    const inStock = (json.products || []).find((p) => p.stock > 0);
+    if (inStock) { $('sku').value = inStock.sku; $('flash-sku').value = inStock.sku; }
   } catch (e) {
     say(`Cannot read the catalog: ${e.message}`, true);
   }

@@ -216,6 +216,11 @@ pub async fn pipeline(console: &Console) -> Result<Value, ReadError> {
         views.push(view);
     }
     link_dead_letter_queues(&mut views, &queues);
+    // The chain's queues first, then the dead-letter queues, then the inboxes.
+    views.sort_by_key(|v| {
+        let kind = ["queue", "dlq", "inbox"].iter().position(|k| *k == v.kind);
+        (kind, position_in(&QUEUE_CHAIN, &v.name))
+    });
     let functions = functions(console, &reasons);
     Ok(json!({"queues": views, "functions": functions, "deadLetters": messages}))
 }
@@ -313,34 +318,132 @@ async fn counts(console: &Console, url: &str) -> [u64; 3] {
     })
 }
 
+/// The chain's functions in the order an order meets them; the others after, by name.
+const CHAIN: [&str; 4] = [
+    "validate-order",
+    "update-inventory",
+    "process-payment",
+    "send-notification",
+];
+
+/// Their queues' names, in the same order.
+const QUEUE_CHAIN: [&str; 4] = ["EventDelivery", "Inventory", "Payment", "Notification"];
+
+fn chain_position(name: &str) -> (usize, String) {
+    position_in(&CHAIN, name)
+}
+
+fn position_in(chain: &[&str], name: &str) -> (usize, String) {
+    let at = chain.iter().position(|c| name.contains(c));
+    (at.unwrap_or(chain.len()), name.to_owned())
+}
+
 fn functions(
     console: &Console,
     reasons: &HashMap<String, crate::local::logs::ReasonRecord>,
 ) -> Vec<FunctionView> {
-    console
+    let mut views: Vec<FunctionView> = console
         .sources
         .functions
         .iter()
         .map(|f| {
-            let mut theirs: Vec<(&str, &str)> = reasons
-                .values()
-                .filter(|r| r.function == f.name || r.function.starts_with(&format!("{}#", f.name)))
-                .map(|r| (r.at.as_str(), r.reason.as_str()))
-                .collect();
-            theirs.sort_by(|a, b| b.0.cmp(a.0));
-            let mut recent: Vec<String> = theirs.iter().map(|(_, r)| (*r).to_owned()).collect();
-            recent.dedup();
-            recent.truncate(3);
+            let (errors, recent_errors) = recent_errors(reasons.values(), &f.name);
             FunctionView {
                 name: f.name.clone(),
                 in_flight: f.in_flight(),
-                errors: theirs.len(),
-                recent_errors: theirs
-                    .iter()
-                    .take(3)
-                    .map(|(_, r)| (*r).to_owned())
-                    .collect(),
+                errors,
+                recent_errors,
             }
         })
-        .collect()
+        .collect();
+    views.sort_by_key(|v| chain_position(&v.name));
+    views
+}
+
+/// How many failures were recorded for `function` (any of its processes), and the last three
+/// different reasons, newest first.
+fn recent_errors<'a>(
+    reasons: impl Iterator<Item = &'a crate::local::logs::ReasonRecord>,
+    function: &str,
+) -> (usize, Vec<String>) {
+    let process = format!("{function}#");
+    let mut theirs: Vec<(&str, &str)> = reasons
+        .filter(|r| r.function == function || r.function.starts_with(&process))
+        .map(|r| (r.at.as_str(), r.reason.as_str()))
+        .collect();
+    theirs.sort_by(|a, b| b.0.cmp(a.0));
+    let mut recent: Vec<String> = Vec::new();
+    for (_, reason) in &theirs {
+        if recent.len() < 3 && !recent.iter().any(|r| r == reason) {
+            recent.push((*reason).to_owned());
+        }
+    }
+    (theirs.len(), recent)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::local::logs::ReasonRecord;
+
+    fn reason(function: &str, at: &str, reason: &str) -> ReasonRecord {
+        ReasonRecord {
+            message_id: format!("m-{at}"),
+            function: function.into(),
+            reason: reason.into(),
+            at: at.into(),
+        }
+    }
+
+    #[test]
+    fn a_functions_recent_errors_are_its_own_newest_first_each_reason_once() {
+        let all = [
+            reason("process-payment", "2026-01-01T00:00:01Z", "outage"),
+            reason("process-payment#2", "2026-01-01T00:00:03Z", "outage"),
+            reason("process-payment", "2026-01-01T00:00:02Z", "conflict"),
+            reason("send-notification", "2026-01-01T00:00:04Z", "other"),
+        ];
+        let (count, recent) = recent_errors(all.iter(), "process-payment");
+        assert_eq!(count, 3);
+        assert_eq!(recent, ["outage", "conflict"]);
+        assert_eq!(recent_errors(all.iter(), "validate-order"), (0, vec![]));
+    }
+
+    #[test]
+    fn the_pipeline_lists_functions_in_the_order_an_order_meets_them() {
+        let mut names = [
+            "query-api",
+            "send-notification",
+            "validate-order",
+            "process-payment",
+        ];
+        names.sort_by_key(|n| chain_position(n));
+        assert_eq!(
+            names,
+            [
+                "validate-order",
+                "process-payment",
+                "send-notification",
+                "query-api"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_items_numbers_and_maps_become_plain_json() {
+        let item = HashMap::from([
+            ("orderId".to_owned(), AttributeValue::S("o-1".into())),
+            (
+                "total".to_owned(),
+                AttributeValue::M(HashMap::from([
+                    ("amount".to_owned(), AttributeValue::N("1200".into())),
+                    ("currency".to_owned(), AttributeValue::S("EUR".into())),
+                ])),
+            ),
+        ]);
+        assert_eq!(
+            item_json(&item),
+            json!({"orderId": "o-1", "total": {"amount": 1200, "currency": "EUR"}})
+        );
+    }
 }
