@@ -17,12 +17,11 @@ pub const EVERY: Duration = Duration::from_secs(1);
 
 /// The snapshot as JSON, masked.
 pub async fn snapshot(console: &Console) -> Value {
-    let orders = reads::orders(console)
-        .await
-        .unwrap_or_else(|e| json!({"error": e.to_string()}));
-    let pipeline = reads::pipeline(console)
-        .await
-        .unwrap_or_else(|e| json!({"error": e.to_string()}));
+    let (orders, pipeline) = tokio::join!(reads::orders(console), reads::pipeline(console));
+    let shown = |read: Result<Value, reads::ReadError>| {
+        read.unwrap_or_else(|e| json!({"error": e.to_string()}))
+    };
+    let (orders, pipeline) = (shown(orders), shown(pipeline));
     let charts = console
         .charts
         .lock()

@@ -62,6 +62,8 @@ pub struct Console {
     /// Each dead-letter queue's last listing, by ARN; its lock keeps listings and redrives
     /// apart.
     pub(crate) dead_letters: tokio::sync::Mutex<std::collections::HashMap<String, reads::Listed>>,
+    /// The queues and the EventBridge targets' dead-letter queues, as last read.
+    pub(crate) layout: tokio::sync::Mutex<Option<reads::Layout>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -104,6 +106,7 @@ pub async fn start(
         charts: Arc::default(),
         live: watch::channel(Arc::new(String::new())).0,
         dead_letters: tokio::sync::Mutex::default(),
+        layout: tokio::sync::Mutex::default(),
         sources,
     });
     let mut tasks = Vec::new();

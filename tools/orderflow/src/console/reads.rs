@@ -165,11 +165,7 @@ pub struct FunctionView {
 /// Every queue with its counts, every dead-letter queue's messages (with their reasons), and
 /// every function's invocations in flight and recent errors.
 pub async fn pipeline(console: &Console) -> Result<Value, ReadError> {
-    let queues = dlq::all_queues(&console.sqs).await?;
-    let event_dlqs: Vec<String> = dlq::events::dead_letter_queues(&console.events)
-        .await
-        .map(|found| found.into_keys().collect())
-        .unwrap_or_default();
+    let (queues, event_dlqs) = layout(console).await?;
     let is_dlq = |q: &QueueInfo| {
         event_dlqs.contains(&q.arn)
             || queues
@@ -188,8 +184,10 @@ pub async fn pipeline(console: &Console) -> Result<Value, ReadError> {
         .collect();
     let mut views = Vec::new();
     let mut messages: Vec<DlqMessage> = Vec::new();
-    for q in &queues {
-        let counts = counts(console, &q.url).await;
+    // One look at every queue at once: a flash sale keeps the endpoint busy.
+    let all_counts =
+        futures_util::future::join_all(queues.iter().map(|q| counts(console, &q.url))).await;
+    for (q, counts) in queues.iter().zip(all_counts) {
         let kind = if is_dlq(q) {
             "dlq"
         } else if q.name.ends_with("-inbox") {
@@ -223,6 +221,31 @@ pub async fn pipeline(console: &Console) -> Result<Value, ReadError> {
     });
     let functions = functions(console, &reasons);
     Ok(json!({"queues": views, "functions": functions, "deadLetters": messages}))
+}
+
+/// When the layout was read, the queues, the EventBridge targets' dead-letter queues.
+pub type Layout = (tokio::time::Instant, Vec<QueueInfo>, Vec<String>);
+
+/// The queues (with their redrive policies) and the EventBridge targets' dead-letter queues:
+/// read once, as the cloud made them, and again after [`RELIST_AFTER`].
+async fn layout(console: &Console) -> Result<(Vec<QueueInfo>, Vec<String>), ReadError> {
+    let mut kept = console.layout.lock().await;
+    if let Some((at, queues, event_dlqs)) = kept.as_ref() {
+        if at.elapsed() < RELIST_AFTER {
+            return Ok((queues.clone(), event_dlqs.clone()));
+        }
+    }
+    let queues = dlq::all_queues(&console.sqs).await?;
+    let event_dlqs: Vec<String> = dlq::events::dead_letter_queues(&console.events)
+        .await
+        .map(|found| found.into_keys().collect())
+        .unwrap_or_default();
+    *kept = Some((
+        tokio::time::Instant::now(),
+        queues.clone(),
+        event_dlqs.clone(),
+    ));
+    Ok((queues, event_dlqs))
 }
 
 /// How long a dead-letter queue's listing is reused while its depth stays the same: listing
