@@ -32,6 +32,7 @@ async fn the_console_shows_an_order_confirmed_and_redrives_a_dead_letter_in_a_re
     })
     .await;
     let url = format!("http://127.0.0.1:{console_port}/");
+    cross_site_requests_are_refused(&url).await;
     let driver = Driver::start();
     let browser = driver.connect().await;
     let shots = Shots::new();
@@ -51,6 +52,52 @@ async fn the_console_shows_an_order_confirmed_and_redrives_a_dead_letter_in_a_re
     shots.take(&browser, "orders-phone").await;
     browser.close().await.unwrap();
     drop(cloud);
+}
+
+/// An action without the page's token, or from another origin, or a page asked for under
+/// another host name (DNS rebinding), is refused; nothing is placed.
+async fn cross_site_requests_are_refused(url: &str) {
+    let http = reqwest::Client::new();
+    let page = http.get(url).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    let html = page.text().await.unwrap();
+    let token = html
+        .split(r#"name="console-token" content=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    let own = url.trim_end_matches('/');
+    assert_eq!(
+        post(&http, url, "http://evil.example", Some(&token)).await,
+        403
+    );
+    assert_eq!(post(&http, url, own, None).await, 403);
+    let rebound = http
+        .get(url)
+        .header("host", "evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rebound.status(), 421);
+}
+
+/// `POST /api/orders` from `origin` with `token`; the status.
+async fn post(http: &reqwest::Client, url: &str, origin: &str, token: Option<&str>) -> u16 {
+    let order = json!({"sku": "SKU-MUG-350", "quantity": 1, "email": "x@example.com", "paymentToken": "tok_visa"});
+    let mut request = http
+        .post(format!("{url}api/orders"))
+        .json(&order)
+        .header("origin", origin);
+    if let Some(token) = token {
+        request = request.header("x-console-token", token);
+    }
+    request.send().await.unwrap().status().as_u16()
 }
 
 /// The form's order, placed with the keyboard-reachable button, seen CONFIRMED in the list.

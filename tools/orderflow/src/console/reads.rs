@@ -292,6 +292,11 @@ async fn dead_letters(
             .iter()
             .map(|m| DlqMessage {
                 age_seconds: m.age_seconds + since,
+                // A reason recorded after the listing shows without listing again.
+                reason: m
+                    .reason
+                    .clone()
+                    .or_else(|| reasons.get(&m.message_id).cloned()),
                 ..m.clone()
             })
             .collect()

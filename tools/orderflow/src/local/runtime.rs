@@ -742,6 +742,35 @@ mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
 
+    #[tokio::test]
+    async fn an_invocation_is_in_flight_from_the_call_until_its_answer() {
+        let (release, released) = tokio::sync::watch::channel(false);
+        let handle = FunctionHandle::served_by("f", move |_| {
+            let mut released = released.clone();
+            async move {
+                let _ = released.wait_for(|r| *r).await;
+                Ok(Bytes::from_static(b"{}"))
+            }
+        });
+        assert_eq!(handle.in_flight(), 0);
+        let calls: Vec<_> = (0..3)
+            .map(|_| {
+                let h = handle.clone();
+                tokio::spawn(async move { h.invoke(Bytes::from_static(b"{}")).await })
+            })
+            .collect();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while handle.in_flight() < 3 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(handle.in_flight(), 3, "every clone shares the count");
+        release.send_replace(true);
+        for call in calls {
+            assert!(call.await.unwrap().is_ok());
+        }
+        assert_eq!(handle.in_flight(), 0);
+    }
+
     /// A stand-in function: a shell script speaking the Runtime API with curl.
     fn script(body: &str) -> PathBuf {
         let path = std::env::temp_dir().join(format!("orderflow-fn-{}.sh", uuid::Uuid::new_v4()));
