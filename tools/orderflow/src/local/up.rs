@@ -154,22 +154,10 @@ pub async fn up(options: &UpOptions, logs: LogSink) -> Result<LocalCloud, UpErro
     )
     .await?;
     tasks.push(api);
-    let console_url = match options.console_port {
-        Some(port) => {
-            let sources = console_sources(
-                options,
-                &functions,
-                &deployment,
-                &started.functions,
-                &aws.url,
-            )
-            .with_api(&api_url, auth.as_ref().map(|a| a.issuer.clone()), &logs);
-            let console = crate::console::start(port, sources, shutdown_rx.clone(), &logs).await?;
-            tasks.extend(console.tasks);
-            Some(console.url)
-        }
-        None => None,
-    };
+    let handles = &started.functions;
+    let sources = console_sources(options, &functions, &deployment, handles, &aws.url);
+    let sources = sources.with_api(&api_url, auth.as_ref().map(|a| a.issuer.clone()), &logs);
+    let console = serve_console(options, sources, &shutdown_rx, &logs, &mut tasks).await?;
     let issuer = auth.map(|a| {
         tasks.push(a.task);
         a.issuer
@@ -190,7 +178,7 @@ pub async fn up(options: &UpOptions, logs: LogSink) -> Result<LocalCloud, UpErro
     .write(&options.state_dir)?;
     Ok(LocalCloud {
         api_url,
-        console_url,
+        console_url: console,
         endpoint: aws.url,
         deployment,
         issuer,
@@ -200,6 +188,22 @@ pub async fn up(options: &UpOptions, logs: LogSink) -> Result<LocalCloud, UpErro
         moto: aws.moto,
         tasks,
     })
+}
+
+/// The console when asked for one: its URL (its tasks join `tasks`).
+async fn serve_console(
+    options: &UpOptions,
+    sources: crate::console::Sources,
+    shutdown: &watch::Receiver<bool>,
+    logs: &LogSink,
+    tasks: &mut Vec<JoinHandle<()>>,
+) -> Result<Option<String>, UpError> {
+    let Some(port) = options.console_port else {
+        return Ok(None);
+    };
+    let console = crate::console::start(port, sources, shutdown.clone(), logs).await?;
+    tasks.extend(console.tasks);
+    Ok(Some(console.url))
 }
 
 /// What the console reads: this cloud's tables, queues, state folder, functions and metrics.
