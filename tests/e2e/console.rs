@@ -191,11 +191,21 @@ async fn redrive_a_dead_letter(browser: &Client, shots: &Shots) {
         .unwrap();
     let dlq = "section.dlq[data-queue$='PaymentDLQ']";
     let row = format!("{dlq} tr[data-order-id='{poisoned}']");
-    let reason = wait_text(browser, &format!("{row} td.reason"), |t| {
+    let reason = wait_text(browser, &format!("{row} .reason"), |t| {
         t.contains("payment provider unavailable")
     })
     .await;
-    let body = text_of(browser, &format!("{row} td.body")).await.unwrap();
+    browser
+        .find(Locator::Css(&format!("{row} details.body summary")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let body = wait_text(browser, &format!("{row} details.body pre"), |t| {
+        t.contains("paymentToken")
+    })
+    .await;
     assert!(!body.contains("tok_gateway_error"), "token in full: {body}");
     assert!(reason.starts_with("process-payment"), "{reason}");
     shots.take(browser, "dlq").await;

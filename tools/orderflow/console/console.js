@@ -13,13 +13,16 @@ const money = (m) => (m && typeof m.amount === 'number' ? `${(m.amount / 100).to
 const time = (t) => (t ? new Date(t).toLocaleTimeString() : '');
 const ago = (s) => (s == null ? '—' : s < 90 ? `${s} s` : `${Math.round(s / 60)} min`);
 
-// Replaces a region only when its content changed, keeping the focus on the same control.
+// Replaces a region only when its content changed, keeping the focus on the same control and
+// the same bodies open.
 function put(id, html) {
   const el = $(id);
   if (el.dataset.html === html) return;
   const focused = document.activeElement?.dataset?.key;
+  const open = [...el.querySelectorAll('details[open]')].map((d) => d.dataset.key);
   el.innerHTML = html;
   el.dataset.html = html;
+  for (const key of open) el.querySelector(`details[data-key="${CSS.escape(key)}"]`)?.setAttribute('open', '');
   if (focused) el.querySelector(`[data-key="${CSS.escape(focused)}"]`)?.focus();
 }
 
@@ -175,13 +178,14 @@ function renderDlq(p) {
     const messages = p.deadLetters.filter((m) => m.queue === q.name);
     const depth = q.waiting + q.inFlight;
     const table = messages.length ? `<div class="table-wrap"><table><caption class="skip">Messages in ${esc(q.name)}</caption>
-      <thead><tr><th scope="col">Message</th><th scope="col">Order</th><th scope="col" class="num">Age</th><th scope="col" class="num">Receives</th>
-      <th scope="col">Reason</th><th scope="col" class="hide-narrow">Body</th></tr></thead><tbody>` +
+      <thead><tr><th scope="col">Message</th><th scope="col">Order</th><th scope="col" class="hide-narrow">Event</th>
+      <th scope="col" class="num">Age</th><th scope="col" class="num">Receives</th><th scope="col">Reason and body</th></tr></thead><tbody>` +
       messages.map((m) => `<tr data-message-id="${esc(m.messageId)}" data-order-id="${esc(orderOf(m.body))}">
         <td class="mono">${esc(m.messageId.slice(0, 8))}…</td><td class="order">${orderLink(orderOf(m.body))}</td>
+        <td class="hide-narrow">${esc(eventOf(m.body))}</td>
         <td class="num">${ago(m.ageSeconds)}</td><td class="num">${m.receiveCount}</td>
-        <td class="reason">${esc(m.reason || '(no reason recorded)')}</td>
-        <td class="mono body hide-narrow">${esc(m.body.slice(0, 160))}</td></tr>`).join('') + '</tbody></table></div>'
+        <td><span class="reason">${esc(m.reason || '(no reason recorded)')}</span>
+        <details class="body" data-key="b-${esc(m.messageId)}"><summary data-key="s-${esc(m.messageId)}">Body</summary><pre class="mono">${esc(pretty(m.body))}</pre></details></td></tr>`).join('') + '</tbody></table></div>'
       : '<p class="empty">Empty.</p>';
     return `<section class="card dlq" data-queue="${esc(q.name)}" aria-label="${esc(q.name)}">
       <div class="dlq-head"><h3>${esc(q.name)}</h3><span class="muted depth">${depth} message${depth === 1 ? '' : 's'}</span>
@@ -200,6 +204,20 @@ function orderOf(body) {
   } catch {
     return '';
   }
+}
+
+// The event a dead letter holds: its EventBridge detail-type or its envelope's type.
+function eventOf(body) {
+  try {
+    const m = JSON.parse(body);
+    return m['detail-type'] ?? m.metadata?.type ?? '';
+  } catch {
+    return '';
+  }
+}
+
+function pretty(body) {
+  try { return JSON.stringify(JSON.parse(body), null, 2); } catch { return body; }
 }
 
 const orderLink = (id) => (id ? `<a class="mono" data-key="d-${esc(id)}" href="#order/${encodeURIComponent(id)}">${esc(id.slice(0, 8))}…</a>` : '—');
@@ -299,6 +317,7 @@ $('dlq-list').addEventListener('click', async (event) => {
     say(r.said);
   } catch (e) {
     say(e.message, true);
+    button.disabled = false;
   }
 });
 
