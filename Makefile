@@ -139,9 +139,11 @@ API_PORT ?= 3000
 # e.g. DEV_FLAGS=--auth (the JWT authorizer, as deployed), or fault flags (see README).
 DEV_FLAGS ?=
 AWS_PORT ?= 4566
-dev: $(VENV_STAMP) ## the local cloud: moto + every function + the HTTP API on 127.0.0.1:$(API_PORT)
+CONSOLE_PORT ?= 3001
+dev: $(VENV_STAMP) ## the local cloud: moto + every function + the HTTP API on 127.0.0.1:$(API_PORT), the console on :$(CONSOLE_PORT)
 	cargo build --workspace --bins --all-features
-	exec target/debug/orderflow local up --api-port $(API_PORT) --aws-port $(AWS_PORT) $(DEV_FLAGS)
+	exec target/debug/orderflow local up --api-port $(API_PORT) --aws-port $(AWS_PORT) \
+	  --console-port $(CONSOLE_PORT) $(DEV_FLAGS)
 
 # `make watch FN=validate-order`: that function's code under `cargo lambda watch` (rebuilt and
 # restarted on every save), with the environment the running local cloud (make dev) gives it:
@@ -222,7 +224,7 @@ DEPLOY_FLAGS ?=
 DEPLOY_BUILD := $(if $(findstring --debug-bootstraps,$(DEPLOY_FLAGS)),cargo build --workspace --bins --all-features,cargo build -p orderflow)
 deploy-local: $(VENV_STAMP) $(MINISTACK_STAMP) ## sam deploy into MiniStack on 127.0.0.1, the catalog seeded, the API on 127.0.0.1:$(API_PORT); Ctrl-C stops it
 	$(DEPLOY_BUILD)
-	exec target/debug/orderflow deploy local --api-port $(API_PORT) \
+	exec target/debug/orderflow deploy local --api-port $(API_PORT) --console-port $(CONSOLE_PORT) \
 	  $(if $(MINISTACK_PORT),--ministack-port $(MINISTACK_PORT)) $(DEPLOY_FLAGS)
 
 # Offline linters from infra/requirements-dev.txt: actionlint (syntax, expressions, action

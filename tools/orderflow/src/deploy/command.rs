@@ -36,8 +36,8 @@ pub struct LocalArgs {
     /// The console (orders, queues, dead letters) on 127.0.0.1:PORT; 0 picks a free port.
     #[arg(long, default_value_t = 3001)]
     console_port: u16,
-    /// No console.
-    #[arg(long, conflicts_with = "console_port")]
+    /// No console (whatever --console-port says).
+    #[arg(long)]
     no_console: bool,
     /// Deploy the debug binaries of --bin-dir as they are (built by `cargo build --workspace
     /// --bins`), without `sam build`'s cargo-lambda release build: seconds instead of minutes.

@@ -80,8 +80,8 @@ pub struct UpArgs {
     /// free port (printed with `ready`).
     #[arg(long, default_value_t = 3001)]
     console_port: u16,
-    /// No console.
-    #[arg(long, conflicts_with = "console_port")]
+    /// No console (whatever --console-port says).
+    #[arg(long)]
     no_console: bool,
     /// Catalog to seed: a JSON array of {"sku","name","price":{"amount","currency"},"stock"}.
     #[arg(long, default_value = "infra/seed/catalog.json")]
@@ -386,6 +386,15 @@ mod tests {
         assert_eq!((quiet.instances, quiet.batches_in_flight), (5, 5));
         let fewer = options(&["--instances", "2", "--batches-in-flight", "4"]).unwrap();
         assert_eq!((fewer.instances, fewer.batches_in_flight), (2, 4));
+    }
+
+    #[test]
+    fn the_console_is_on_port_3001_unless_told_another_port_or_none() {
+        assert_eq!(options(&[]).unwrap().console_port, Some(3001));
+        let free = options(&["--console-port", "0"]).unwrap();
+        assert_eq!(free.console_port, Some(0));
+        let none = options(&["--console-port", "3101", "--no-console"]).unwrap();
+        assert_eq!(none.console_port, None);
     }
 
     #[test]
