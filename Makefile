@@ -53,7 +53,7 @@ template-lint: $(VENV_STAMP) ## cfn-lint and sam validate --lint on the SAM temp
 	sam validate --lint --template-file $(TEMPLATE)
 
 # MiniStack's virtualenv too: the end-to-end tests deploy the stack into it (tests/e2e/two_clouds).
-test: $(VENV_STAMP) $(MINISTACK_STAMP) check template-lint workflow-lint checkov moto-tests ## everything: fmt, clippy, template lint, workflow lint, checkov, the harsh cloud's rules, unit, adapter (moto), end-to-end (the flash sale under contention, a 150-order chaos run, the stack deployed into MiniStack among them), contract tests, fuzz smoke
+test: $(VENV_STAMP) $(MINISTACK_STAMP) browser check template-lint workflow-lint checkov moto-tests ## everything: fmt, clippy, template lint, workflow lint, checkov, the harsh cloud's rules, unit, adapter (moto), end-to-end (the flash sale under contention, a 150-order chaos run, the stack deployed into MiniStack among them, the console in headless Chromium), contract tests, fuzz smoke
 	cargo build --workspace --bins --all-features
 	cargo nextest run --workspace --all-features --no-fail-fast
 	$(MAKE) fuzz-smoke
@@ -139,9 +139,11 @@ API_PORT ?= 3000
 # e.g. DEV_FLAGS=--auth (the JWT authorizer, as deployed), or fault flags (see README).
 DEV_FLAGS ?=
 AWS_PORT ?= 4566
-dev: $(VENV_STAMP) ## the local cloud: moto + every function + the HTTP API on 127.0.0.1:$(API_PORT)
+CONSOLE_PORT ?= 3001
+dev: $(VENV_STAMP) ## the local cloud: moto + every function + the HTTP API on 127.0.0.1:$(API_PORT), the console on :$(CONSOLE_PORT)
 	cargo build --workspace --bins --all-features
-	exec target/debug/orderflow local up --api-port $(API_PORT) --aws-port $(AWS_PORT) $(DEV_FLAGS)
+	exec target/debug/orderflow local up --api-port $(API_PORT) --aws-port $(AWS_PORT) \
+	  --console-port $(CONSOLE_PORT) $(DEV_FLAGS)
 
 # `make watch FN=validate-order`: that function's code under `cargo lambda watch` (rebuilt and
 # restarted on every save), with the environment the running local cloud (make dev) gives it:
@@ -158,6 +160,19 @@ watch: ## one function under cargo lambda watch against the running make dev: ma
 	  > $(ORDERFLOW_STATE_DIR)/$(FN).env
 	exec cargo lambda watch --all-features --bin $(FN) --invoke-address 127.0.0.1 \
 	  --invoke-port $(WATCH_PORT) --env-file $(ORDERFLOW_STATE_DIR)/$(FN).env
+
+# The console's browser test (tests/e2e/console.rs) drives Debian's Chromium through its
+# chromedriver; both are installed here when missing (as root, as on the project's machines).
+.PHONY: browser console-test
+browser: ## Debian's chromium and chromium-driver for the console's browser test, installed when missing
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then \
+	  echo "chromium and chromedriver: installed"; \
+	else \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver; \
+	fi
+console-test: $(VENV_STAMP) browser ## the console in headless Chromium: an order, a dead letter redriven, a flash sale; screenshots in target/console-screenshots/
+	cargo build --workspace --bins --all-features
+	cargo nextest run -p orderflow-tests --all-features -E 'test(/^console::/)'
 
 # tests/e2e/readme.rs: each README block not marked `<!-- not-run: … -->`, run as written against
 # a local cloud of its own (make test runs it among the end-to-end tests).
@@ -209,7 +224,7 @@ DEPLOY_FLAGS ?=
 DEPLOY_BUILD := $(if $(findstring --debug-bootstraps,$(DEPLOY_FLAGS)),cargo build --workspace --bins --all-features,cargo build -p orderflow)
 deploy-local: $(VENV_STAMP) $(MINISTACK_STAMP) ## sam deploy into MiniStack on 127.0.0.1, the catalog seeded, the API on 127.0.0.1:$(API_PORT); Ctrl-C stops it
 	$(DEPLOY_BUILD)
-	exec target/debug/orderflow deploy local --api-port $(API_PORT) \
+	exec target/debug/orderflow deploy local --api-port $(API_PORT) --console-port $(CONSOLE_PORT) \
 	  $(if $(MINISTACK_PORT),--ministack-port $(MINISTACK_PORT)) $(DEPLOY_FLAGS)
 
 # Offline linters from infra/requirements-dev.txt: actionlint (syntax, expressions, action

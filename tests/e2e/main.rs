@@ -21,6 +21,8 @@
 //! - [`chaos`], [`load`], [`token`]: the `orderflow chaos`, `orderflow load` and
 //!   `orderflow local token` commands, end to end;
 //! - [`trace`]: `orderflow trace` on orders retried under faults;
+//! - [`console`]: the console in headless Chromium: an order to CONFIRMED, a dead letter
+//!   redriven, a screenshot of each view;
 //! - [`support`]: the cloud each test starts (through the `orderflow` harness), and helpers.
 // Tests: a failed unwrap is a failed test, in helpers too.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -28,6 +30,7 @@
 mod api_contract;
 mod auth;
 mod chaos;
+mod console;
 mod crash_between_steps;
 mod delivery;
 mod design_layout;

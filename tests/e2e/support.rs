@@ -63,6 +63,8 @@ pub struct CloudOptions {
     /// `--instances`, `--batches-in-flight` (else `local up`'s, Lambda's, defaults).
     pub instances: Option<usize>,
     pub batches_in_flight: Option<usize>,
+    /// `--console-port` (else a free port nobody is told).
+    pub console_port: Option<u16>,
 }
 
 impl Default for CloudOptions {
@@ -81,6 +83,7 @@ impl Default for CloudOptions {
             harsh: None,
             instances: None,
             batches_in_flight: None,
+            console_port: None,
         }
     }
 }
@@ -104,6 +107,7 @@ impl Cloud {
             harsh: options.harsh,
             instances: options.instances,
             batches_in_flight: options.batches_in_flight,
+            console_port: options.console_port,
         };
         let inner = harness::Cloud::child(&orderflow_binary(), &repo_root(), &child)
             .await

@@ -7,6 +7,7 @@
 //! - [`dlq`]: the dead-letter queue tools (`orderflow dlq list|redrive`);
 //! - [`chaos`]: a mixed workload under injected faults and the count of what went wrong;
 //! - [`load`]: a measured flash sale;
+//! - [`console`]: the browser console `local up` serves (orders, pipeline, DLQs, charts);
 //! - [`trace`]: one order's timeline from what the local cloud recorded (`orderflow trace`);
 //! - [`harness`]: what `chaos`, `load` and the end-to-end tests share: the cloud they run
 //!   against, its API, the customer inbox, a seeded generator, progress;
@@ -14,6 +15,7 @@
 
 pub mod chaos;
 pub mod cli;
+pub mod console;
 pub mod deploy;
 pub mod dlq;
 pub mod harness;

@@ -33,6 +33,12 @@ pub struct LocalArgs {
     endpoint_url: Option<String>,
     #[arg(long, default_value_t = 3000)]
     api_port: u16,
+    /// The console (orders, queues, dead letters) on 127.0.0.1:PORT; 0 picks a free port.
+    #[arg(long, default_value_t = 3001)]
+    console_port: u16,
+    /// No console (whatever --console-port says).
+    #[arg(long)]
+    no_console: bool,
     /// Deploy the debug binaries of --bin-dir as they are (built by `cargo build --workspace
     /// --bins`), without `sam build`'s cargo-lambda release build: seconds instead of minutes.
     #[arg(long)]
@@ -94,6 +100,7 @@ impl LocalArgs {
                 Build::Release
             },
             venv: self.venv,
+            console_port: (!self.no_console).then_some(self.console_port),
         })
     }
 }
@@ -160,8 +167,13 @@ fn tell(d: &Deployed, options: &DeployOptions, logs: &LogSink) {
          orderflow local token CUSTOMER --state-dir {}",
         options.state_dir.display()
     ));
+    let console = d
+        .console_url
+        .as_ref()
+        .map(|url| format!(" · console {url}"))
+        .unwrap_or_default();
     say(&format!(
-        "{READY} {} · AWS endpoint {} · stack {} · Ctrl-C to stop",
+        "{READY} {}{console} · AWS endpoint {} · stack {} · Ctrl-C to stop",
         d.api_url, d.endpoint, d.stack.name
     ));
 }

@@ -38,11 +38,15 @@ pub struct DeployOptions {
     pub build: Build,
     /// The virtualenv with sam and cargo-lambda (`.venv`).
     pub venv: PathBuf,
+    /// The console on `127.0.0.1:port` (0: a free port); `None`: no console.
+    pub console_port: Option<u16>,
 }
 
 /// A deployed stack and the API in front of it; [`Deployed::shutdown`] stops what was started.
 pub struct Deployed {
     pub api_url: String,
+    /// The console, when one is served.
+    pub console_url: Option<String>,
     pub endpoint: String,
     pub stack: StackDescription,
     /// Topic logical id → the inbox queue subscribed to it.
@@ -161,6 +165,7 @@ pub async fn deploy(options: &DeployOptions, logs: &LogSink) -> Result<Deployed,
     let served = serve(options, &sdk, &stack, &mut clock).await?;
     Ok(Deployed {
         api_url: served.api_url,
+        console_url: served.console_url,
         endpoint,
         inboxes: served.inboxes,
         issuer: served.issuer,
@@ -174,6 +179,7 @@ pub async fn deploy(options: &DeployOptions, logs: &LogSink) -> Result<Deployed,
 
 struct Served {
     api_url: String,
+    console_url: Option<String>,
     inboxes: BTreeMap<String, String>,
     issuer: LocalIssuer,
     shutdown: watch::Sender<bool>,
@@ -226,12 +232,49 @@ async fn serve(
         }
     });
     clock.lap(format!("HTTP API on {api_url}"));
+    let mut tasks = vec![api, auth.task];
+    let console_url = match options.console_port {
+        Some(port) => {
+            let sources = console_sources(options, sdk, stack, &api_url, &auth.issuer)?;
+            let console = crate::console::start(port, sources, shutdown.subscribe(), clock.logs)
+                .await
+                .map_err(|e| DeployError::step("the console", e))?;
+            tasks.extend(console.tasks);
+            clock.lap(format!("console on {}", console.url));
+            Some(console.url)
+        }
+        None => None,
+    };
     Ok(Served {
         api_url,
+        console_url,
         inboxes,
         issuer: auth.issuer,
         shutdown,
-        tasks: vec![api, auth.task],
+        tasks,
+    })
+}
+
+/// What the console reads on the deployed stack: its Orders table and queues on the emulator;
+/// no function processes or metrics of this machine (the emulator runs the functions).
+fn console_sources(
+    options: &DeployOptions,
+    sdk: &aws_config::SdkConfig,
+    stack: &StackDescription,
+    api_url: &str,
+    issuer: &LocalIssuer,
+) -> Result<crate::console::Sources, DeployError> {
+    let endpoint = sdk
+        .endpoint_url()
+        .ok_or_else(|| DeployError::step("the console", "no endpoint"))?;
+    Ok(crate::console::Sources {
+        api_url: api_url.to_owned(),
+        endpoint: endpoint.to_owned(),
+        orders_table: stack.output("OrdersTableName")?.to_owned(),
+        state_dir: options.state_dir.clone(),
+        functions: Vec::new(),
+        metrics: None,
+        issuer: Some(issuer.clone()),
     })
 }
 

@@ -84,7 +84,7 @@ pub async fn run(args: DlqArgs) -> ExitCode {
 
 /// Redrives `queue` to its source queue, or, when an EventBridge target names it, onto the
 /// bus; says what moved (and what was left, which fails the command).
-async fn redrive(
+pub async fn redrive(
     sqs: &aws_sdk_sqs::Client,
     events: &aws_sdk_eventbridge::Client,
     queue: &str,

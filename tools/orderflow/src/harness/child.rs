@@ -36,6 +36,8 @@ pub struct ChildOptions {
     /// `--instances`, `--batches-in-flight` (else `local up`'s defaults).
     pub instances: Option<usize>,
     pub batches_in_flight: Option<usize>,
+    /// `--console-port`: the console's port; a free one when `None` (clouds run side by side).
+    pub console_port: Option<u16>,
 }
 
 impl ChildOptions {
@@ -78,6 +80,10 @@ impl ChildOptions {
         if let Some(n) = self.batches_in_flight {
             flag("--batches-in-flight", n.to_string().into());
         }
+        flag(
+            "--console-port",
+            self.console_port.unwrap_or(0).to_string().into(),
+        );
         if self.auth {
             args.push("--auth".into());
         }

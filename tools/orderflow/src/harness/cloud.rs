@@ -128,6 +128,7 @@ impl Cloud {
                     parameters: Default::default(),
                     schedule_period: None,
                     harsh: own.harsh,
+                    console_port: None,
                 };
                 let log = state_dir.join("cloud.log");
                 say.line(&format!("starting a local cloud (log: {})", log.display()));

@@ -19,7 +19,12 @@ impl ChildProcess {
         let launch = Launch {
             command: ["deploy", "local"],
             endpoint_flag: "--ministack-port",
-            extra: vec!["--debug-bootstraps".into()],
+            // A console on a free port: clouds run side by side in the tests.
+            extra: vec![
+                "--debug-bootstraps".into(),
+                "--console-port".into(),
+                "0".into(),
+            ],
             state_prefix: "orderflow-deploy",
             ready_within: READY_WITHIN,
         };

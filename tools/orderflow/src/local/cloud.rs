@@ -14,6 +14,8 @@ use super::resources::Deployment;
 /// The running local cloud; dropping it (or `shutdown`) stops every process it started.
 pub struct LocalCloud {
     pub api_url: String,
+    /// The console (`local up --console-port`), when it serves one.
+    pub console_url: Option<String>,
     pub endpoint: String,
     pub deployment: Deployment,
     /// With `--auth`: the issuer whose tokens the API accepts.

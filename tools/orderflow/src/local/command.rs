@@ -76,6 +76,13 @@ pub struct UpArgs {
     api_port: u16,
     #[arg(long, default_value_t = 4566)]
     aws_port: u16,
+    /// The console (orders, pipeline, dead letters, charts) on 127.0.0.1:PORT; 0 picks a
+    /// free port (printed with `ready`).
+    #[arg(long, default_value_t = 3001)]
+    console_port: u16,
+    /// No console (whatever --console-port says).
+    #[arg(long)]
+    no_console: bool,
     /// Catalog to seed: a JSON array of {"sku","name","price":{"amount","currency"},"stock"}.
     #[arg(long, default_value = "infra/seed/catalog.json")]
     seed: PathBuf,
@@ -272,6 +279,7 @@ fn up_options(args: UpArgs) -> Result<UpOptions, UpArgsError> {
         parameters: args.parameters.into_iter().collect(),
         schedule_period: args.schedule_period.map(std::time::Duration::from_secs),
         harsh: args.harsh.as_deref().map(HarshSpec::parse).transpose()?,
+        console_port: (!args.no_console).then_some(args.console_port),
     })
 }
 
@@ -301,8 +309,14 @@ async fn up(options: UpOptions, summary: bool) -> ExitCode {
     logs.line(
         "orderflow",
         &format!(
-            "{READY} {} · AWS endpoint {} · Ctrl-C to stop",
-            cloud.api_url, cloud.endpoint
+            "{READY} {}{} · AWS endpoint {} · Ctrl-C to stop",
+            cloud.api_url,
+            cloud
+                .console_url
+                .as_ref()
+                .map(|url| format!(" · console {url}"))
+                .unwrap_or_default(),
+            cloud.endpoint
         ),
     );
     let summary = summary.then(|| tokio::spawn(live_summary(logs.clone(), cloud.endpoint.clone())));
@@ -372,6 +386,15 @@ mod tests {
         assert_eq!((quiet.instances, quiet.batches_in_flight), (5, 5));
         let fewer = options(&["--instances", "2", "--batches-in-flight", "4"]).unwrap();
         assert_eq!((fewer.instances, fewer.batches_in_flight), (2, 4));
+    }
+
+    #[test]
+    fn the_console_is_on_port_3001_unless_told_another_port_or_none() {
+        assert_eq!(options(&[]).unwrap().console_port, Some(3001));
+        let free = options(&["--console-port", "0"]).unwrap();
+        assert_eq!(free.console_port, Some(0));
+        let none = options(&["--console-port", "3101", "--no-console"]).unwrap();
+        assert_eq!(none.console_port, None);
     }
 
     #[test]

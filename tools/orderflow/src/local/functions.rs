@@ -46,6 +46,8 @@ pub struct Started {
     pub tasks: Vec<JoinHandle<()>>,
     /// Counts the processes that have asked for their first invocation.
     pub ready: Arc<AtomicUsize>,
+    /// Every function's handle (the console reads their in-flight invocations).
+    pub functions: Vec<FunctionHandle>,
 }
 
 pub async fn start_all(functions: &[Function], w: &Wiring<'_>) -> Result<Started, UpError> {
@@ -53,6 +55,7 @@ pub async fn start_all(functions: &[Function], w: &Wiring<'_>) -> Result<Started
         routes: Vec::new(),
         tasks: Vec::new(),
         ready: Arc::new(AtomicUsize::new(0)),
+        functions: Vec::new(),
     };
     for f in functions {
         let handle = start_one(f, w, started.ready.clone()).await?;
@@ -64,6 +67,7 @@ pub async fn start_all(functions: &[Function], w: &Wiring<'_>) -> Result<Started
         }));
         started.tasks.extend(start_mappings(f, &handle, w)?);
         started.tasks.extend(schedule::start(f, &handle, w)?);
+        started.functions.push(handle);
     }
     Ok(started)
 }

@@ -62,6 +62,9 @@ pub struct FunctionSpec {
 pub struct FunctionHandle {
     pub name: String,
     tx: mpsc::Sender<Invocation>,
+    /// Invocations asked for and not yet answered (queued for a process or running): what the
+    /// console shows as the function's in-flight invocations.
+    in_flight: Arc<AtomicUsize>,
 }
 
 impl FunctionHandle {
@@ -72,6 +75,7 @@ impl FunctionHandle {
         FunctionHandle {
             name: name.to_owned(),
             tx,
+            in_flight: Arc::default(),
         }
     }
 
@@ -90,6 +94,7 @@ impl FunctionHandle {
         let handle = FunctionHandle {
             name: name.to_owned(),
             tx,
+            in_flight: Arc::default(),
         };
         (handle, payloads)
     }
@@ -114,16 +119,41 @@ impl FunctionHandle {
         FunctionHandle {
             name: name.to_owned(),
             tx,
+            in_flight: Arc::default(),
         }
     }
 
     pub async fn invoke(&self, payload: Bytes) -> Result<Bytes, InvokeError> {
+        let _counted = Counted::new(&self.in_flight);
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Invocation { payload, reply })
             .await
             .map_err(|_| InvokeError::ShuttingDown)?;
         rx.await.unwrap_or(Err(InvokeError::ShuttingDown))
+    }
+}
+
+impl FunctionHandle {
+    /// Invocations asked for and not answered yet.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+}
+
+/// One more in flight while it lives (a dropped `invoke` future counts down too).
+struct Counted<'a>(&'a AtomicUsize);
+
+impl<'a> Counted<'a> {
+    fn new(n: &'a AtomicUsize) -> Counted<'a> {
+        n.fetch_add(1, Ordering::Relaxed);
+        Counted(n)
+    }
+}
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -468,6 +498,7 @@ pub async fn start_function(
     Ok(FunctionHandle {
         name: spec.name,
         tx,
+        in_flight: Arc::default(),
     })
 }
 
@@ -710,6 +741,35 @@ async fn watch_process(
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+
+    #[tokio::test]
+    async fn an_invocation_is_in_flight_from_the_call_until_its_answer() {
+        let (release, released) = tokio::sync::watch::channel(false);
+        let handle = FunctionHandle::served_by("f", move |_| {
+            let mut released = released.clone();
+            async move {
+                let _ = released.wait_for(|r| *r).await;
+                Ok(Bytes::from_static(b"{}"))
+            }
+        });
+        assert_eq!(handle.in_flight(), 0);
+        let calls: Vec<_> = (0..3)
+            .map(|_| {
+                let h = handle.clone();
+                tokio::spawn(async move { h.invoke(Bytes::from_static(b"{}")).await })
+            })
+            .collect();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while handle.in_flight() < 3 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(handle.in_flight(), 3, "every clone shares the count");
+        release.send_replace(true);
+        for call in calls {
+            assert!(call.await.unwrap().is_ok());
+        }
+        assert_eq!(handle.in_flight(), 0);
+    }
 
     /// A stand-in function: a shell script speaking the Runtime API with curl.
     fn script(body: &str) -> PathBuf {

@@ -25,6 +25,7 @@ use super::functions::{self, Wiring};
 use super::logs::LogSink;
 use super::moto::HarshSpec;
 use super::resources::{self, Clients, Deployment};
+use super::runtime::FunctionHandle;
 use super::{catalog, fault_proxy, moto};
 
 #[derive(Debug, Clone)]
@@ -60,6 +61,8 @@ pub struct UpOptions {
     pub schedule_period: Option<Duration>,
     /// The harsh cloud (DESIGN §8): moto started with this spec; `None`, moto as it is.
     pub harsh: Option<HarshSpec>,
+    /// The console on `127.0.0.1:port` (0: a free port); `None`: no console.
+    pub console_port: Option<u16>,
 }
 
 /// Processes per function unless told otherwise: as many as an SQS event source mapping has
@@ -84,6 +87,8 @@ pub enum UpError {
     Io(#[from] std::io::Error),
     #[error("{0}")]
     DevEnv(#[from] DevEnvError),
+    #[error("{0}")]
+    Console(#[from] crate::console::ConsoleError),
 }
 
 const READY_WITHIN: Duration = Duration::from_secs(60);
@@ -149,6 +154,10 @@ pub async fn up(options: &UpOptions, logs: LogSink) -> Result<LocalCloud, UpErro
     )
     .await?;
     tasks.push(api);
+    let handles = &started.functions;
+    let sources = console_sources(options, &functions, &deployment, handles, &aws.url);
+    let sources = sources.with_api(&api_url, auth.as_ref().map(|a| a.issuer.clone()), &logs);
+    let console = serve_console(options, sources, &shutdown_rx, &logs, &mut tasks).await?;
     let issuer = auth.map(|a| {
         tasks.push(a.task);
         a.issuer
@@ -169,6 +178,7 @@ pub async fn up(options: &UpOptions, logs: LogSink) -> Result<LocalCloud, UpErro
     .write(&options.state_dir)?;
     Ok(LocalCloud {
         api_url,
+        console_url: console,
         endpoint: aws.url,
         deployment,
         issuer,
@@ -178,6 +188,42 @@ pub async fn up(options: &UpOptions, logs: LogSink) -> Result<LocalCloud, UpErro
         moto: aws.moto,
         tasks,
     })
+}
+
+/// The console when asked for one: its URL (its tasks join `tasks`).
+async fn serve_console(
+    options: &UpOptions,
+    sources: crate::console::Sources,
+    shutdown: &watch::Receiver<bool>,
+    logs: &LogSink,
+    tasks: &mut Vec<JoinHandle<()>>,
+) -> Result<Option<String>, UpError> {
+    let Some(port) = options.console_port else {
+        return Ok(None);
+    };
+    let console = crate::console::start(port, sources, shutdown.clone(), logs).await?;
+    tasks.extend(console.tasks);
+    Ok(Some(console.url))
+}
+
+/// What the console reads: this cloud's tables, queues, state folder, functions and metrics.
+fn console_sources(
+    options: &UpOptions,
+    functions: &[Function],
+    deployment: &Deployment,
+    handles: &[FunctionHandle],
+    endpoint: &str,
+) -> crate::console::Sources {
+    crate::console::Sources {
+        api_url: String::new(),
+        endpoint: endpoint.to_owned(),
+        orders_table: functions::table_from_env(functions, deployment, "ORDERS_TABLE")
+            .unwrap_or_default(),
+        state_dir: options.state_dir.clone(),
+        functions: handles.to_vec(),
+        metrics: None,
+        issuer: None,
+    }
 }
 
 /// What tools beside the cloud read (`orderflow local env`, `fixtures load`).
