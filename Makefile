@@ -164,11 +164,13 @@ watch: ## one function under cargo lambda watch against the running make dev: ma
 # The console's browser test (tests/e2e/console.rs) drives Debian's Chromium through its
 # chromedriver; both are installed here when missing (as root, as on the project's machines).
 .PHONY: browser console-test
+# apt-get needs root: sudo when make runs as another user.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 browser: ## Debian's chromium and chromium-driver for the console's browser test, installed when missing
 	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then \
 	  echo "chromium and chromedriver: installed"; \
 	else \
-	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver; \
+	  $(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver; \
 	fi
 console-test: $(VENV_STAMP) browser ## the console in headless Chromium: an order, a dead letter redriven, a flash sale; screenshots in target/console-screenshots/
 	cargo build --workspace --bins --all-features
