@@ -148,13 +148,7 @@ async fn place(browser: &Client, token: &str) -> String {
 /// The order's own view: its status, its history, its timeline, and no e-mail address or
 /// payment token in full (the server masks them: `console::mask`).
 async fn open_order(browser: &Client, shots: &Shots, id: &str) {
-    browser
-        .find(Locator::Css(&format!("tr[data-order-id='{id}'] a")))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(browser, &format!("tr[data-order-id='{id}'] a")).await;
     wait_text(browser, "#order-status", |t| t == "CONFIRMED").await;
     wait_present(browser, "#order-detail tr[data-kind='invocation']").await;
     let history = text_of(browser, ".history").await.unwrap();
@@ -174,34 +168,16 @@ async fn open_order(browser: &Client, shots: &Shots, id: &str) {
 /// An order whose payment always fails: its message lands in the payment DLQ with its
 /// reason; the button sends it back.
 async fn redrive_a_dead_letter(browser: &Client, shots: &Shots) {
-    browser
-        .find(Locator::Css("nav a[href='#orders']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(browser, "nav a[href='#orders']").await;
     let poisoned = place(browser, "tok_gateway_error").await;
-    browser
-        .find(Locator::Css("nav a[href='#dlq']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(browser, "nav a[href='#dlq']").await;
     let dlq = "section.dlq[data-queue$='PaymentDLQ']";
     let row = format!("{dlq} tr[data-order-id='{poisoned}']");
     let reason = wait_text(browser, &format!("{row} .reason"), |t| {
         t.contains("payment provider unavailable")
     })
     .await;
-    browser
-        .find(Locator::Css(&format!("{row} details.body summary")))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(browser, &format!("{row} details.body summary")).await;
     let body = wait_text(browser, &format!("{row} details.body pre"), |t| {
         t.contains("paymentToken")
     })
@@ -209,13 +185,7 @@ async fn redrive_a_dead_letter(browser: &Client, shots: &Shots) {
     assert!(!body.contains("tok_gateway_error"), "token in full: {body}");
     assert!(reason.starts_with("process-payment"), "{reason}");
     shots.take(browser, "dlq").await;
-    browser
-        .find(Locator::Css(&format!("{dlq} button.redrive")))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(browser, &format!("{dlq} button.redrive")).await;
     let said = wait_text(browser, "#action-result", |t| t.starts_with("redrove ")).await;
     assert!(
         said.contains("PaymentDLQ to orderflow-local-PaymentQueue")
@@ -227,13 +197,7 @@ async fn redrive_a_dead_letter(browser: &Client, shots: &Shots) {
 
 /// A small flash sale from its form: every buyer answered.
 async fn flash_sale(browser: &Client) {
-    browser
-        .find(Locator::Css("nav a[href='#orders']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(browser, "nav a[href='#orders']").await;
     let buyers = browser.find(Locator::Css("#buyers")).await.unwrap();
     buyers.clear().await.unwrap();
     buyers.send_keys("24").await.unwrap();
@@ -244,13 +208,7 @@ async fn flash_sale(browser: &Client) {
         .select_by_value("SKU-MUG-350")
         .await
         .unwrap();
-    browser
-        .find(Locator::Css("#start-flash-sale"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(browser, "#start-flash-sale").await;
     let said = wait_text(browser, "#action-result", |t| t.contains("orders accepted")).await;
     assert!(
         said.starts_with("Flash sale: 24 of 24 orders accepted"),
@@ -261,13 +219,7 @@ async fn flash_sale(browser: &Client) {
 /// The pipeline (every function and queue) and the charts drawn from the metrics.
 async fn the_pipeline_and_the_charts(browser: &Client, shots: &Shots, cloud: &Cloud) {
     let nav = |view: &'static str| async move {
-        browser
-            .find(Locator::Css(&format!("nav a[href='#{view}']")))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click(browser, &format!("nav a[href='#{view}']")).await;
     };
     nav("pipeline").await;
     wait_present(browser, "[data-function='process-payment']").await;
@@ -292,6 +244,17 @@ async fn the_pipeline_and_the_charts(browser: &Client, shots: &Shots, cloud: &Cl
 }
 
 /// The text of the first element `css` finds, if any.
+/// Clicks the first element `css` finds (it must be there).
+async fn click(browser: &Client, css: &str) {
+    browser
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("clicking {css}: {e}"));
+}
+
 async fn text_of(browser: &Client, css: &str) -> Option<String> {
     let element = browser.find(Locator::Css(css)).await.ok()?;
     element.text().await.ok()
