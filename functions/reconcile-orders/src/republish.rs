@@ -6,14 +6,7 @@ use orderflow_shared::events::{DomainEvent, OrderPlaced, PaymentFailed, Reservat
 
 /// What validate-order published when it stored the order.
 pub fn order_placed(order: &Order) -> DomainEvent {
-    DomainEvent::OrderPlaced(OrderPlaced {
-        order_id: order.order_id.clone(),
-        customer_id: order.customer_id.clone(),
-        email: order.email.clone(),
-        lines: order.lines.clone(),
-        total: order.total,
-        payment_token: order.payment_token.clone(),
-    })
+    DomainEvent::OrderPlaced(OrderPlaced::from(order))
 }
 
 /// The end of a reservation that outlived its time to live: process-payment settles it as a

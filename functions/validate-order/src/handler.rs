@@ -119,19 +119,9 @@ where
             Stored::ToPublish(order) => order,
             Stored::MovedOn(existing) => return Ok(accepted_body(&existing)),
         };
-        let placed = Envelope::new(
-            DomainEvent::OrderPlaced(OrderPlaced {
-                order_id: order.order_id.clone(),
-                customer_id: order.customer_id.clone(),
-                email: order.email.clone(),
-                lines: order.lines.clone(),
-                total: order.total,
-                payment_token: order.payment_token.clone(),
-            }),
-            None,
-        )
-        .placed_at(order.created_at)
-        .in_trace(trace);
+        let placed = Envelope::new(DomainEvent::OrderPlaced(OrderPlaced::from(&order)), None)
+            .placed_at(order.created_at)
+            .in_trace(trace);
         if let Err(e) = self.events.publish(std::slice::from_ref(&placed)).await {
             // The order is stored but nothing will process it: say so, so the client retries.
             error!(order_id = %order.order_id, error = %e, "OrderPlaced could not be published");

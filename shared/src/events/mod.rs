@@ -11,7 +11,9 @@ use uuid::Uuid;
 
 pub use trace::TraceContext;
 
-use crate::domain::{CustomerId, Email, Money, OrderId, OrderLine, PaymentToken, Quantity, Sku};
+use crate::domain::{
+    CustomerId, Email, Money, Order, OrderId, OrderLine, PaymentToken, Quantity, Sku,
+};
 
 /// EventBridge `source` of every event this system publishes.
 pub const EVENT_SOURCE: &str = "orderflow";
@@ -126,6 +128,20 @@ pub struct OrderPlaced {
     pub lines: Vec<OrderLine>,
     pub total: Money,
     pub payment_token: PaymentToken,
+}
+
+/// What validate-order publishes for a stored order (and what the reconciler publishes again).
+impl From<&Order> for OrderPlaced {
+    fn from(order: &Order) -> Self {
+        OrderPlaced {
+            order_id: order.order_id.clone(),
+            customer_id: order.customer_id.clone(),
+            email: order.email.clone(),
+            lines: order.lines.clone(),
+            total: order.total,
+            payment_token: order.payment_token.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -52,14 +52,7 @@ pub async fn stored_order_placed(
 /// The SQS body of `order`'s `OrderPlaced`, as EventBridge delivers it to the inventory queue.
 pub fn order_placed_body(order: &Order) -> String {
     eventbridge_body(&Envelope::new(
-        DomainEvent::OrderPlaced(OrderPlaced {
-            order_id: order.order_id.clone(),
-            customer_id: order.customer_id.clone(),
-            email: order.email.clone(),
-            lines: order.lines.clone(),
-            total: order.total,
-            payment_token: order.payment_token.clone(),
-        }),
+        DomainEvent::OrderPlaced(OrderPlaced::from(order)),
         None,
     ))
 }
