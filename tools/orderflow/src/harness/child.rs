@@ -146,10 +146,30 @@ pub(super) struct Launch {
 }
 
 impl Launch {
+    /// How many times a child that lost one of its ports to another process is started again on
+    /// fresh ones.
+    const PORT_TRIES: usize = 3;
+
     pub(super) async fn run(self, binary: &Path, cwd: &Path) -> Result<Started, ChildError> {
         if !binary.is_file() {
             return Err(ChildError::Missing(binary.to_owned()));
         }
+        let mut tries = 1;
+        loop {
+            match self.run_once(binary, cwd).await {
+                Err(ChildError::Exited { output, .. })
+                    if tries < Self::PORT_TRIES && lost_a_port(&output) =>
+                {
+                    tries += 1;
+                }
+                started => return started,
+            }
+        }
+    }
+
+    /// One start on two ports found free: another process can take one before the child
+    /// binds it, and then the child exits saying so.
+    async fn run_once(&self, binary: &Path, cwd: &Path) -> Result<Started, ChildError> {
         let spawn = |source| ChildError::Spawn {
             binary: binary.to_owned(),
             source,
@@ -164,7 +184,7 @@ impl Launch {
         args.extend(["--api-port".into(), api_port.to_string().into()]);
         args.extend([self.endpoint_flag.into(), endpoint_port.to_string().into()]);
         args.extend(["--state-dir".into(), state_dir.clone().into_os_string()]);
-        args.extend(self.extra);
+        args.extend(self.extra.iter().cloned());
         let mut process = ChildProcess::spawn(binary, cwd, args, &state_dir)?;
         process.ready(self.ready_within).await?;
         Ok(Started {
@@ -174,6 +194,11 @@ impl Launch {
             state_dir,
         })
     }
+}
+
+/// True when a child's output says a port it was given was taken before it could listen.
+fn lost_a_port(output: &str) -> bool {
+    output.contains("Address already in use")
 }
 
 impl ChildProcess {
@@ -334,4 +359,24 @@ fn capture(child: &mut Child) -> Arc<Mutex<Vec<String>>> {
         });
     }
     output
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_child_that_could_not_listen_on_its_api_port_lost_a_port() {
+        let said = crate::local::up::UpError::ApiPort {
+            port: 40_000,
+            source: std::io::Error::from_raw_os_error(98),
+        }
+        .to_string();
+        assert!(lost_a_port(&said), "{said}");
+    }
+
+    #[test]
+    fn a_child_that_failed_otherwise_did_not_lose_a_port() {
+        assert!(!lost_a_port("template infra/template.yaml: no Resources"));
+    }
 }

@@ -75,10 +75,3 @@ pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
     .load()
     .await
 }
-
-/// A free loopback port (for a run that starts its own local cloud).
-pub fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}

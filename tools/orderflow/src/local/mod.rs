@@ -35,6 +35,7 @@ pub mod logs;
 pub mod messages;
 pub mod metrics;
 pub mod moto;
+pub mod port;
 pub mod resources;
 pub mod runtime;
 pub mod schedule;
@@ -42,8 +43,9 @@ pub mod up;
 
 pub use catalog::{read_seed, write_seed};
 pub use cloud::{stopped, LocalCloud};
-pub use endpoint::{free_port, sdk_config, REGION};
+pub use endpoint::{sdk_config, REGION};
 pub use faults::{FaultSwitch, FAULTS_VARIABLE, FAULT_SEED_VARIABLE, FUNCTION_FAULT_VARIABLES};
+pub use port::free_port;
 pub use resources::stack_tables;
 pub use up::{up, UpError, UpOptions};
 
