@@ -158,6 +158,19 @@ impl Cloud {
         self.inner().queue_url(logical_id).await.unwrap()
     }
 
+    /// The `maxReceiveCount` of a queue's redrive policy, as the cloud holds it.
+    pub async fn max_receive_count(&self, logical_id: &str) -> u32 {
+        let queues = orderflow_shared::adapters::sqs::Queues::new(self.sqs().await);
+        let attributes = queues
+            .attributes(&self.queue_url(logical_id).await)
+            .await
+            .unwrap();
+        attributes
+            .redrive_policy
+            .unwrap_or_else(|| panic!("{logical_id} has a redrive policy"))
+            .max_receive_count
+    }
+
     /// The production DynamoDB adapter on this cloud's tables, to set up and inspect state.
     pub async fn store(&self) -> orderflow_shared::adapters::dynamodb::DynamoStore {
         self.inner().store()

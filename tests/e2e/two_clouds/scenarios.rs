@@ -128,7 +128,7 @@ async fn until_dead_lettered(s: &Subject, dlq: &str, body: &str) -> Value {
     }
 }
 
-/// A poison message: received maxReceiveCount (5) times, then in the DLQ; `orderflow dlq
+/// A poison message: received maxReceiveCount times, then in the DLQ; `orderflow dlq
 /// redrive` sends it back to its queue, where it fails again and is dead-lettered again.
 pub async fn poison_message(s: Arc<Subject>) {
     let poison = format!(
@@ -138,9 +138,18 @@ pub async fn poison_message(s: Arc<Subject>) {
     send(&s.cloud, "InventoryQueue", &[&poison]).await;
     let dlq = s.name("InventoryDLQ");
     let entry = until_dead_lettered(&s, &dlq, &poison).await;
+    let queues = orderflow_shared::adapters::sqs::Queues::new(s.cloud.sqs());
+    let source = s.cloud.queue_url("InventoryQueue").await.unwrap();
+    let receives = queues
+        .attributes(&source)
+        .await
+        .unwrap()
+        .redrive_policy
+        .map(|p| p.max_receive_count)
+        .unwrap_or_default();
     assert!(
-        entry["receiveCount"].as_u64().unwrap_or(0) >= 5,
-        "{}: moved before maxReceiveCount: {entry}",
+        receives >= 5 && entry["receiveCount"].as_u64().unwrap_or(0) >= u64::from(receives),
+        "{}: moved before maxReceiveCount ({receives}): {entry}",
         s.which
     );
     if s.records_failure_reasons() {

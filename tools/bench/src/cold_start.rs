@@ -108,7 +108,7 @@ fn environment(
         ("PROVIDER_KEY_TTL_SECONDS", "86400"),
         ("OPEN_ORDERS_INDEX", "OpenOrders"),
         ("PENDING_AFTER_SECONDS", "120"),
-        ("RESERVATION_TTL_SECONDS", "900"),
+        ("RESERVATION_TTL_SECONDS", "1800"),
         ("STRANDED_AFTER_SECONDS", "3600"),
         ("MAX_ORDERS_PER_RUN", "2000"),
         ("REQUIRE_AUTH", "true"),

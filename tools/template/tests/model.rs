@@ -255,7 +255,7 @@ fn queues_have_visibility_timeouts_and_their_own_dlq() {
         assert_eq!(q.visibility_timeout_seconds, 120, "{queue}");
         let redrive = q.redrive.unwrap();
         assert_eq!(redrive.dead_letter_queue.as_deref(), Some(dlq));
-        assert_eq!(redrive.max_receive_count, Some(5));
+        assert_eq!(redrive.max_receive_count, Some(10));
         let d = t.queue(dlq).unwrap();
         assert_eq!(d.message_retention_seconds, 14 * 24 * 3600);
         assert!(d.redrive.is_none());
