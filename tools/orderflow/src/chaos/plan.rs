@@ -48,7 +48,21 @@ pub fn plan(orders: usize, seed: u64) -> Result<(Vec<Planned>, Vec<Product>), Ch
     let mut rng = Rng::new(seed);
     let planned: Vec<Planned> = (0..orders).map(|i| order(&mut rng, seed, i)).collect();
     let catalog = catalog(&planned)?;
-    Ok((planned, catalog))
+    Ok((hot_as_one_burst(planned), catalog))
+}
+
+/// A flash sale comes as a burst: the hot SKU's orders are placed one after another from the
+/// middle of the run, so their reservations meet on its one item at once (transaction
+/// conflicts, its write rate) while the rest of the mix is moving.
+fn hot_as_one_burst(planned: Vec<Planned>) -> Vec<Planned> {
+    let (hot, rest): (Vec<Planned>, Vec<Planned>) =
+        planned.into_iter().partition(|p| p.kind == Kind::Hot);
+    let middle = rest.len() / 2;
+    let mut rest = rest.into_iter();
+    let mut burst: Vec<Planned> = rest.by_ref().take(middle).collect();
+    burst.extend(hot);
+    burst.extend(rest);
+    burst
 }
 
 fn order(rng: &mut Rng, seed: u64, i: usize) -> Planned {
@@ -193,6 +207,24 @@ mod tests {
         let customers: HashSet<&str> = keyless.iter().map(|p| p.customer.as_str()).collect();
         assert_eq!(customers.len(), keyless.len(), "a customer of its own each");
         assert!(keyless.iter().all(|p| PLENTY.contains(&p.sku)));
+    }
+
+    #[test]
+    fn the_hot_skus_orders_come_as_one_burst_in_the_middle_of_the_run() {
+        let (planned, _) = plan(1000, 7).unwrap();
+        let hot: Vec<usize> = planned
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.kind == Kind::Hot)
+            .map(|(i, _)| i)
+            .collect();
+        let (first, last) = (hot[0], hot[hot.len() - 1]);
+        assert_eq!(
+            last - first + 1,
+            hot.len(),
+            "one unbroken run of hot orders"
+        );
+        assert_eq!(first, (planned.len() - hot.len()) / 2);
     }
 
     #[test]

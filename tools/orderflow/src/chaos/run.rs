@@ -113,14 +113,14 @@ async fn drive(
     catalog: &[Product],
 ) -> Result<(Report, Statuses), ChaosError> {
     let started = Instant::now();
-    let deadline = started + Duration::from_secs(args.timeout);
+    let deadline = started + args.timeout();
     let events = aws_sdk_eventbridge::Client::new(cloud.sdk());
     let queues = StackQueues::find(cloud.sqs(), &events, &cloud.stack).await?;
     let mut told = Told::new(cloud.inbox().await?);
     told.drain().await;
     told.per_order.clear();
 
-    let ttl = i64::try_from(args.timeout).unwrap_or(i64::MAX / 2) + 600;
+    let ttl = i64::try_from(args.timeout().as_secs()).unwrap_or(i64::MAX / 2) + 600;
     let tokens = cloud.tokens(planned.iter().map(|p| p.customer.as_str()), ttl)?;
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
@@ -162,7 +162,7 @@ async fn drive(
         queues: &queues,
         dead: DeadLetters::default(),
     };
-    let faulty_until = started + Duration::from_secs(args.timeout).mul_f64(0.6);
+    let faulty_until = started + args.timeout().mul_f64(0.6);
     watching
         .under_faults(&mut statuses, &mut told, faulty_until)
         .await;
@@ -246,17 +246,24 @@ struct Watching<'a> {
 
 impl Watching<'_> {
     /// Until every accepted order is final, nothing has moved for [`QUIET`], or `until`.
+    /// Quiet is judged on reads only: two reads of every open order in a row that found no
+    /// change, the last change [`QUIET`] ago (reading the inbox in between can take a while,
+    /// and is no evidence that the orders stood still).
     async fn under_faults(&self, statuses: &mut Statuses, told: &mut Told, until: Instant) {
         let mut quiet_since = Instant::now();
+        let mut unchanged_reads = 0;
         loop {
             if refresh(self.api, statuses, self.tokens, self.concurrency).await > 0 {
                 quiet_since = Instant::now();
+                unchanged_reads = 0;
+            } else {
+                unchanged_reads += 1;
             }
-            told.drain().await;
-            if watch::open(statuses) == 0 || quiet_since.elapsed() > QUIET || Instant::now() > until
-            {
+            let quiet = unchanged_reads >= 2 && quiet_since.elapsed() > QUIET;
+            if watch::open(statuses) == 0 || quiet || Instant::now() > until {
                 return;
             }
+            told.drain().await;
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
     }

@@ -1,6 +1,7 @@
 //! The customer inbox: the queue the local cloud subscribes to the customer notifications
 //! topic, so a run can read what every customer was told.
 
+use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
 use serde_json::Value;
 
 /// The topic whose inbox holds the customer notifications.
@@ -67,22 +68,55 @@ impl Inbox {
             if batch.messages().is_empty() {
                 return Ok(());
             }
-            for m in batch.messages() {
+            let mut deletes = Vec::new();
+            for (i, m) in batch.messages().iter().enumerate() {
                 let raw_id = m
                     .message_attributes()
                     .and_then(|a| a.get(NOTIFICATION_ID))
                     .and_then(|v| v.string_value());
                 out.push(delivery(m.body().unwrap_or("null"), raw_id));
                 if let Some(handle) = m.receipt_handle() {
-                    self.sqs
-                        .delete_message()
-                        .queue_url(&self.url)
-                        .receipt_handle(handle)
-                        .send()
-                        .await
-                        .map_err(|e| self.error("DeleteMessage", e))?;
+                    deletes.push(
+                        DeleteMessageBatchRequestEntry::builder()
+                            .id(i.to_string())
+                            .receipt_handle(handle)
+                            .build()
+                            .map_err(|e| InboxError {
+                                url: self.url.clone(),
+                                message: format!("DeleteMessageBatch entry: {e}"),
+                            })?,
+                    );
                 }
             }
+            self.delete(deletes).await?;
+        }
+    }
+
+    /// Deletes a received batch in one call (a busy inbox holds thousands of notifications);
+    /// an entry SQS refused is an error, as a refused single delete was.
+    async fn delete(&self, entries: Vec<DeleteMessageBatchRequestEntry>) -> Result<(), InboxError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let answer = self
+            .sqs
+            .delete_message_batch()
+            .queue_url(&self.url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(|e| self.error("DeleteMessageBatch", e))?;
+        match answer.failed().first() {
+            None => Ok(()),
+            Some(failed) => Err(InboxError {
+                url: self.url.clone(),
+                message: format!(
+                    "DeleteMessageBatch refused {} entries, e.g. {}: {}",
+                    answer.failed().len(),
+                    failed.code(),
+                    failed.message().unwrap_or_default()
+                ),
+            }),
         }
     }
 
