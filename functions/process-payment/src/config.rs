@@ -8,6 +8,9 @@ use orderflow_shared::faults::Faults;
 use orderflow_shared::idempotency::Policy;
 use orderflow_shared::sqs_batch::BatchRunner;
 
+/// How many records of a batch are charged at once: the template's `BatchSize`.
+pub const CHARGES_AT_ONCE: usize = 10;
+
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Orders: the order moves out of `RESERVED` after a charge.
@@ -66,16 +69,18 @@ impl Config {
         })
     }
 
-    /// How batches run.
+    /// How batches run: every charge of a batch at once (each waits on its claim, the provider
+    /// and its settlement; one after another, ten of them made process-payment the chain's
+    /// slowest stage).
     #[cfg(not(feature = "local-cloud"))]
     pub fn runner(&self) -> BatchRunner {
-        BatchRunner::default()
+        BatchRunner::default().handling_at_once(CHARGES_AT_ONCE)
     }
 
-    /// How batches run: with the configured faults.
+    /// How batches run: as deployed, with the configured faults.
     #[cfg(feature = "local-cloud")]
     pub fn runner(&self) -> BatchRunner {
-        BatchRunner::with_faults(self.faults.clone())
+        BatchRunner::with_faults(self.faults.clone()).handling_at_once(CHARGES_AT_ONCE)
     }
 }
 

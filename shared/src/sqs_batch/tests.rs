@@ -298,3 +298,71 @@ async fn every_line_about_a_record_names_its_trace() {
         ]
     );
 }
+
+/// A batch of `n` well-formed records, each a different order.
+fn orders(n: usize) -> SqsEvent {
+    let mut event = batch();
+    let good = event
+        .records
+        .iter()
+        .find(|r| r.message_id.as_deref() != Some("msg-0002"))
+        .cloned()
+        .unwrap();
+    event.records = (0..n)
+        .map(|i| {
+            let mut record = good.clone();
+            record.message_id = Some(format!("msg-{i}"));
+            record
+        })
+        .collect();
+    event
+}
+
+#[tokio::test]
+async fn records_handled_at_once_overlap_up_to_the_limit_and_publish_once() {
+    let (running, most) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    let seen = std::sync::Mutex::new(Vec::new());
+    let bus = Bus::default();
+    let response = BatchRunner::default()
+        .handling_at_once(4)
+        .then_publish(orders(8), &bus, |envelope| {
+            let (running, most, seen) = (&running, &most, &seen);
+            async move {
+                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                // Later records finish first.
+                let n = seen.lock().unwrap().len();
+                seen.lock().unwrap().push(n);
+                tokio::time::sleep(std::time::Duration::from_millis(40 - 4 * n as u64)).await;
+                running.fetch_sub(1, Ordering::SeqCst);
+                Ok(vec![envelope.caused(envelope.event.clone())])
+            }
+        })
+        .await;
+    assert!(failed(&response).is_empty());
+    assert_eq!(most.load(Ordering::SeqCst), 4, "four at a time, never more");
+    assert_eq!(
+        bus.calls.load(Ordering::SeqCst),
+        1,
+        "one publish for the batch"
+    );
+    assert_eq!(bus.published.lock().unwrap().len(), 8);
+}
+
+#[tokio::test]
+async fn by_default_records_are_handled_one_after_another() {
+    let (running, most) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    BatchRunner::default()
+        .then_publish(orders(5), &Bus::default(), |_| {
+            let (running, most) = (&running, &most);
+            async move {
+                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                running.fetch_sub(1, Ordering::SeqCst);
+                Ok(Vec::new())
+            }
+        })
+        .await;
+    assert_eq!(most.load(Ordering::SeqCst), 1);
+}
