@@ -58,9 +58,9 @@ async fn a_claim_whose_answer_was_lost_is_acquired_and_still_held_against_others
 }
 
 #[tokio::test]
-async fn claims_of_a_batch_whose_transaction_answer_was_lost_are_all_acquired() {
+async fn claims_of_a_batch_one_of_whose_answers_was_lost_are_all_acquired() {
     let moto = support::moto();
-    let (store, lossy) = losing(&moto, "TransactWriteItems", 1).await;
+    let (store, lossy) = losing(&moto, "PutItem", 1).await;
     let now = Utc::now();
     let claims = [
         ("a".to_owned(), "h".to_owned()),

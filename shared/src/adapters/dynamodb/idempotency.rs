@@ -8,15 +8,13 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{
-    AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure, Update};
 use aws_sdk_dynamodb::Client;
+use futures_util::future::join_all;
 
 use super::item::{idempotency_from_item, n, s, IdempotencyRecord, Item, COMPLETED, IN_PROGRESS};
 use super::retry::send;
 use super::table::{build_error, failed_condition, Table};
-use super::transaction::all_at_once;
 use crate::idempotency::{Claim, ClaimTimes, IdempotencyError, IdempotencyStore};
 use crate::ports::StoreError;
 
@@ -164,16 +162,16 @@ impl IdempotencyStore for DynamoIdempotency {
         }
     }
 
-    /// One transaction claims every key when none is taken (the usual case: 1 call for the
-    /// batch). If any condition fails, or the transaction cannot run (a key twice, a conflict,
-    /// throttling), nothing was written and each key is claimed on its own instead.
+    /// Every key claimed on its own conditional write, all at once: a write costs one unit
+    /// where the same item inside a transaction costs two, and DynamoDB bills units, not calls
+    /// (one transaction for the batch made send-notification a fifth of the chain's write
+    /// units). A key named twice is claimed by its first occurrence; the repeats ask after it and
+    /// find it in progress, as a second delivery would.
     async fn claim_many(
         &self,
         claims: &[(String, String)],
         times: ClaimTimes,
     ) -> Vec<Result<Claim, IdempotencyError>> {
-        // One owner per key, the same in the transaction and in the one-by-one fallback: a
-        // transaction applied whose answer was lost leaves records the fallback knows as its own.
         let owners: Vec<String> = claims.iter().map(|_| new_owner()).collect();
         let claimants: Vec<Claimant<'_>> = claims
             .iter()
@@ -185,52 +183,29 @@ impl IdempotencyStore for DynamoIdempotency {
                 owner,
             })
             .collect();
-        let items = || {
-            claimants
-                .iter()
-                .map(|c| {
-                    let put = Put::builder()
-                        .table_name(&self.keys.name)
-                        .set_item(Some(claim_item(c)))
-                        .condition_expression(CLAIM_CONDITION)
-                        .expression_attribute_names("#status", "status")
-                        .set_expression_attribute_values(Some(claim_values(c)))
-                        .build()
-                        .map_err(build_error)?;
-                    Ok(TransactWriteItem::builder().put(put).build())
-                })
-                .collect()
-        };
-        if all_at_once(&self.keys.client, claims.len(), items).await {
-            return claims.iter().map(|_| Ok(Claim::Acquired)).collect();
+        let first = |i: usize| claims.iter().position(|(k, _)| *k == claims[i].0) == Some(i);
+        let firsts: Vec<usize> = (0..claims.len()).filter(|&i| first(i)).collect();
+        let claimed = join_all(firsts.iter().map(|&i| self.claim_as(&claimants[i]))).await;
+        let mut answers: Vec<Option<Result<Claim, IdempotencyError>>> =
+            claims.iter().map(|_| None).collect();
+        for (i, answer) in firsts.into_iter().zip(claimed) {
+            answers[i] = Some(answer);
         }
-        let mut answers = Vec::with_capacity(claims.len());
-        for claimant in &claimants {
-            answers.push(self.claim_as(claimant).await);
+        let mut out = Vec::with_capacity(claims.len());
+        for (i, answer) in answers.into_iter().enumerate() {
+            out.push(match answer {
+                Some(answer) => answer,
+                None => self.claim_as(&claimants[i]).await,
+            });
         }
-        answers
+        out
     }
 
-    /// One transaction completes every key while all are still held; otherwise each is
-    /// completed on its own, so a key taken over meanwhile is reported as `NotHeld` alone.
+    /// Every key completed on its own conditional write, all at once (a unit each, see
+    /// [`claim_many`](Self::claim_many)); a key taken over meanwhile is reported as `NotHeld`
+    /// alone.
     async fn complete_many(&self, done: &[(String, String)]) -> Vec<Result<(), IdempotencyError>> {
-        let items = || {
-            done.iter()
-                .map(|(key, result)| {
-                    Ok(TransactWriteItem::builder()
-                        .update(complete_update(&self.keys, key, result)?)
-                        .build())
-                })
-                .collect()
-        };
-        if all_at_once(&self.keys.client, done.len(), items).await {
-            return done.iter().map(|_| Ok(())).collect();
-        }
-        let mut answers = Vec::with_capacity(done.len());
-        for (key, result) in done {
-            answers.push(self.complete(key, result).await);
-        }
-        answers
+        join_all(done.iter().map(|(key, result)| self.complete(key, result))).await
     }
 
     /// A release whose response was lost finds no record on its retry and answers `NotHeld`,

@@ -63,22 +63,6 @@ fn contended_transaction<R>(err: &SdkError<TransactWriteItemsError, R>) -> Optio
     }
 }
 
-/// Writes `count` items (built by `items`) in one transaction when there are several and they
-/// fit one; `false` when nothing was written (the caller goes one by one).
-pub(super) async fn all_at_once(
-    client: &Client,
-    count: usize,
-    items: impl FnOnce() -> Result<Vec<TransactWriteItem>, StoreError>,
-) -> bool {
-    if !(2..=MAX_TRANSACTION_ITEMS).contains(&count) {
-        return false;
-    }
-    match items() {
-        Ok(items) => transact(client, items).await.is_ok(),
-        Err(_) => false,
-    }
-}
-
 /// A cancelled transaction's reasons, one per item, in request order.
 pub(super) struct Reasons(pub(super) Vec<CancellationReason>);
 
