@@ -16,6 +16,8 @@ harness and `orderflow local up` (which embeds this file). Real DynamoDB needs n
 4. With `ORDERFLOW_HARSH_FILE` set, installs the harsh cloud (the `harsh` package beside this
    file): DynamoDB's transaction conflicts and per-item write rate, EventBridge's duplicate and
    late deliveries. Unset, nothing of it is installed.
+5. Publishes SQS's `ApproximateAgeOfOldestMessage` to moto's CloudWatch, as SQS does on AWS
+   (`sqs_metrics.py`; `ORDERFLOW_SQS_METRICS_SECONDS=0` turns it off).
 """
 
 import sys
@@ -150,3 +152,7 @@ _patch()
 import harsh  # noqa: E402  (after the patches above, which the harsh cloud wraps)
 
 harsh.install()
+
+import sqs_metrics  # noqa: E402
+
+sqs_metrics.install()

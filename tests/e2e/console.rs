@@ -229,6 +229,18 @@ async fn the_pipeline_and_the_charts(browser: &Client, shots: &Shots, cloud: &Cl
         |t| t.contains("PaymentDLQ"),
     )
     .await;
+    // The customers' inbox holds every notification so far: its oldest message's age comes
+    // from SQS's CloudWatch metric, which the local cloud's moto publishes as AWS does.
+    let oldest = wait_text(
+        browser,
+        "#pipeline-queues tr[data-queue$='-inbox'] td:nth-child(6)",
+        |t| t != "—" && t != "0 s",
+    )
+    .await;
+    assert!(
+        oldest.ends_with(" s") || oldest.ends_with(" min"),
+        "{oldest}"
+    );
     shots.take(browser, "pipeline").await;
     nav("charts").await;
     wait_present(browser, "#chart-rates svg polyline").await;

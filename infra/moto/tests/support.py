@@ -46,11 +46,11 @@ def _answers(port: int) -> bool:
 
 
 class MotoServer:
-    def __init__(self, workdir: Path, spec: str | None):
+    def __init__(self, workdir: Path, spec: str | None, env: dict[str, str] | None = None):
         self.workdir = workdir
         self.log = workdir / "moto.log"
         self.spec_path = workdir / "harsh.spec" if spec is not None else None
-        env = dict(os.environ, PYTHONPATH=str(MOTO_DIR), PYTHONUNBUFFERED="1")
+        env = dict(os.environ, PYTHONPATH=str(MOTO_DIR), PYTHONUNBUFFERED="1", **(env or {}))
         env.pop("ORDERFLOW_HARSH_FILE", None)
         if self.spec_path is not None:
             self.set_spec(spec)

@@ -12,6 +12,7 @@
 //! into the binary.
 
 pub mod actions;
+pub mod age;
 pub mod assets;
 pub mod charts;
 pub mod guard;
@@ -55,6 +56,7 @@ pub struct Console {
     pub(crate) dynamodb: aws_sdk_dynamodb::Client,
     pub(crate) sqs: aws_sdk_sqs::Client,
     pub(crate) events: aws_sdk_eventbridge::Client,
+    pub(crate) cloudwatch: aws_sdk_cloudwatch::Client,
     pub(crate) http: reqwest::Client,
     pub(crate) guard: guard::Guard,
     pub(crate) charts: Arc<Mutex<charts::Charts>>,
@@ -99,6 +101,7 @@ pub async fn start(
         dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
         sqs: aws_sdk_sqs::Client::new(&sdk),
         events: aws_sdk_eventbridge::Client::new(&sdk),
+        cloudwatch: aws_sdk_cloudwatch::Client::new(&sdk),
         http: reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(30))
             .build()?,

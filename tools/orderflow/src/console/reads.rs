@@ -140,8 +140,8 @@ pub struct QueueView {
     pub waiting: u64,
     pub in_flight: u64,
     pub delayed: u64,
-    /// The age of its oldest message (seconds), where it can be read without taking the
-    /// message from a consumer: the dead-letter queues' (nobody consumes them).
+    /// The age of its oldest message (seconds): SQS's CloudWatch metric (`console::age`), or
+    /// for a dead-letter queue the oldest of the messages its listing read; 0 when it holds none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub oldest_seconds: Option<i64>,
     /// Its dead-letter queue and that queue's depth.
@@ -185,8 +185,11 @@ pub async fn pipeline(console: &Console) -> Result<Value, ReadError> {
     let mut views = Vec::new();
     let mut messages: Vec<DlqMessage> = Vec::new();
     // One look at every queue at once: a flash sale keeps the endpoint busy.
-    let all_counts =
-        futures_util::future::join_all(queues.iter().map(|q| counts(console, &q.url))).await;
+    let names: Vec<String> = queues.iter().map(|q| q.name.clone()).collect();
+    let (all_counts, ages) = tokio::join!(
+        futures_util::future::join_all(queues.iter().map(|q| counts(console, &q.url))),
+        super::age::oldest_ages(&console.cloudwatch, &names)
+    );
     for (q, counts) in queues.iter().zip(all_counts) {
         let kind = if is_dlq(q) {
             "dlq"
@@ -201,14 +204,22 @@ pub async fn pipeline(console: &Console) -> Result<Value, ReadError> {
             waiting: counts[0],
             in_flight: counts[1],
             delayed: counts[2],
-            oldest_seconds: None,
+            oldest_seconds: if counts[0] + counts[1] == 0 {
+                Some(0)
+            } else {
+                ages.get(&q.name).copied()
+            },
             dlq: None,
             dlq_depth: None,
         };
         if kind == "dlq" && counts[0] + counts[1] > 0 {
             let these =
                 dead_letters(console, q, counts[0] + counts[1], &event_dlqs, &by_id).await?;
-            view.oldest_seconds = these.iter().map(|m| m.age_seconds).max();
+            view.oldest_seconds = these
+                .iter()
+                .map(|m| m.age_seconds)
+                .max()
+                .or(view.oldest_seconds);
             messages.extend(these);
         }
         views.push(view);

@@ -139,11 +139,16 @@ impl Moto {
 /// Makes each DynamoDB call atomic inside moto (as DynamoDB's are; moto alone lets two
 /// concurrent conditional writes both pass and rolls back other threads' writes when a
 /// transaction fails), logs each call's operation and installs the harsh cloud when its
-/// variable is set. Loaded through `PYTHONPATH`, with the `harsh` package beside it.
-const SITE: [(&str, &str); 10] = [
+/// variable is set, and publishes SQS's age-of-oldest metric. Loaded through `PYTHONPATH`, with
+/// `sqs_metrics.py` and the `harsh` package beside it.
+const SITE: [(&str, &str); 11] = [
     (
         "sitecustomize.py",
         include_str!("../../../../infra/moto/sitecustomize.py"),
+    ),
+    (
+        "sqs_metrics.py",
+        include_str!("../../../../infra/moto/sqs_metrics.py"),
     ),
     (
         "harsh/__init__.py",
@@ -379,7 +384,7 @@ mod tests {
             .filter(|name| name.ends_with(".py"))
             .map(|name| format!("harsh/{name}"))
             .collect();
-        on_disk.push("sitecustomize.py".into());
+        on_disk.extend(["sitecustomize.py".into(), "sqs_metrics.py".into()]);
         on_disk.sort();
         let mut embedded: Vec<String> = SITE.iter().map(|(p, _)| (*p).to_owned()).collect();
         embedded.sort();
