@@ -229,11 +229,28 @@ async fn the_pipeline_and_the_charts(browser: &Client, shots: &Shots, cloud: &Cl
         |t| t.contains("PaymentDLQ"),
     )
     .await;
-    // The customers' inbox holds every notification so far: its oldest message's age comes
-    // from SQS's CloudWatch metric, which the local cloud's moto publishes as AWS does.
+    // A message waits in the ops inbox (nobody reads it): its age comes from SQS's CloudWatch
+    // metric, which the local cloud's moto publishes as AWS does.
+    let sqs = cloud.sqs().await;
+    let ops_inbox = sqs
+        .list_queues()
+        .send()
+        .await
+        .unwrap()
+        .queue_urls()
+        .iter()
+        .find(|u| u.ends_with("OpsTopic-inbox"))
+        .cloned()
+        .expect("the ops topic's inbox queue");
+    sqs.send_message()
+        .queue_url(ops_inbox)
+        .message_body("waiting to be read")
+        .send()
+        .await
+        .unwrap();
     let oldest = wait_text(
         browser,
-        "#pipeline-queues tr[data-queue$='-inbox'] td:nth-child(6)",
+        "#pipeline-queues tr[data-queue$='OpsTopic-inbox'] td:nth-child(6)",
         |t| t != "—" && t != "0 s",
     )
     .await;
