@@ -11,12 +11,16 @@ TEMPLATE    := infra/template.yaml
 # aws-sam-cli brings into .venv needs botocore>=1.43.108.
 MINISTACK_VENV  := .venv-ministack
 MINISTACK_STAMP := $(MINISTACK_VENV)/.installed
-export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+# The AWS CLI in its own virtualenv too (infra/requirements-awscli.txt says why); on the PATH
+# after .venv, so its python and pip never shadow .venv's.
+AWSCLI_VENV  := .venv-awscli
+AWSCLI_STAMP := $(AWSCLI_VENV)/.installed
+export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/$(AWSCLI_VENV)/bin:$(PATH)
 export AWS_DEFAULT_REGION ?= us-east-1
 # sam's telemetry would try to reach the internet.
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv check unit test template-lint checkov package dev clean chaos
+.PHONY: help venv awscli check unit test template-lint checkov package dev clean chaos
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -26,6 +30,14 @@ $(VENV_STAMP): $(REQS)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check --upgrade pip
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r $(REQS)
 	touch $@
+
+$(AWSCLI_STAMP): infra/requirements-awscli.txt
+	python3 -m venv $(AWSCLI_VENV)
+	$(AWSCLI_VENV)/bin/pip install --quiet --disable-pip-version-check --upgrade pip
+	$(AWSCLI_VENV)/bin/pip install --quiet --disable-pip-version-check -r infra/requirements-awscli.txt
+	touch $@
+
+awscli: $(AWSCLI_STAMP) ## install the pinned AWS CLI into .venv-awscli (the README's aws commands)
 
 venv: $(VENV_STAMP) ## install the pinned Python dev tools (moto, sam, cfn-lint, cargo-lambda, zig) into .venv
 
@@ -53,7 +65,7 @@ template-lint: $(VENV_STAMP) ## cfn-lint and sam validate --lint on the SAM temp
 	sam validate --lint --template-file $(TEMPLATE)
 
 # MiniStack's virtualenv too: the end-to-end tests deploy the stack into it (tests/e2e/two_clouds).
-test: $(VENV_STAMP) $(MINISTACK_STAMP) browser check template-lint workflow-lint checkov moto-tests ## everything: fmt, clippy, template lint, workflow lint, checkov, the harsh cloud's rules, unit, adapter (moto), end-to-end (the flash sale under contention, a 150-order chaos run, the stack deployed into MiniStack among them, the console in headless Chromium), contract tests, fuzz smoke
+test: $(VENV_STAMP) $(MINISTACK_STAMP) $(AWSCLI_STAMP) browser check template-lint workflow-lint checkov moto-tests ## everything: fmt, clippy, template lint, workflow lint, checkov, the harsh cloud's rules, unit, adapter (moto), end-to-end (the flash sale under contention, a 150-order chaos run, the stack deployed into MiniStack among them, the console in headless Chromium), contract tests, fuzz smoke
 	cargo build --workspace --bins --all-features
 	cargo nextest run --workspace --all-features --no-fail-fast
 	$(MAKE) fuzz-smoke
@@ -142,7 +154,7 @@ API_PORT ?= 3000
 DEV_FLAGS ?=
 AWS_PORT ?= 4566
 CONSOLE_PORT ?= 3001
-dev: $(VENV_STAMP) ## the local cloud: moto + every function + the HTTP API on 127.0.0.1:$(API_PORT), the console on :$(CONSOLE_PORT)
+dev: $(VENV_STAMP) $(AWSCLI_STAMP) ## the local cloud: moto + every function + the HTTP API on 127.0.0.1:$(API_PORT), the console on :$(CONSOLE_PORT)
 	cargo build --workspace --bins --all-features
 	exec target/debug/orderflow local up --api-port $(API_PORT) --aws-port $(AWS_PORT) \
 	  --console-port $(CONSOLE_PORT) $(DEV_FLAGS)
@@ -181,7 +193,7 @@ console-test: $(VENV_STAMP) browser ## the console in headless Chromium: an orde
 # tests/e2e/readme.rs: each README block not marked `<!-- not-run: … -->`, run as written against
 # a local cloud of its own (make test runs it among the end-to-end tests).
 .PHONY: readme-test
-readme-test: $(VENV_STAMP) ## every command README.md shows, run as written against a local cloud of its own
+readme-test: $(VENV_STAMP) $(AWSCLI_STAMP) ## every command README.md shows, run as written against a local cloud of its own
 	cargo build --workspace --bins --all-features
 	cargo nextest run -p orderflow-tests --all-features -E 'test(/^readme::/)'
 
