@@ -1,7 +1,7 @@
 //! The customer inbox: the queue the local cloud subscribes to the customer notifications
 //! topic, so a run can read what every customer was told.
 
-use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
+use orderflow_shared::adapters::sqs::Queues;
 use serde_json::Value;
 
 /// The topic whose inbox holds the customer notifications.
@@ -68,55 +68,31 @@ impl Inbox {
             if batch.messages().is_empty() {
                 return Ok(());
             }
-            let mut deletes = Vec::new();
-            for (i, m) in batch.messages().iter().enumerate() {
+            let mut received = Vec::new();
+            for m in batch.messages() {
                 let raw_id = m
                     .message_attributes()
                     .and_then(|a| a.get(NOTIFICATION_ID))
                     .and_then(|v| v.string_value());
                 out.push(delivery(m.body().unwrap_or("null"), raw_id));
-                if let Some(handle) = m.receipt_handle() {
-                    deletes.push(
-                        DeleteMessageBatchRequestEntry::builder()
-                            .id(i.to_string())
-                            .receipt_handle(handle)
-                            .build()
-                            .map_err(|e| InboxError {
-                                url: self.url.clone(),
-                                message: format!("DeleteMessageBatch entry: {e}"),
-                            })?,
-                    );
+                if let (Some(id), Some(handle)) = (m.message_id(), m.receipt_handle()) {
+                    received.push((id.to_owned(), handle.to_owned()));
                 }
             }
-            self.delete(deletes).await?;
-        }
-    }
-
-    /// Deletes a received batch in one call (a busy inbox holds thousands of notifications);
-    /// an entry SQS refused is an error, as a refused single delete was.
-    async fn delete(&self, entries: Vec<DeleteMessageBatchRequestEntry>) -> Result<(), InboxError> {
-        if entries.is_empty() {
-            return Ok(());
-        }
-        let answer = self
-            .sqs
-            .delete_message_batch()
-            .queue_url(&self.url)
-            .set_entries(Some(entries))
-            .send()
-            .await
-            .map_err(|e| self.error("DeleteMessageBatch", e))?;
-        match answer.failed().first() {
-            None => Ok(()),
-            Some(failed) => Err(InboxError {
-                url: self.url.clone(),
-                message: format!(
-                    "DeleteMessageBatch refused {} entries, e.g. {}: {}",
-                    answer.failed().len(),
-                    failed.code(),
-                    failed.message().unwrap_or_default()
-                ),
-            }),
+            // One call for the batch: a busy inbox holds thousands of notifications.
+            let not_deleted = Queues::new(self.sqs.clone())
+                .delete_batch(&self.url, &received)
+                .await
+                .map_err(|e| InboxError {
+                    url: self.url.clone(),
+                    message: e.to_string(),
+                })?;
+            if !not_deleted.is_empty() {
+                return Err(InboxError {
+                    url: self.url.clone(),
+                    message: format!("DeleteMessageBatch refused {}", not_deleted.join(", ")),
+                });
+            }
         }
     }
 
